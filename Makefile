@@ -1,0 +1,41 @@
+# Berth: the two commands a node operator needs are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+OUT := $(CURDIR)/out
+CONFIGURATION ?= Release
+DOTNET ?= dotnet
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+# Debian packages: to build (NativeAOT links with the system C toolchain), and to test
+# (a real registry, busybox for test images, htpasswd for the registry's basic auth).
+BUILD_PACKAGES := gcc libc6-dev zlib1g-dev
+TEST_PACKAGES := docker-registry busybox-static apache2-utils
+
+.PHONY: build run test unit e2e deps test-deps clean
+
+deps:
+	@command -v $(DOTNET) >/dev/null || { echo "the .NET 10 SDK (dotnet) is required and is not on PATH" >&2; exit 1; }
+	@./scripts/apt-ensure $(BUILD_PACKAGES)
+
+test-deps: deps
+	@./scripts/apt-ensure $(TEST_PACKAGES)
+
+build: deps
+	$(DOTNET) publish src/RuntimeService/Berth.RuntimeService.csproj -c $(CONFIGURATION) -o $(OUT) -p:DebugType=none --nologo -v quiet
+	@echo "built $(OUT)/berthd"
+
+run: build
+	exec $(OUT)/berthd
+
+unit: deps
+	$(DOTNET) test tests/unit/Berth.Tests.Unit.csproj -c $(CONFIGURATION) --nologo
+
+e2e: test-deps build
+	BERTH_BIN=$(OUT)/berthd $(DOTNET) test tests/e2e/Berth.Tests.E2e.csproj -c $(CONFIGURATION) --nologo
+
+test: test-deps build unit e2e
+
+clean:
+	rm -rf $(OUT) */*/bin */*/obj
