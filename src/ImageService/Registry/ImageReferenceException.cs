@@ -1,0 +1,4 @@
+namespace Berth.ImageService.Registry;
+
+/// <summary>An image reference that does not follow the distribution reference grammar; the message says what is wrong.</summary>
+public sealed class ImageReferenceException(string message) : FormatException(message);
