@@ -1,0 +1,362 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Berth.ImageService.Layers;
+using Berth.ImageService.Registry;
+using Berth.ImageService.Store;
+using Microsoft.Extensions.Logging;
+
+namespace Berth.ImageService.Images;
+
+/// <summary>
+/// Pulls, finds and removes images. A pull resolves the reference, then fetches the config and every
+/// missing layer in parallel, each streamed straight from the registry through digest verification
+/// into its own snapshot directory (overlayfs needs no layer to be unpacked on top of another, so no
+/// layer waits for its parent). Only when every snapshot is in place is the image committed to the
+/// database: until then nothing of it is visible. Concurrent pulls of one image, or of images sharing a
+/// layer, share one download through the in-flight maps.
+/// </summary>
+public sealed class ImageManager
+{
+    private const long MaxConfigBytes = 8 << 20;
+    private readonly ImageStore _store;
+    private readonly ContentStore _content;
+    private readonly RegistryClient _registry;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _downloadSlots;
+    private readonly ConcurrentDictionary<string, Lazy<Task<ImageRecord>>> _imagesInFlight = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _layersInFlight = new(StringComparer.Ordinal);
+    // Snapshots that a pull in progress needs before its image is committed: garbage collection skips them.
+    private readonly ConcurrentDictionary<string, int> _pinnedByPulls = new(StringComparer.Ordinal);
+    // Blob writes with their image commit, and garbage collection, take turns.
+    private readonly SemaphoreSlim _commitLock = new(1, 1);
+    private readonly CancellationToken _daemonStopping;
+
+    public ImageManager(ImageStore store, ContentStore content, RegistryClient registry, int maxConcurrentDownloads,
+        ILogger<ImageManager> logger, CancellationToken daemonStopping)
+    {
+        _store = store;
+        _content = content;
+        _registry = registry;
+        _logger = logger;
+        _downloadSlots = new SemaphoreSlim(maxConcurrentDownloads, maxConcurrentDownloads);
+        _daemonStopping = daemonStopping;
+    }
+
+    public ContentStore Content => _content;
+
+    /// <summary>Removes what a killed daemon left half done and collects unreferenced content.</summary>
+    public async Task RecoverAsync()
+    {
+        _content.DiscardUnfinished();
+        var recorded = _store.Snapshots().Select(snapshot => snapshot.DiffId).ToHashSet(StringComparer.Ordinal);
+        foreach (var diffId in _content.SnapshotDiffIds().Where(diffId => !recorded.Contains(diffId)))
+        {
+            _logger.LogInformation("Removing snapshot {DiffId} left by an unfinished pull", diffId);
+            _content.DeleteSnapshot(diffId);
+        }
+        foreach (var diffId in recorded.Where(diffId => !Directory.Exists(_content.SnapshotPath(diffId))))
+        {
+            _logger.LogWarning("Snapshot {DiffId} is recorded but missing on disk; forgetting it", diffId);
+            _store.ForgetSnapshot(diffId);
+        }
+        await CollectGarbageAsync();
+    }
+
+    public async Task<NamedImage> PullAsync(ImageReference reference, RegistryCredentials? credentials, CancellationToken ct)
+    {
+        using var activity = Telemetry.Source.StartActivity("image.pull");
+        activity?.SetTag("image.reference", reference.ToString());
+        var started = Stopwatch.GetTimestamp();
+
+        ResolvedImage resolved;
+        using (Telemetry.Source.StartActivity("image.pull.resolve"))
+        {
+            resolved = await _registry.ResolveAsync(reference, credentials, ct);
+        }
+        var image = await Shared(_imagesInFlight, resolved.ManifestDigest, () => FetchAsync(resolved)).WaitAsync(ct);
+
+        var name = reference.Tag is not null ? $"{reference.Repository}:{reference.Tag}" : $"{reference.Repository}@{resolved.RepoDigest}";
+        _store.SetName(name, image.Id, resolved.RepoDigest);
+        Telemetry.PullDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        _logger.LogInformation("Pulled {Reference} as {ImageId}", reference, image.Id);
+        return _store.FindById(image.Id) ?? throw new InvalidOperationException($"image {image.Id} was removed while it was being pulled");
+    }
+
+    /// <summary>
+    /// Fetches the config and every missing layer and records the image. Shared by every caller pulling
+    /// this manifest, so it runs to completion unless the daemon stops, even if its first caller gives up.
+    /// </summary>
+    private async Task<ImageRecord> FetchAsync(ResolvedImage resolved)
+    {
+        var ct = _daemonStopping;
+        var configBytes = await _registry.GetBlobBytesAsync(resolved, resolved.Config, MaxConfigBytes, ct);
+        var config = ImageConfig.Parse(configBytes);
+        if (config.DiffIds.Count != resolved.Layers.Count)
+        {
+            throw new InvalidImageException(
+                $"image config lists {config.DiffIds.Count} layers but the manifest has {resolved.Layers.Count}");
+        }
+        var layers = resolved.Layers.Select((layer, index) => new LayerRecord(layer.Digest, layer.MediaType, layer.Size, config.DiffIds[index])).ToList();
+        Pin(layers);
+        try
+        {
+            await Task.WhenAll(layers.Select(layer => EnsureSnapshotAsync(resolved, layer, ct)));
+            var image = new ImageRecord(
+                Id: resolved.Config.Digest,
+                ManifestDigest: resolved.ManifestDigest,
+                ManifestMediaType: resolved.ManifestMediaType,
+                Layers: layers,
+                User: config.User,
+                Size: resolved.ManifestBytes.LongLength + resolved.Config.Size + resolved.Layers.Sum(layer => layer.Size),
+                Source: resolved.Source.ToString(),
+                PulledAt: DateTimeOffset.UtcNow);
+            await _commitLock.WaitAsync(ct);
+            try
+            {
+                _content.WriteBlob(resolved.Config.Digest, configBytes);
+                _content.WriteBlob(resolved.ManifestDigest, resolved.ManifestBytes);
+                _store.CommitImage(image);
+            }
+            finally
+            {
+                _commitLock.Release();
+            }
+            return image;
+        }
+        finally
+        {
+            Unpin(layers);
+        }
+    }
+
+    private void Pin(IEnumerable<LayerRecord> layers)
+    {
+        foreach (var layer in layers)
+        {
+            _pinnedByPulls.AddOrUpdate(layer.DiffId, 1, (_, count) => count + 1);
+        }
+    }
+
+    private void Unpin(IEnumerable<LayerRecord> layers)
+    {
+        foreach (var layer in layers)
+        {
+            var remaining = _pinnedByPulls.AddOrUpdate(layer.DiffId, 0, (_, count) => count - 1);
+            if (remaining <= 0)
+            {
+                _pinnedByPulls.TryRemove(new KeyValuePair<string, int>(layer.DiffId, remaining));
+            }
+        }
+    }
+
+    private async Task EnsureSnapshotAsync(ResolvedImage resolved, LayerRecord layer, CancellationToken ct)
+    {
+        if (_store.HasSnapshot(layer.DiffId))
+        {
+            return;
+        }
+        await Shared(_layersInFlight, layer.DiffId, async () =>
+        {
+            await DownloadAndUnpackAsync(resolved, layer, ct);
+            return true;
+        });
+    }
+
+    /// <summary>Runs <paramref name="work"/> once for all concurrent callers of one key; it forgets the key when done, failed or not.</summary>
+    private static Task<T> Shared<T>(ConcurrentDictionary<string, Lazy<Task<T>>> inFlight, string key, Func<Task<T>> work)
+    {
+        return inFlight.GetOrAdd(key, _ => new Lazy<Task<T>>(RunAndForget)).Value;
+
+        async Task<T> RunAndForget()
+        {
+            try
+            {
+                return await work();
+            }
+            finally
+            {
+                inFlight.TryRemove(key, out _);
+            }
+        }
+    }
+
+    private async Task DownloadAndUnpackAsync(ResolvedImage resolved, LayerRecord layer, CancellationToken ct)
+    {
+        await _downloadSlots.WaitAsync(ct);
+        var workspace = _content.NewSnapshotWorkspace();
+        try
+        {
+            using var activity = Telemetry.Source.StartActivity("image.pull.layer");
+            activity?.SetTag("layer.digest", layer.Digest);
+            activity?.SetTag("layer.size", layer.Size);
+            var descriptor = new Registry.Descriptor(layer.MediaType, layer.Digest, layer.Size);
+            await using (var blob = await _registry.OpenBlobAsync(resolved, descriptor, ct))
+            {
+                var result = await LayerUnpacker.UnpackAsync(blob, layer.MediaType, workspace, ct);
+                // Reading to the end makes the verifying stream check the blob's size and digest.
+                await blob.CopyToAsync(Stream.Null, ct);
+                if (result.DiffId != layer.DiffId)
+                {
+                    throw new InvalidImageException($"layer {layer.Digest} unpacks to {result.DiffId}, but the image config says {layer.DiffId}");
+                }
+            }
+            Telemetry.BytesPulled.Add(layer.Size);
+            var (bytes, inodes) = DiskUsage.Measure(workspace);
+            _content.CommitSnapshot(workspace, layer.DiffId);
+            _store.RecordSnapshot(layer.DiffId, bytes, inodes);
+        }
+        catch
+        {
+            ContentStore.DeleteTree(workspace);
+            throw;
+        }
+        finally
+        {
+            _downloadSlots.Release();
+        }
+    }
+
+    /// <summary>Finds an image by reference, ID, or unique ID prefix, as crictl and kubelet name them.</summary>
+    public NamedImage? Find(string text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new ImageReferenceException("an image must be named");
+        }
+        var hex = text.StartsWith("sha256:", StringComparison.Ordinal) ? text["sha256:".Length..] : text;
+        var looksLikeId = hex.Length is > 0 and <= 64 && hex.AsSpan().IndexOfAnyExcept(HexDigits) < 0;
+        if (looksLikeId && hex.Length == 64)
+        {
+            return _store.FindById("sha256:" + hex);
+        }
+        if (ImageReference.TryParse(text, out var reference))
+        {
+            var byName = FindByReference(reference);
+            if (byName is not null)
+            {
+                return byName;
+            }
+        }
+        else if (!looksLikeId)
+        {
+            ImageReference.Parse(text); // throws with the reason the reference is malformed
+        }
+        if (looksLikeId)
+        {
+            var matches = _store.FindByIdPrefix("sha256:" + hex);
+            return matches.Count == 1 ? matches[0] : null;
+        }
+        return null;
+    }
+
+    private NamedImage? FindByReference(ImageReference reference)
+    {
+        if (reference.Tag is not null)
+        {
+            var byTag = _store.FindByName($"{reference.Repository}:{reference.Tag}");
+            if (byTag is not null && (reference.Digest is null || byTag.Names.Any(name => name.RepoDigest == reference.Digest)))
+            {
+                return byTag;
+            }
+        }
+        if (reference.Digest is not null)
+        {
+            var repository = reference.Repository;
+            return _store.List().FirstOrDefault(image => image.Names.Any(name =>
+                name.RepoDigest == reference.Digest && RepositoryOf(name.Name) == repository));
+        }
+        return null;
+    }
+
+    public IReadOnlyList<NamedImage> List() => _store.List();
+
+    /// <summary>
+    /// Removing a tag removes that tag, and the image with its last tag; removing by ID or digest removes
+    /// the image with all its names (what kubelet's image garbage collection asks for).
+    /// </summary>
+    public async Task<bool> RemoveAsync(string text, CancellationToken ct)
+    {
+        var image = Find(text);
+        if (image is null)
+        {
+            return false;
+        }
+        await _commitLock.WaitAsync(ct);
+        try
+        {
+            var tag = ImageReference.TryParse(text, out var reference) && reference.Tag is not null && reference.Digest is null
+                ? $"{reference.Repository}:{reference.Tag}"
+                : null;
+            if (tag is not null && image.Names.Any(name => name.Name == tag))
+            {
+                _store.RemoveName(tag, image.Image.Id);
+            }
+            else
+            {
+                _store.Remove(image.Image.Id);
+            }
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+        await CollectGarbageAsync();
+        return true;
+    }
+
+    /// <summary>Deletes snapshots and blobs that no image or container needs.</summary>
+    public async Task CollectGarbageAsync()
+    {
+        await _commitLock.WaitAsync();
+        try
+        {
+            foreach (var diffId in _store.UnreferencedSnapshots())
+            {
+                if (_pinnedByPulls.ContainsKey(diffId))
+                {
+                    continue;
+                }
+                _store.ForgetSnapshot(diffId);
+                _content.DeleteSnapshot(diffId);
+                _logger.LogInformation("Collected snapshot {DiffId}", diffId);
+            }
+            var referenced = _store.ReferencedBlobs();
+            foreach (var digest in _content.Blobs().Where(digest => !referenced.Contains(digest)))
+            {
+                _content.DeleteBlob(digest);
+            }
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    public ImageFilesystemUsage Usage()
+    {
+        var snapshots = _store.Snapshots();
+        var blobs = _content.Blobs().Select(digest => new FileInfo(_content.BlobPath(digest)).Length).ToList();
+        return new ImageFilesystemUsage(
+            _content.SnapshotDirectory,
+            snapshots.Sum(snapshot => snapshot.Bytes) + blobs.Sum(),
+            snapshots.Sum(snapshot => snapshot.Inodes) + blobs.Count);
+    }
+
+    public static string RepositoryOf(string name)
+    {
+        var at = name.IndexOf('@');
+        if (at >= 0)
+        {
+            return name[..at];
+        }
+        var colon = name.LastIndexOf(':');
+        return colon > name.LastIndexOf('/') ? name[..colon] : name;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdef");
+}
+
+public sealed record ImageFilesystemUsage(string Mountpoint, long UsedBytes, long InodesUsed);
+
+/// <summary>An image whose manifest, config and layers do not agree with each other.</summary>
+public sealed class InvalidImageException(string message) : Exception(message);
