@@ -1,0 +1,50 @@
+using System.Net;
+using System.Text.Json.Serialization;
+using Berth.ImageService.Registry;
+
+namespace Berth.RuntimeService.Configuration;
+
+/// <summary>
+/// /etc/berth/config.json. Every key is optional: these defaults are what berthd runs with when the
+/// file is absent. Unknown keys are refused at start (see <see cref="ConfigLoader"/>). Setters, not
+/// init: the JSON source generator sets init-only properties that the file omits to default(T).
+/// </summary>
+public sealed record BerthConfig
+{
+    /// <summary>Where the CRI gRPC server listens: unix://ABSOLUTE-PATH.</summary>
+    public string Listen { get; set; } = "unix:///run/berth/berth.sock";
+
+    /// <summary>Persistent state: database, content store, snapshots, writable layers.</summary>
+    public string Root { get; set; } = "/var/lib/berth";
+
+    /// <summary>Runtime state that a reboot clears: bundles, shim sockets, namespace pins.</summary>
+    public string State { get; set; } = "/run/berth";
+
+    /// <summary>Optional loopback HOST:PORT serving Prometheus text at /metrics.</summary>
+    public string? MetricsAddress { get; set; }
+
+    /// <summary>Per registry host: mirrors, TLS and credentials.</summary>
+    public Dictionary<string, RegistryHostConfig> Registries { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Layers downloaded at once across all pulls.</summary>
+    public int MaxConcurrentDownloads { get; set; } = 3;
+
+    /// <summary>A pull whose download receives no byte for this long fails instead of hanging.</summary>
+    public int PullProgressTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Minimum level of the structured log on stderr: Trace, Debug, Information, Warning, Error.</summary>
+    public string LogLevel { get; set; } = "Information";
+
+    public string SocketPath => Listen["unix://".Length..];
+
+    public IPEndPoint? MetricsEndPoint => MetricsAddress is null ? null : IPEndPoint.Parse(MetricsAddress);
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    WriteIndented = true)]
+[JsonSerializable(typeof(BerthConfig))]
+internal sealed partial class ConfigJsonContext : JsonSerializerContext;

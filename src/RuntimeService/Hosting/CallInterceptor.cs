@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using Berth.ImageService;
+using Berth.ImageService.Images;
+using Berth.ImageService.Layers;
+using Berth.ImageService.Registry;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+
+namespace Berth.RuntimeService.Hosting;
+
+/// <summary>
+/// Wraps every CRI call: a trace span, a latency measurement, and the one place where domain
+/// exceptions become gRPC statuses with a clear message (handlers stay free of try/catch).
+/// </summary>
+public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        using var activity = Telemetry.Source.StartActivity(context.Method, ActivityKind.Server);
+        var started = Stopwatch.GetTimestamp();
+        var code = StatusCode.OK;
+        try
+        {
+            return await continuation(request, context);
+        }
+        catch (Exception error)
+        {
+            var mapped = ToRpcException(error, context.Method);
+            code = mapped.StatusCode;
+            activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
+            Log(context.Method, mapped, error);
+            throw mapped;
+        }
+        finally
+        {
+            Telemetry.RpcDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                new KeyValuePair<string, object?>("rpc.method", context.Method),
+                new KeyValuePair<string, object?>("rpc.grpc.status_code", (int)code));
+        }
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        using var activity = Telemetry.Source.StartActivity(context.Method, ActivityKind.Server);
+        try
+        {
+            await continuation(request, responseStream, context);
+        }
+        catch (Exception error)
+        {
+            var mapped = ToRpcException(error, context.Method);
+            activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
+            Log(context.Method, mapped, error);
+            throw mapped;
+        }
+    }
+
+    private void Log(string method, RpcException mapped, Exception original)
+    {
+        if (mapped.StatusCode is StatusCode.Internal or StatusCode.Unknown)
+        {
+            logger.LogError(original, "{Method} failed: {Detail}", method, mapped.Status.Detail);
+        }
+        else if (mapped.StatusCode is not StatusCode.Unimplemented and not StatusCode.Cancelled)
+        {
+            logger.LogInformation("{Method} answered {Code}: {Detail}", method, mapped.StatusCode, mapped.Status.Detail);
+        }
+    }
+
+    public static RpcException ToRpcException(Exception error, string method) => error switch
+    {
+        RpcException { StatusCode: StatusCode.Unimplemented } => new RpcException(new Status(StatusCode.Unimplemented,
+            $"berth does not implement {method} yet")),
+        RpcException rpc => rpc,
+        ImageReferenceException => Status(StatusCode.InvalidArgument, error.Message),
+        RegistryException registry => Status(registry.Kind switch
+        {
+            RegistryErrorKind.NotFound or RegistryErrorKind.NoMatchingPlatform => StatusCode.NotFound,
+            RegistryErrorKind.Unauthorized => StatusCode.PermissionDenied,
+            RegistryErrorKind.Unsupported or RegistryErrorKind.InvalidManifest => StatusCode.FailedPrecondition,
+            RegistryErrorKind.DigestMismatch => StatusCode.DataLoss,
+            RegistryErrorKind.Stalled => StatusCode.DeadlineExceeded,
+            _ => StatusCode.Unavailable,
+        }, error.Message),
+        UnsafeLayerException or InvalidLayerException or InvalidImageException => Status(StatusCode.FailedPrecondition, error.Message),
+        OperationCanceledException => Status(StatusCode.Cancelled, "the call was cancelled"),
+        _ => Status(StatusCode.Internal, $"{error.GetType().Name}: {error.Message}"),
+    };
+
+    private static RpcException Status(StatusCode code, string detail) => new(new Status(code, detail));
+}

@@ -1,0 +1,126 @@
+using Berth.ImageService;
+using Berth.ImageService.Handlers;
+using Berth.ImageService.Images;
+using Berth.ImageService.Registry;
+using Berth.ImageService.Store;
+using Berth.RuntimeService.Configuration;
+using Berth.RuntimeService.Handlers;
+using Berth.RuntimeService.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+BerthConfig config;
+try
+{
+    config = ConfigLoader.Load(args);
+}
+catch (ConfigException error)
+{
+    Console.Error.WriteLine($"berthd: {error.Message}");
+    return 2;
+}
+
+DaemonLock daemonLock;
+try
+{
+    daemonLock = new DaemonLock(Path.Combine(config.Root, "berthd.lock"), config.SocketPath + ".lock");
+}
+catch (InvalidOperationException error)
+{
+    Console.Error.WriteLine($"berthd: {error.Message}");
+    return 1;
+}
+
+using (daemonLock)
+{
+    Directory.CreateDirectory(config.State);
+    // The lock is ours, so any socket file left at the path belongs to a berthd that died: replace it.
+    File.Delete(config.SocketPath);
+
+    var builder = WebApplication.CreateSlimBuilder();
+    builder.Logging.ClearProviders();
+    builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(config.LogLevel, ignoreCase: true));
+    builder.Logging.AddJsonConsole(options =>
+    {
+        options.TimestampFormat = "O";
+        options.UseUtcTimestamp = true;
+    });
+    builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(
+        options => options.LogToStandardErrorThreshold = LogLevel.Trace);
+    builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(10));
+
+    builder.WebHost.ConfigureKestrel(kestrel =>
+    {
+        kestrel.ListenUnixSocket(config.SocketPath, listen => listen.Protocols = HttpProtocols.Http2);
+        if (config.MetricsEndPoint is { } metrics)
+        {
+            kestrel.Listen(metrics, listen => listen.Protocols = HttpProtocols.Http1);
+        }
+    });
+
+    builder.Services.AddOpenTelemetry()
+        .WithTracing(tracing =>
+        {
+            tracing.AddSource(Telemetry.Name);
+            if (Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 })
+            {
+                tracing.AddOtlpExporter();
+            }
+        })
+        .WithMetrics(metrics =>
+        {
+            metrics.AddMeter(Telemetry.Name);
+            if (Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 })
+            {
+                metrics.AddOtlpExporter();
+            }
+            if (config.MetricsEndPoint is not null)
+            {
+                metrics.AddPrometheusExporter();
+            }
+        });
+
+    builder.Services.AddSingleton(config);
+    builder.Services.AddSingleton(_ => new StateDatabase(Path.Combine(config.Root, "berth.db"), [ImageStore.Schema]));
+    builder.Services.AddSingleton<ImageStore>();
+    builder.Services.AddSingleton(_ => new ContentStore(config.Root));
+    builder.Services.AddSingleton(_ => new RegistryClient(config.Registries, new RegistryClientOptions
+    {
+        StallTimeout = TimeSpan.FromSeconds(config.PullProgressTimeoutSeconds),
+    }));
+    builder.Services.AddSingleton(services => new ImageManager(
+        services.GetRequiredService<ImageStore>(),
+        services.GetRequiredService<ContentStore>(),
+        services.GetRequiredService<RegistryClient>(),
+        config.MaxConcurrentDownloads,
+        services.GetRequiredService<ILogger<ImageManager>>(),
+        services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
+    builder.Services.AddSingleton(services => new CriImageService(
+        services.GetRequiredService<ImageManager>(), Path.Combine(config.Root, "containers")));
+    builder.Services.AddSingleton<CriRuntimeService>();
+    builder.Services.AddGrpc(grpc =>
+    {
+        grpc.Interceptors.Add<CallInterceptor>();
+        grpc.MaxReceiveMessageSize = 16 << 20;
+    });
+
+    var app = builder.Build();
+    await app.Services.GetRequiredService<ImageManager>().RecoverAsync();
+    app.MapGrpcService<CriImageService>();
+    app.MapGrpcService<CriRuntimeService>();
+    if (config.MetricsEndPoint is not null)
+    {
+        app.MapPrometheusScrapingEndpoint();
+    }
+    app.Lifetime.ApplicationStarted.Register(() =>
+    {
+        // Only root and the socket's group may talk to the runtime.
+        File.SetUnixFileMode(config.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        app.Logger.LogInformation("berthd {Version} serving CRI on {Listen}, root {Root}, state {State}",
+            CriRuntimeService.RuntimeVersion, config.Listen, config.Root, config.State);
+    });
+    await app.RunAsync();
+    File.Delete(config.SocketPath);
+}
+return 0;
