@@ -52,7 +52,12 @@ using (daemonLock)
 
     builder.WebHost.ConfigureKestrel(kestrel =>
     {
-        kestrel.ListenUnixSocket(config.SocketPath, listen => listen.Protocols = HttpProtocols.Http2);
+        kestrel.ListenUnixSocket(config.SocketPath, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            // crictl, critest and CSI tools send the socket path as :authority, which Kestrel refuses.
+            listen.Use(UnixSocketAuthorityRewriter.Middleware);
+        });
         if (config.MetricsEndPoint is { } metrics)
         {
             kestrel.Listen(metrics, listen => listen.Protocols = HttpProtocols.Http1);
