@@ -1,0 +1,219 @@
+using System.Net.Sockets;
+using System.Text.Json;
+using Berth.Api.Cri;
+using Grpc.Net.Client;
+
+namespace Berth.Tests.E2e.Fixtures;
+
+/// <summary>
+/// The built berthd, run as a user runs it: its own socket, root, state and config under a
+/// temporary directory, reached over the real CRI gRPC API. Dispose stops it and leaves nothing
+/// behind: no process, no mount, no file.
+/// </summary>
+public sealed class BerthDaemon : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly DirectoryInfo _directory;
+    private ChildProcess? _process;
+    private GrpcChannel? _channel;
+
+    private BerthDaemon(DirectoryInfo directory) => _directory = directory;
+
+    /// <summary>The daemon's persistent directory (--root): content store, snapshots, database.</summary>
+    public string Root => Path.Combine(_directory.FullName, "root");
+
+    /// <summary>The daemon's runtime directory (--state): bundles, shim sockets, namespace pins.</summary>
+    public string State => Path.Combine(_directory.FullName, "state");
+
+    public string SocketPath => Path.Combine(_directory.FullName, "berth.sock");
+
+    public string ConfigPath => Path.Combine(_directory.FullName, "config.json");
+
+    /// <summary>The temporary directory holding everything above; a test may put its own files (log directories) here.</summary>
+    public string TemporaryDirectory => _directory.FullName;
+
+    public ImageService.ImageServiceClient Images { get; private set; } = null!;
+
+    public RuntimeService.RuntimeServiceClient Runtime { get; private set; } = null!;
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>How the daemon's process ended, once it has.</summary>
+    public int? ExitCode => _process?.ExitCode;
+
+    /// <summary>The daemon's output so far (stdout and stderr), for a test's own failure messages.</summary>
+    public string OutputTail(int lines = 50) => _process?.Tail(lines) ?? "(the daemon has not been started)";
+
+    /// <summary>
+    /// Starts berthd (BERTH_BIN, else out/berthd of the repository) and waits until it answers Version.
+    /// <paramref name="config"/> is written to config.json: a string as JSON text, anything else serialised; null means {}.
+    /// </summary>
+    public static async Task<BerthDaemon> StartAsync(object? config = null)
+    {
+        var daemon = new BerthDaemon(Directory.CreateTempSubdirectory("berth-e2e-daemon-"));
+        try
+        {
+            File.WriteAllText(daemon.ConfigPath, config switch
+            {
+                null => "{}",
+                string json => json,
+                _ => JsonSerializer.Serialize(config),
+            });
+            await daemon.LaunchAsync();
+            return daemon;
+        }
+        catch
+        {
+            await daemon.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>SIGKILL, as a crash: no shutdown code runs. Shims and containers are left as they are.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { } process)
+        {
+            await process.KillAsync();
+        }
+
+        await CloseChannelAsync();
+    }
+
+    /// <summary>SIGTERM, and SIGKILL after 10 s: the way systemd stops it.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
+            await process.StopAsync(StopGrace);
+        }
+
+        await CloseChannelAsync();
+    }
+
+    /// <summary>Stops the daemon if it still runs, then starts it again on the same root, state and config.</summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync();
+        await LaunchAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync();
+        }
+        finally
+        {
+            if (_process is not null)
+            {
+                await _process.DisposeAsync();
+            }
+
+            await Leftovers.KillProcessesUsingAsync(_directory.FullName);
+            Leftovers.UnmountEverythingUnder(_directory.FullName);
+            var stillMounted = Leftovers.MountsUnder(_directory.FullName);
+            if (stillMounted.Count > 0)
+            {
+                // Deleting recursively through a mount would delete what it shows: refuse.
+                throw new IOException($"Cannot remove {_directory.FullName}: still mounted: {string.Join(", ", stillMounted)}");
+            }
+
+            _directory.Delete(recursive: true);
+        }
+    }
+
+    private async Task LaunchAsync()
+    {
+        var program = ProgramPath();
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+
+        _process = ChildProcess.Start(program,
+        [
+            "--listen", $"unix://{SocketPath}",
+            "--root", Root,
+            "--state", State,
+            "--config", ConfigPath,
+        ]);
+        _channel = CreateChannel(SocketPath);
+        Images = new ImageService.ImageServiceClient(_channel);
+        Runtime = new RuntimeService.RuntimeServiceClient(_channel);
+        await _process.WaitUntilReadyAsync("berthd", StartTimeout, AnswersVersionAsync);
+    }
+
+    private async Task<bool> AnswersVersionAsync(CancellationToken cancellation)
+    {
+        if (!File.Exists(SocketPath))
+        {
+            return false;
+        }
+
+        await Runtime.VersionAsync(new VersionRequest { Version = "v1" }, deadline: DateTime.UtcNow + ProbeTimeout, cancellationToken: cancellation);
+        return true;
+    }
+
+    private async Task CloseChannelAsync()
+    {
+        if (_channel is { } channel)
+        {
+            _channel = null;
+            await channel.ShutdownAsync();
+            channel.Dispose();
+        }
+    }
+
+    /// <summary>gRPC over the unix socket: HTTP/2 without TLS, every connection dialled to the socket whatever the URL says.</summary>
+    private static GrpcChannel CreateChannel(string socketPath)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, cancellation) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellation);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+    }
+
+    /// <summary>The berthd binary under test: BERTH_BIN, else out/berthd of the repository.</summary>
+    public static string ProgramPath()
+    {
+        var path = Environment.GetEnvironmentVariable("BERTH_BIN") is { Length: > 0 } fromEnvironment
+            ? fromEnvironment
+            : Path.Combine(RepositoryRoot(), "out", "berthd");
+        return File.Exists(path)
+            ? path
+            : throw new FileNotFoundException($"No berthd at {path}: build it into out/ first, or set BERTH_BIN.", path);
+    }
+
+    /// <summary>The folder holding Runtime.sln, found upwards from the test assembly.</summary>
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Runtime.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"No Runtime.sln above {AppContext.BaseDirectory}.");
+    }
+}
