@@ -1,0 +1,35 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Berth.Api.Shim;
+
+/// <summary>Source-generated (NativeAOT-safe) JSON for the OCI model: the spec's camelCase names, nulls not written.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    WriteIndented = false,
+    AllowTrailingCommas = true,
+    ReadCommentHandling = JsonCommentHandling.Skip)]
+[JsonSerializable(typeof(OciSpec))]
+[JsonSerializable(typeof(LinuxResources))]
+public sealed partial class OciJsonContext : JsonSerializerContext;
+
+/// <summary>Reads and writes config.json and LinuxResources.</summary>
+public static class OciJson
+{
+    public static OciSpec ParseSpec(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, OciJsonContext.Default.OciSpec) ?? throw new JsonException("config.json is null");
+
+    public static OciSpec ReadSpec(string path) => ParseSpec(File.ReadAllBytes(path));
+
+    public static byte[] Serialize(OciSpec spec) => JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.OciSpec);
+
+    public static LinuxResources ParseResources(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, OciJsonContext.Default.LinuxResources) ?? new LinuxResources();
+
+    public static byte[] Serialize(LinuxResources resources) =>
+        JsonSerializer.SerializeToUtf8Bytes(resources, OciJsonContext.Default.LinuxResources);
+
+    /// <summary>Writes config.json atomically: a temporary file, fsync, rename.</summary>
+    public static void WriteSpec(string path, OciSpec spec) => AtomicFile.Write(path, Serialize(spec));
+}

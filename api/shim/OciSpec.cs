@@ -1,0 +1,256 @@
+namespace Berth.Api.Shim;
+
+// The OCI runtime-spec configuration (config.json) in the subset a CRI runtime writes and runs:
+// https://github.com/opencontainers/runtime-spec/blob/main/config.md and config-linux.md.
+// JSON names follow the spec (camelCase via OciJsonContext); absent values are null and are not
+// written. Unknown members (hooks, windows, ...) are ignored when reading.
+
+public sealed record OciSpec
+{
+    public string OciVersion { get; init; } = "1.2.0";
+    public OciProcess? Process { get; init; }
+    public OciRoot? Root { get; init; }
+    public string? Hostname { get; init; }
+    public string? Domainname { get; init; }
+    public IReadOnlyList<OciMount>? Mounts { get; init; }
+    public IReadOnlyDictionary<string, string>? Annotations { get; init; }
+    public LinuxConfig? Linux { get; init; }
+}
+
+public sealed record OciProcess
+{
+    public bool Terminal { get; init; }
+    public OciBox? ConsoleSize { get; init; }
+    public OciUser User { get; init; } = new();
+    public IReadOnlyList<string>? Args { get; init; }
+    public IReadOnlyList<string>? Env { get; init; }
+    public string Cwd { get; init; } = "/";
+    public OciCapabilities? Capabilities { get; init; }
+    public IReadOnlyList<OciRlimit>? Rlimits { get; init; }
+    public bool NoNewPrivileges { get; init; }
+    public string? ApparmorProfile { get; init; }
+    public int? OomScoreAdj { get; init; }
+    public string? SelinuxLabel { get; init; }
+}
+
+public sealed record OciBox
+{
+    public uint Height { get; init; }
+    public uint Width { get; init; }
+}
+
+public sealed record OciUser
+{
+    public uint Uid { get; init; }
+    public uint Gid { get; init; }
+    public uint? Umask { get; init; }
+    public IReadOnlyList<uint>? AdditionalGids { get; init; }
+}
+
+/// <summary>Capability names as the spec writes them: <c>CAP_CHOWN</c>, <c>CAP_NET_BIND_SERVICE</c>, ...</summary>
+public sealed record OciCapabilities
+{
+    public IReadOnlyList<string>? Bounding { get; init; }
+    public IReadOnlyList<string>? Effective { get; init; }
+    public IReadOnlyList<string>? Inheritable { get; init; }
+    public IReadOnlyList<string>? Permitted { get; init; }
+    public IReadOnlyList<string>? Ambient { get; init; }
+}
+
+/// <summary>An rlimit: <c>RLIMIT_NOFILE</c>, <c>RLIMIT_NPROC</c>, ...</summary>
+public sealed record OciRlimit
+{
+    public string Type { get; init; } = "";
+    public ulong Hard { get; init; }
+    public ulong Soft { get; init; }
+}
+
+public sealed record OciRoot
+{
+    /// <summary>Absolute, or relative to the bundle directory.</summary>
+    public string Path { get; init; } = "rootfs";
+    public bool Readonly { get; init; }
+}
+
+public sealed record OciMount
+{
+    public string Destination { get; init; } = "";
+    public string? Type { get; init; }
+    public string? Source { get; init; }
+    public IReadOnlyList<string>? Options { get; init; }
+}
+
+/// <summary>The spec's <c>linux</c> object.</summary>
+public sealed record LinuxConfig
+{
+    public IReadOnlyList<LinuxIdMapping>? UidMappings { get; init; }
+    public IReadOnlyList<LinuxIdMapping>? GidMappings { get; init; }
+    public IReadOnlyDictionary<string, string>? Sysctl { get; init; }
+    public LinuxResources? Resources { get; init; }
+    /// <summary>Relative to each cgroup hierarchy's mount point (cgroupfs driver), e.g. <c>kubepods/besteffort/pod&lt;uid&gt;/&lt;id&gt;</c>.</summary>
+    public string? CgroupsPath { get; init; }
+    public IReadOnlyList<LinuxNamespace>? Namespaces { get; init; }
+    public IReadOnlyList<LinuxDevice>? Devices { get; init; }
+    public LinuxSeccomp? Seccomp { get; init; }
+    public string? RootfsPropagation { get; init; }
+    public IReadOnlyList<string>? MaskedPaths { get; init; }
+    public IReadOnlyList<string>? ReadonlyPaths { get; init; }
+    public string? MountLabel { get; init; }
+}
+
+public sealed record LinuxIdMapping
+{
+    public uint ContainerID { get; init; }
+    public uint HostID { get; init; }
+    public uint Size { get; init; }
+}
+
+/// <summary>The namespace type names of the spec.</summary>
+public static class LinuxNamespaceType
+{
+    public const string Pid = "pid";
+    public const string Network = "network";
+    public const string Mount = "mount";
+    public const string Ipc = "ipc";
+    public const string Uts = "uts";
+    public const string User = "user";
+    public const string Cgroup = "cgroup";
+    public const string Time = "time";
+}
+
+/// <summary>A namespace to create (no <see cref="Path"/>) or to join (the path of a namespace file).</summary>
+public sealed record LinuxNamespace
+{
+    public string Type { get; init; } = "";
+    public string? Path { get; init; }
+}
+
+public sealed record LinuxResources
+{
+    public IReadOnlyList<LinuxDeviceCgroup>? Devices { get; init; }
+    public LinuxMemory? Memory { get; init; }
+    public LinuxCpu? Cpu { get; init; }
+    public LinuxPids? Pids { get; init; }
+    public LinuxBlockIO? BlockIO { get; init; }
+    public IReadOnlyList<LinuxHugepageLimit>? HugepageLimits { get; init; }
+    /// <summary>cgroup v2 files and values, e.g. <c>memory.high</c>.</summary>
+    public IReadOnlyDictionary<string, string>? Unified { get; init; }
+}
+
+public sealed record LinuxDeviceCgroup
+{
+    public bool Allow { get; init; }
+    /// <summary><c>a</c> (all), <c>c</c> or <c>b</c>.</summary>
+    public string? Type { get; init; }
+    public long? Major { get; init; }
+    public long? Minor { get; init; }
+    /// <summary>Some of <c>rwm</c>.</summary>
+    public string? Access { get; init; }
+}
+
+public sealed record LinuxMemory
+{
+    public long? Limit { get; init; }
+    public long? Reservation { get; init; }
+    /// <summary>Memory plus swap.</summary>
+    public long? Swap { get; init; }
+    public long? Kernel { get; init; }
+    public long? KernelTCP { get; init; }
+    public ulong? Swappiness { get; init; }
+    public bool? DisableOOMKiller { get; init; }
+    public bool? UseHierarchy { get; init; }
+}
+
+public sealed record LinuxCpu
+{
+    public ulong? Shares { get; init; }
+    /// <summary>Microseconds per period; -1 or absent: no limit.</summary>
+    public long? Quota { get; init; }
+    public ulong? Burst { get; init; }
+    /// <summary>Microseconds.</summary>
+    public ulong? Period { get; init; }
+    public long? RealtimeRuntime { get; init; }
+    public ulong? RealtimePeriod { get; init; }
+    /// <summary>A cpuset list, e.g. <c>0-3,6</c>.</summary>
+    public string? Cpus { get; init; }
+    public string? Mems { get; init; }
+    public long? Idle { get; init; }
+}
+
+public sealed record LinuxPids
+{
+    /// <summary>0 or negative: no limit.</summary>
+    public long Limit { get; init; }
+}
+
+public sealed record LinuxBlockIO
+{
+    public ushort? Weight { get; init; }
+    public ushort? LeafWeight { get; init; }
+    public IReadOnlyList<LinuxWeightDevice>? WeightDevice { get; init; }
+    public IReadOnlyList<LinuxThrottleDevice>? ThrottleReadBpsDevice { get; init; }
+    public IReadOnlyList<LinuxThrottleDevice>? ThrottleWriteBpsDevice { get; init; }
+    public IReadOnlyList<LinuxThrottleDevice>? ThrottleReadIOPSDevice { get; init; }
+    public IReadOnlyList<LinuxThrottleDevice>? ThrottleWriteIOPSDevice { get; init; }
+}
+
+public sealed record LinuxWeightDevice
+{
+    public long Major { get; init; }
+    public long Minor { get; init; }
+    public ushort? Weight { get; init; }
+    public ushort? LeafWeight { get; init; }
+}
+
+public sealed record LinuxThrottleDevice
+{
+    public long Major { get; init; }
+    public long Minor { get; init; }
+    public ulong Rate { get; init; }
+}
+
+public sealed record LinuxHugepageLimit
+{
+    /// <summary>e.g. <c>2MB</c>, <c>1GB</c>.</summary>
+    public string PageSize { get; init; } = "";
+    public ulong Limit { get; init; }
+}
+
+/// <summary>A device node to create in the container's /dev.</summary>
+public sealed record LinuxDevice
+{
+    public string Path { get; init; } = "";
+    /// <summary><c>c</c>, <c>b</c>, <c>u</c> or <c>p</c>.</summary>
+    public string Type { get; init; } = "c";
+    public long Major { get; init; }
+    public long Minor { get; init; }
+    public uint? FileMode { get; init; }
+    public uint? Uid { get; init; }
+    public uint? Gid { get; init; }
+}
+
+public sealed record LinuxSeccomp
+{
+    public string DefaultAction { get; init; } = "SCMP_ACT_ALLOW";
+    public uint? DefaultErrnoRet { get; init; }
+    public IReadOnlyList<string>? Architectures { get; init; }
+    public IReadOnlyList<string>? Flags { get; init; }
+    public IReadOnlyList<LinuxSyscall>? Syscalls { get; init; }
+}
+
+public sealed record LinuxSyscall
+{
+    public IReadOnlyList<string> Names { get; init; } = [];
+    public string Action { get; init; } = "";
+    public uint? ErrnoRet { get; init; }
+    public IReadOnlyList<LinuxSeccompArg>? Args { get; init; }
+}
+
+public sealed record LinuxSeccompArg
+{
+    public uint Index { get; init; }
+    public ulong Value { get; init; }
+    public ulong ValueTwo { get; init; }
+    /// <summary><c>SCMP_CMP_EQ</c>, <c>SCMP_CMP_MASKED_EQ</c>, ...</summary>
+    public string Op { get; init; } = "";
+}

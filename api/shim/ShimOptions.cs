@@ -1,0 +1,85 @@
+namespace Berth.Api.Shim;
+
+/// <summary>What a shim runs: a pod sandbox's namespace holder or one container.</summary>
+public static class ShimKind
+{
+    public const string Sandbox = "sandbox";
+    public const string Container = "container";
+}
+
+/// <summary>
+/// The shim's own options, <c>&lt;bundle&gt;/shim.json</c>, written by berthd beside config.json
+/// (the OCI spec says what to run; this says how the shim wires it to the node).
+/// </summary>
+public sealed record ShimOptions
+{
+    /// <summary><see cref="ShimKind.Sandbox"/> or <see cref="ShimKind.Container"/>.</summary>
+    public string Kind { get; init; } = ShimKind.Container;
+
+    /// <summary>The container's (or sandbox's) id, echoed in State.</summary>
+    public string Id { get; init; } = "";
+
+    public string SandboxId { get; init; } = "";
+
+    /// <summary>Containers: the CRI log file (kubelet's log_directory + log_path). Empty: output is read and dropped.</summary>
+    public string? LogPath { get; init; }
+
+    /// <summary>Keep a pipe to the process's stdin (for attach); otherwise stdin is /dev/null.</summary>
+    public bool Stdin { get; init; }
+
+    public bool StdinOnce { get; init; }
+
+    /// <summary>Give the process a pty (output is logged as stdout).</summary>
+    public bool Tty { get; init; }
+
+    /// <summary>
+    /// Containers: the overlay the shim mounts at config.json's root.path inside the container's
+    /// own mount namespace (so nothing stays mounted on the host). Null: root.path is used as it is.
+    /// </summary>
+    public RootfsLayers? Rootfs { get; init; }
+
+    /// <summary>
+    /// Sandboxes: the directory where the shim pins each namespace it creates, as a bind mount of
+    /// /proc/&lt;pid&gt;/ns/&lt;kind&gt; on a file named <c>net</c>, <c>ipc</c>, <c>uts</c> or <c>pid</c>
+    /// (e.g. /run/berth/ns/&lt;sandboxId&gt;/). Containers join them through config.json namespace paths.
+    /// </summary>
+    public string? NamespaceDir { get; init; }
+
+    /// <summary>
+    /// Sandboxes: the pod shares one pid namespace (the reaper is its PID 1). The namespaces created
+    /// are those config.json lists without a path; this is a hint kept for the daemon's records.
+    /// </summary>
+    public bool SharePidNamespace { get; init; }
+
+    /// <summary>Where the cgroup hierarchies are mounted; default /sys/fs/cgroup.</summary>
+    public string? CgroupRoot { get; init; }
+
+    /// <summary>The exit record's path; default &lt;bundle&gt;/exit.json.</summary>
+    public string? ExitFile { get; init; }
+}
+
+/// <summary>An overlay root filesystem: read-only layers (top first) under a writable upper dir.</summary>
+public sealed record RootfsLayers
+{
+    /// <summary>Layer directories, the topmost first (overlayfs lowerdir order).</summary>
+    public IReadOnlyList<string> LowerDirs { get; init; } = [];
+    public string UpperDir { get; init; } = "";
+    public string WorkDir { get; init; } = "";
+}
+
+/// <summary>
+/// How the process ended, written by the shim to the exit file (temporary file, fsync, rename)
+/// before it reports the process as exited, so berthd can learn it after the shim is gone.
+/// </summary>
+public sealed record ExitRecord
+{
+    public string Id { get; init; } = "";
+    public int Pid { get; init; }
+    public int ExitCode { get; init; }
+    /// <summary>Unix nanoseconds.</summary>
+    public long StartedAt { get; init; }
+    public long FinishedAt { get; init; }
+    /// <summary>"Completed", "Error", "OOMKilled", or a shim error text.</summary>
+    public string Reason { get; init; } = "";
+    public string? Message { get; init; }
+}
