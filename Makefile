@@ -24,7 +24,8 @@ test-deps: deps
 
 build: deps
 	$(DOTNET) publish src/RuntimeService/Berth.RuntimeService.csproj -c $(CONFIGURATION) -o $(OUT) -p:DebugType=none --nologo -v quiet
-	@echo "built $(OUT)/berthd"
+	$(DOTNET) publish src/Shim/Berth.Shim.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet
+	@echo "built $(OUT)/berthd and $(OUT)/berth-shim"
 
 run: build
 	exec $(OUT)/berthd
@@ -33,7 +34,7 @@ unit: deps
 	$(DOTNET) test tests/unit/Berth.Tests.Unit.csproj -c $(CONFIGURATION) --nologo
 
 e2e: test-deps build
-	BERTH_BIN=$(OUT)/berthd $(DOTNET) test tests/e2e/Berth.Tests.E2e.csproj -c $(CONFIGURATION) --nologo
+	BERTH_BIN=$(OUT)/berthd BERTH_SHIM=$(OUT)/berth-shim $(DOTNET) test tests/e2e/Berth.Tests.E2e.csproj -c $(CONFIGURATION) --nologo
 
 test: test-deps build unit e2e
 

@@ -1,0 +1,358 @@
+using System.Globalization;
+using Berth.Api.Shim;
+
+namespace Berth.Shim.Cgroups;
+
+/// <summary>
+/// The pure mappings from the OCI resource model to control-file values, with runc's
+/// conversions where v1 and v2 differ. Invalid input throws <see cref="ArgumentException"/>.
+/// </summary>
+internal static class CgroupConversions
+{
+    /// <summary>
+    /// v1 cpu.shares [2, 262144] to v2 cpu.weight [1, 10000], runc's linear conversion
+    /// (libcontainer/cgroups ConvertCPUSharesToCgroupV2Value): 2 → 1, 1024 → 39, 262144 → 10000.
+    /// 0 means unset and stays 0. (runc 1.3 / crun 1.23 moved to a quadratic curve on log2(shares)
+    /// that maps 1024 to 100; kubelet's own v2 code and the daemon's expectations follow the linear one.)
+    /// </summary>
+    public static ulong CpuSharesToWeight(ulong shares)
+    {
+        if (shares == 0)
+        {
+            return 0;
+        }
+        shares = Math.Clamp(shares, 2UL, 262144UL);
+        return 1 + ((shares - 2) * 9999) / 262142;
+    }
+
+    /// <summary>
+    /// v1 blkio.weight [10, 1000] to v2 io.weight [1, 10000], runc's ConvertBlkIOToIOWeightValue:
+    /// 10 → 1, 500 → 4950, 1000 → 10000. 0 means unset and stays 0.
+    /// </summary>
+    public static ulong BlkioWeightToIoWeight(ulong weight)
+    {
+        if (weight == 0)
+        {
+            return 0;
+        }
+        weight = Math.Clamp(weight, 10UL, 1000UL);
+        return 1 + (weight - 10) * 9999 / 990;
+    }
+
+    /// <summary>
+    /// The OCI swap value (memory + swap, the v1 memsw meaning) to v2 memory.swap.max (swap only),
+    /// as runc's ConvertMemorySwapToCgroupV2Value: -1 is unlimited, 0 unset. Unlimited memory with
+    /// swap unset means both unlimited.
+    /// </summary>
+    public static long MemorySwapToV2(long memorySwap, long memory)
+    {
+        if (memory == -1 && memorySwap == 0)
+        {
+            return -1;
+        }
+        if (memorySwap is -1 or 0)
+        {
+            return memorySwap;
+        }
+        if (memory is 0 or -1)
+        {
+            throw new ArgumentException("a swap limit needs a memory limit");
+        }
+        if (memory < 0 || memorySwap < 0)
+        {
+            throw new ArgumentException($"invalid memory ({memory}) or swap ({memorySwap}) value");
+        }
+        if (memorySwap < memory)
+        {
+            throw new ArgumentException($"memory+swap limit ({memorySwap}) must be at least the memory limit ({memory})");
+        }
+        return memorySwap - memory;
+    }
+
+    /// <summary>
+    /// The memory.swap.max text for a LinuxMemory, or null to leave it: runc writes "0" when swap
+    /// equals the limit (no swap at all), "max" for -1.
+    /// </summary>
+    public static string? SwapMaxV2(long? memorySwap, long? memory)
+    {
+        long swap = MemorySwapToV2(memorySwap ?? 0, memory ?? 0);
+        string? text = V2Number(swap);
+        if (text is null && swap == 0 && memorySwap > 0)
+        {
+            text = "0";
+        }
+        return text;
+    }
+
+    /// <summary>runc's numToStr for v2 files: 0 is unset (null), negative is "max".</summary>
+    public static string? V2Number(long value) => value switch
+    {
+        0 => null,
+        < 0 => "max",
+        _ => value.ToString(CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>
+    /// v2 cpu.max: "quota period", "max period", or the quota alone when no period is given (the
+    /// kernel keeps its period); null when neither is set. A quota of 0 is unset, negative unlimited.
+    /// </summary>
+    public static string? CpuMax(long? quota, ulong? period)
+    {
+        long q = quota ?? 0;
+        ulong p = period ?? 0;
+        if (q == 0 && p == 0)
+        {
+            return null;
+        }
+        string text = q > 0 ? q.ToString(CultureInfo.InvariantCulture) : "max";
+        return p != 0 ? text + " " + p.ToString(CultureInfo.InvariantCulture) : text;
+    }
+
+    /// <summary>"MAJ:MIN" with * for a wildcard (null or negative) number.</summary>
+    public static string DeviceNumber(long? major, long? minor) =>
+        (major is { } a && a >= 0 ? a.ToString(CultureInfo.InvariantCulture) : "*") + ":"
+        + (minor is { } b && b >= 0 ? b.ToString(CultureInfo.InvariantCulture) : "*");
+
+    /// <summary>A v1 blkio.throttle.* line: "MAJ:MIN rate" (0 removes the limit).</summary>
+    public static string ThrottleLine(LinuxThrottleDevice device) =>
+        $"{device.Major.ToString(CultureInfo.InvariantCulture)}:{device.Minor.ToString(CultureInfo.InvariantCulture)} {device.Rate.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>A per-device weight line, v1 blkio.weight_device or v2 io.weight / io.bfq.weight: "MAJ:MIN weight".</summary>
+    public static string WeightDeviceLine(long major, long minor, ulong weight) =>
+        $"{major.ToString(CultureInfo.InvariantCulture)}:{minor.ToString(CultureInfo.InvariantCulture)} {weight.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>
+    /// One v2 io.max line: "MAJ:MIN rbps=.. wbps=.. riops=.. wiops=..", with only the keys given; a
+    /// rate of 0 (v1's "no limit") becomes "max". Null when no key is given.
+    /// </summary>
+    public static string? IoMaxLine(long major, long minor, ulong? rbps, ulong? wbps, ulong? riops, ulong? wiops)
+    {
+        if (rbps is null && wbps is null && riops is null && wiops is null)
+        {
+            return null;
+        }
+        var line = new System.Text.StringBuilder();
+        line.Append(major.ToString(CultureInfo.InvariantCulture)).Append(':').Append(minor.ToString(CultureInfo.InvariantCulture));
+        Append(line, "rbps", rbps);
+        Append(line, "wbps", wbps);
+        Append(line, "riops", riops);
+        Append(line, "wiops", wiops);
+        return line.ToString();
+
+        static void Append(System.Text.StringBuilder line, string key, ulong? rate)
+        {
+            if (rate is { } r)
+            {
+                line.Append(' ').Append(key).Append('=').Append(r == 0 ? "max" : r.ToString(CultureInfo.InvariantCulture));
+            }
+        }
+    }
+
+    /// <summary>The io.max lines of a LinuxBlockIO, one per device, in order of first mention.</summary>
+    public static List<string> IoMaxLines(LinuxBlockIO blockIO)
+    {
+        var devices = new List<(long Major, long Minor)>();
+        var rates = new Dictionary<(long, long), ulong?[]>();
+        Collect(blockIO.ThrottleReadBpsDevice, 0);
+        Collect(blockIO.ThrottleWriteBpsDevice, 1);
+        Collect(blockIO.ThrottleReadIOPSDevice, 2);
+        Collect(blockIO.ThrottleWriteIOPSDevice, 3);
+        var lines = new List<string>(devices.Count);
+        foreach (var device in devices)
+        {
+            ulong?[] r = rates[device];
+            lines.Add(IoMaxLine(device.Major, device.Minor, r[0], r[1], r[2], r[3])!);
+        }
+        return lines;
+
+        void Collect(IReadOnlyList<LinuxThrottleDevice>? list, int index)
+        {
+            foreach (LinuxThrottleDevice device in list ?? [])
+            {
+                var key = (device.Major, device.Minor);
+                if (!rates.TryGetValue(key, out ulong?[]? r))
+                {
+                    rates[key] = r = new ulong?[4];
+                    devices.Add(key);
+                }
+                r[index] = device.Rate;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The hugetlb file name of a page size in bytes, as the kernel spells it: 65536 → "64KB",
+    /// 2097152 → "2MB", 1073741824 → "1GB".
+    /// </summary>
+    public static string HugepageSizeName(ulong bytes)
+    {
+        string[] units = ["B", "KB", "MB", "GB", "TB"];
+        int unit = 0;
+        while (unit < units.Length - 1 && bytes >= 1024 && bytes % 1024 == 0)
+        {
+            bytes /= 1024;
+            unit++;
+        }
+        return bytes.ToString(CultureInfo.InvariantCulture) + units[unit];
+    }
+
+    /// <summary>A /sys/kernel/mm/hugepages directory name ("hugepages-2048kB") to the hugetlb name ("2MB"); null when it is not one.</summary>
+    public static string? HugepageSizeFromSysfs(string directoryName)
+    {
+        const string prefix = "hugepages-";
+        if (!directoryName.StartsWith(prefix, StringComparison.Ordinal) || !directoryName.EndsWith("kB", StringComparison.Ordinal)
+            || !ulong.TryParse(directoryName.AsSpan(prefix.Length, directoryName.Length - prefix.Length - 2), NumberStyles.None, CultureInfo.InvariantCulture, out ulong kb))
+        {
+            return null;
+        }
+        return HugepageSizeName(kb * 1024);
+    }
+
+    /// <summary>A spec pageSize is digits and a unit the kernel uses (KB, MB, GB, TB), e.g. "2MB".</summary>
+    public static bool IsHugepageSize(string pageSize)
+    {
+        int digits = 0;
+        while (digits < pageSize.Length && char.IsAsciiDigit(pageSize[digits]))
+        {
+            digits++;
+        }
+        return digits > 0 && pageSize[0] != '0' && pageSize.AsSpan(digits) is "KB" or "MB" or "GB" or "TB";
+    }
+
+    /// <summary>
+    /// A devices-cgroup rule as v1 writes it: to devices.allow or devices.deny, the line "c 1:3 rwm",
+    /// or "a" for every device. Type null or empty means all; access null or empty means rwm.
+    /// </summary>
+    public static (bool Allow, string Line) DeviceRule(LinuxDeviceCgroup rule)
+    {
+        string type = string.IsNullOrEmpty(rule.Type) ? "a" : rule.Type;
+        if (type is not ("a" or "c" or "b"))
+        {
+            throw new ArgumentException($"device rule type {type} is not a, b or c");
+        }
+        string access = string.IsNullOrEmpty(rule.Access) ? "rwm" : rule.Access;
+        int seen = 0;
+        foreach (char c in access)
+        {
+            int bit = c switch { 'r' => 1, 'w' => 2, 'm' => 4, _ => 0 };
+            if (bit == 0 || (seen & bit) != 0)
+            {
+                throw new ArgumentException($"device rule access {access} is not a set of r, w and m");
+            }
+            seen |= bit;
+        }
+        if (type == "a")
+        {
+            // The kernel reads "a" as every device with every access; whatever follows is ignored.
+            return (rule.Allow, "a");
+        }
+        return (rule.Allow, $"{type} {DeviceNumber(rule.Major, rule.Minor)} {access}");
+    }
+
+    /// <summary>
+    /// runc's AllowedDevices, appended after the spec's rules as runc's specconv does, so every
+    /// container can mknod and use the standard /dev nodes and ptys. (runc's /dev/net/tun entry
+    /// is left out: it was dropped in runc 1.2.0 and a pod that needs it names it.)
+    /// </summary>
+    public static readonly IReadOnlyList<LinuxDeviceCgroup> DefaultAllowedDevices =
+    [
+        new() { Allow = true, Type = "c", Access = "m" },
+        new() { Allow = true, Type = "b", Access = "m" },
+        new() { Allow = true, Type = "c", Major = 1, Minor = 3, Access = "rwm" },   // /dev/null
+        new() { Allow = true, Type = "c", Major = 1, Minor = 8, Access = "rwm" },   // /dev/random
+        new() { Allow = true, Type = "c", Major = 1, Minor = 7, Access = "rwm" },   // /dev/full
+        new() { Allow = true, Type = "c", Major = 5, Minor = 0, Access = "rwm" },   // /dev/tty
+        new() { Allow = true, Type = "c", Major = 1, Minor = 5, Access = "rwm" },   // /dev/zero
+        new() { Allow = true, Type = "c", Major = 1, Minor = 9, Access = "rwm" },   // /dev/urandom
+        new() { Allow = true, Type = "c", Major = 136, Access = "rwm" },            // /dev/pts/*
+        new() { Allow = true, Type = "c", Major = 5, Minor = 2, Access = "rwm" },   // /dev/ptmx
+    ];
+
+    /// <summary>
+    /// The v1 devices writes for a rule list, in order: ("deny", "a") first so the cgroup starts
+    /// from nothing, as runc does, then each rule, then <see cref="DefaultAllowedDevices"/>.
+    /// </summary>
+    public static List<(bool Allow, string Line)> DeviceWrites(IReadOnlyList<LinuxDeviceCgroup> rules)
+    {
+        var writes = new List<(bool, string)>(rules.Count + DefaultAllowedDevices.Count + 1) { (false, "a") };
+        foreach (LinuxDeviceCgroup rule in rules)
+        {
+            var write = DeviceRule(rule);
+            if (writes.Count == 1 && write == (false, "a"))
+            {
+                continue;   // the spec's own leading deny-all: already written
+            }
+            writes.Add(write);
+        }
+        foreach (LinuxDeviceCgroup rule in DefaultAllowedDevices)
+        {
+            writes.Add(DeviceRule(rule));
+        }
+        return writes;
+    }
+
+    /// <summary>A unified (v2) key must be a file name in the cgroup's own directory: no '/', no "..", not empty, not hidden.</summary>
+    public static void ValidateUnifiedKey(string key)
+    {
+        if (key.Length == 0 || key.Contains('/') || key.Contains("..", StringComparison.Ordinal) || key[0] == '.' || key.Contains('\0'))
+        {
+            throw new ArgumentException($"unified key \"{key}\" is not a cgroup file name");
+        }
+    }
+
+    /// <summary>The cgroupsPath without its slashes at either end; refuses "..", "." and empty components.</summary>
+    public static string NormalizePath(string path)
+    {
+        string trimmed = path.Trim('/');
+        if (trimmed.Length == 0)
+        {
+            throw new ArgumentException("cgroupsPath is empty (the root cgroup is not a container's)");
+        }
+        foreach (string part in trimmed.Split('/'))
+        {
+            if (part is "" or "." or ".." || part.Contains('\0'))
+            {
+                throw new ArgumentException($"cgroupsPath {path} has an empty, . or .. component");
+            }
+        }
+        return trimmed;
+    }
+
+    /// <summary>
+    /// Checks what can be checked without the kernel, before anything is written, so bad input
+    /// leaves nothing half applied.
+    /// </summary>
+    public static void Validate(LinuxResources resources, int version)
+    {
+        foreach (LinuxDeviceCgroup rule in resources.Devices ?? [])
+        {
+            DeviceRule(rule);
+        }
+        foreach (LinuxHugepageLimit limit in resources.HugepageLimits ?? [])
+        {
+            if (!IsHugepageSize(limit.PageSize))
+            {
+                throw new ArgumentException($"hugepage size \"{limit.PageSize}\" is not like 2MB or 1GB");
+            }
+        }
+        foreach (string key in resources.Unified?.Keys ?? (IEnumerable<string>)[])
+        {
+            ValidateUnifiedKey(key);
+        }
+        if (resources.Memory is { } memory)
+        {
+            if (memory.Swappiness is { } swappiness && swappiness > 100 && swappiness != ulong.MaxValue)
+            {
+                throw new ArgumentException($"memory swappiness {swappiness} is outside 0-100");
+            }
+            if (memory.Limit > 0 && memory.Swap > 0 && memory.Swap < memory.Limit)
+            {
+                throw new ArgumentException($"memory+swap limit ({memory.Swap}) must be at least the memory limit ({memory.Limit})");
+            }
+            if (version == 2)
+            {
+                SwapMaxV2(memory.Swap, memory.Limit);
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using Berth.Api.Shim;
+using Berth.Shim.Spawn;
+
+namespace Berth.Shim.Init;
+
+/// <summary>
+/// <c>berth-shim init &lt;bundle&gt;</c>: the container's first process, spawned by the monitor
+/// into the container's namespaces (a new mount namespace always). It sets the container up
+/// completely, reports ready on descriptor 3, blocks reading the start gate on descriptor 4
+/// (the monitor writes one byte on Start; end of file means give up), and exec's the user's
+/// program. Any failure goes back on descriptor 3 as text and the stage exits.
+/// </summary>
+internal static class ContainerInit
+{
+    public const int GateFd = 4;
+
+    public static int Run(string bundle)
+    {
+        try
+        {
+            Interop.Sys.SetCloseOnExec(StageReport.StatusFd, true);
+            Interop.Sys.SetCloseOnExec(GateFd, true);
+            OciSpec spec = OciJson.ReadSpec(BundleLayout.ConfigPath(bundle));
+            ShimOptions options = ShimJson.ReadOptions(BundleLayout.OptionsPath(bundle));
+            OciProcess process = spec.Process ?? throw new ArgumentException("config.json has no process");
+
+            Interop.Sys.SetSid();
+            if (process.Terminal)
+            {
+                Interop.Sys.SetControllingTerminal(0);
+            }
+            ProcessSetup.ApplyOomScoreAdj(process);
+            RootfsSetup.MountAndPivot(bundle, spec, options);
+            ProcessSetup.SetHostname(spec);
+            ProcessSetup.ApplySysctls(spec);
+            RootfsSetup.Finish(spec);
+            ProcessSetup.ApplyRlimits(process);
+            if (process.User.Umask is { } umask)
+            {
+                Interop.Sys.Umask(umask);
+            }
+            else
+            {
+                Interop.Sys.Umask(0b000_010_010);
+            }
+            try
+            {
+                ProcessSetup.EnterWorkingDirectory(process.Cwd);
+            }
+            catch (ErrnoException e) when (e.Error == Interop.Errno.EACCES)
+            {
+                // Perhaps only the user may enter it: try again once we are the user.
+            }
+            ProcessSetup.BecomeUser(process, process.User.Uid, process.User.Gid, process.User.AdditionalGids);
+            ProcessSetup.EnterWorkingDirectory(process.Cwd);
+            IReadOnlyList<string> env = process.Env ?? [];
+            string executable = ProcessSetup.ResolveExecutable(process.Args, env);
+
+            StageReport.SendReady(StageReport.StatusFd);
+            Span<byte> gate = stackalloc byte[1];
+            if (Interop.Sys.Read(GateFd, gate) != 1)
+            {
+                // The monitor closed the gate without starting us: the container is being deleted.
+                return 0;
+            }
+            Interop.Sys.Close(GateFd);
+            ProcessSetup.Exec(executable, process.Args!, env);
+            return 127;
+        }
+        catch (Exception e)
+        {
+            StageReport.SendError(StageReport.StatusFd, Describe(e));
+            return 127;
+        }
+    }
+
+    internal static string Describe(Exception e) =>
+        e is AggregateException { InnerException: { } inner } ? Describe(inner) : e.Message;
+}

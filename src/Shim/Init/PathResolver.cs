@@ -1,0 +1,116 @@
+namespace Berth.Shim.Init;
+
+/// <summary>
+/// Resolves paths inside a container root before pivot_root: every symbolic link met on the way is
+/// followed as if <c>root</c> were "/", so a link in an image cannot point a mount outside the rootfs.
+/// </summary>
+internal static class PathResolver
+{
+    private const int MaxLinks = 255;
+
+    /// <summary>The host path of <paramref name="path"/> inside <paramref name="root"/>, links resolved within it.</summary>
+    public static string SecureJoin(string root, string path)
+    {
+        root = root.TrimEnd('/');
+        var parts = new List<string>();
+        var pending = new Stack<string>();
+        PushComponents(pending, path);
+        int links = 0;
+        while (pending.Count > 0)
+        {
+            string part = pending.Pop();
+            if (part is "" or ".")
+            {
+                continue;
+            }
+            if (part == "..")
+            {
+                if (parts.Count > 0)
+                {
+                    parts.RemoveAt(parts.Count - 1);
+                }
+                continue;
+            }
+            string candidate = root + "/" + string.Join('/', parts) + (parts.Count > 0 ? "/" : "") + part;
+            string? target = null;
+            try
+            {
+                var info = new FileInfo(candidate);
+                if (info.Exists || Directory.Exists(candidate) || info.LinkTarget is not null)
+                {
+                    target = info.LinkTarget;
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+            if (target is null)
+            {
+                parts.Add(part);
+                continue;
+            }
+            if (++links > MaxLinks)
+            {
+                throw new IOException($"too many symbolic links resolving {path} in {root}");
+            }
+            if (target.StartsWith('/'))
+            {
+                parts.Clear();
+            }
+            PushComponents(pending, target);
+        }
+        return parts.Count == 0 ? root : root + "/" + string.Join('/', parts);
+    }
+
+    private static void PushComponents(Stack<string> stack, string path)
+    {
+        string[] components = path.Split('/');
+        for (int i = components.Length - 1; i >= 0; i--)
+        {
+            stack.Push(components[i]);
+        }
+    }
+
+    /// <summary>
+    /// Finds a command the way execvp does: a name with a slash is used as it is; otherwise each
+    /// directory of <paramref name="pathVariable"/> in turn, returning the first executable file.
+    /// </summary>
+    public static string? LookPath(string command, string? pathVariable, Func<string, bool> isExecutable)
+    {
+        if (command.Contains('/'))
+        {
+            return isExecutable(command) ? command : null;
+        }
+        pathVariable ??= "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        foreach (string directory in pathVariable.Split(':'))
+        {
+            string candidate = (directory.Length == 0 ? "." : directory) + "/" + command;
+            if (isExecutable(candidate))
+            {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The value of <paramref name="name"/> in a KEY=VALUE environment list (the last one wins).</summary>
+    public static string? GetEnv(IReadOnlyList<string>? env, string name)
+    {
+        string? value = null;
+        if (env is null)
+        {
+            return null;
+        }
+        foreach (string entry in env)
+        {
+            if (entry.Length > name.Length && entry[name.Length] == '=' && entry.StartsWith(name, StringComparison.Ordinal))
+            {
+                value = entry[(name.Length + 1)..];
+            }
+        }
+        return value;
+    }
+}

@@ -1,0 +1,191 @@
+using Berth.Api.Shim;
+
+namespace Berth.Shim.Init;
+
+/// <summary>The per-process part of a container's setup, shared by the init and exec stages.</summary>
+internal static class ProcessSetup
+{
+    /// <summary>Whether config.json creates (not joins) a namespace of this type.</summary>
+    public static bool CreatesNamespace(OciSpec spec, string type) =>
+        spec.Linux?.Namespaces?.Any(n => n.Type == type && string.IsNullOrEmpty(n.Path)) == true;
+
+    public static void SetHostname(OciSpec spec)
+    {
+        if (!CreatesNamespace(spec, LinuxNamespaceType.Uts))
+        {
+            return;
+        }
+        if (!string.IsNullOrEmpty(spec.Hostname))
+        {
+            Interop.Sys.SetHostname(spec.Hostname);
+        }
+        if (!string.IsNullOrEmpty(spec.Domainname))
+        {
+            Interop.Sys.SetDomainname(spec.Domainname);
+        }
+    }
+
+    /// <summary>Writes each sysctl under /proc/sys (as seen by this process's namespaces).</summary>
+    public static void ApplySysctls(OciSpec spec)
+    {
+        foreach (var (key, value) in spec.Linux?.Sysctl ?? new Dictionary<string, string>())
+        {
+            if (key.Length == 0 || key.Contains("..", StringComparison.Ordinal) || key.StartsWith('/'))
+            {
+                throw new ArgumentException($"sysctl {key} is not a valid name");
+            }
+            string path = "/proc/sys/" + (key.Contains('/') ? key : key.Replace('.', '/'));
+            try
+            {
+                CgroupsMinimal.CgroupFiles.Write(path, value);
+            }
+            catch (ErrnoException e)
+            {
+                throw new InvalidOperationException($"sysctl {key}={value}: {e.Message}", e);
+            }
+        }
+    }
+
+    public static void ApplyRlimits(OciProcess process)
+    {
+        foreach (OciRlimit limit in process.Rlimits ?? [])
+        {
+            if (!RlimitNames.TryParse(limit.Type, out int resource))
+            {
+                throw new ArgumentException($"unknown rlimit {limit.Type}");
+            }
+            Interop.Sys.SetRlimit(resource, limit.Soft, limit.Hard, limit.Type);
+        }
+    }
+
+    /// <summary>
+    /// Sets oom_score_adj, clamped: without CAP_SYS_RESOURCE the kernel refuses a value below the
+    /// current one, and then the current one stays (as containerd's restrict_oom_score_adj does).
+    /// </summary>
+    public static void ApplyOomScoreAdj(OciProcess process)
+    {
+        if (process.OomScoreAdj is not { } wanted)
+        {
+            return;
+        }
+        wanted = Math.Clamp(wanted, -1000, 1000);
+        try
+        {
+            CgroupsMinimal.CgroupFiles.Write("/proc/self/oom_score_adj", wanted.ToString());
+        }
+        catch (ErrnoException e) when (e.Error is Interop.Errno.EACCES or Interop.Errno.EPERM)
+        {
+            string current = CgroupsMinimal.CgroupFiles.TryRead("/proc/self/oom_score_adj")?.Trim() ?? "";
+            if (!int.TryParse(current, out int now) || wanted >= now)
+            {
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Becomes the process's user with its capabilities: drops the bounding set, keeps capabilities
+    /// across the uid change, sets groups, gid and uid, then the capability sets, the ambient set
+    /// and no_new_privs. Capability sets are cut down to what this process holds, so a request for
+    /// a capability the node does not give (CAP_SYS_RESOURCE here) does not fail the container.
+    /// </summary>
+    public static void BecomeUser(OciProcess process, uint uid, uint gid, IReadOnlyList<uint>? additionalGids)
+    {
+        OciCapabilities? caps = process.Capabilities;
+        var unknown = new List<string>();
+        ulong held = ReadCapabilityMask("CapPrm");
+        int lastCap = CapabilityNames.LastCap();
+        if (caps is not null)
+        {
+            ulong bounding = CapabilityNames.ToMask(caps.Bounding, unknown);
+            for (int cap = 0; cap <= lastCap; cap++)
+            {
+                if ((bounding & (1UL << cap)) == 0 && Interop.Sys.TryPrctl(Interop.Sys.PR_CAPBSET_READ, (ulong)cap, out _) == 1)
+                {
+                    Interop.Sys.Prctl(Interop.Sys.PR_CAPBSET_DROP, (ulong)cap);
+                }
+            }
+        }
+        Interop.Sys.Prctl(Interop.Sys.PR_SET_KEEPCAPS, 1);
+        Interop.Sys.SetGroups(additionalGids is null ? [] : additionalGids.ToArray());
+        Interop.Sys.SetResGid(gid);
+        Interop.Sys.SetResUid(uid);
+        Interop.Sys.Prctl(Interop.Sys.PR_SET_KEEPCAPS, 0);
+        if (caps is not null)
+        {
+            ulong effective = CapabilityNames.ToMask(caps.Effective, unknown) & held;
+            ulong permitted = CapabilityNames.ToMask(caps.Permitted, unknown) & held;
+            ulong inheritable = CapabilityNames.ToMask(caps.Inheritable, unknown) & held;
+            ulong ambient = CapabilityNames.ToMask(caps.Ambient, unknown) & permitted & inheritable;
+            Interop.Sys.CapSet(effective | ambient, permitted, inheritable);
+            Interop.Sys.Prctl(Interop.Sys.PR_CAP_AMBIENT, Interop.Sys.PR_CAP_AMBIENT_CLEAR_ALL);
+            for (int cap = 0; cap <= lastCap; cap++)
+            {
+                if ((ambient & (1UL << cap)) != 0)
+                {
+                    Interop.Sys.Prctl(Interop.Sys.PR_CAP_AMBIENT, Interop.Sys.PR_CAP_AMBIENT_RAISE, (ulong)cap);
+                }
+            }
+        }
+        if (process.NoNewPrivileges)
+        {
+            Interop.Sys.Prctl(Interop.Sys.PR_SET_NO_NEW_PRIVS, 1);
+        }
+    }
+
+    /// <summary>A capability mask from /proc/self/status (CapPrm, CapEff, CapBnd).</summary>
+    private static ulong ReadCapabilityMask(string field)
+    {
+        foreach (string line in File.ReadAllLines("/proc/self/status"))
+        {
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+            {
+                return Convert.ToUInt64(line[(field.Length + 1)..].Trim(), 16);
+            }
+        }
+        return ulong.MaxValue;
+    }
+
+    /// <summary>Changes to the working directory, creating it when it is missing (as runc and containerd do).</summary>
+    public static void EnterWorkingDirectory(string cwd)
+    {
+        if (string.IsNullOrEmpty(cwd))
+        {
+            cwd = "/";
+        }
+        if (!Directory.Exists(cwd))
+        {
+            try
+            {
+                Directory.CreateDirectory(cwd);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // chdir below reports what matters.
+            }
+        }
+        Interop.Sys.Chdir(cwd);
+    }
+
+    /// <summary>Finds the program of <paramref name="args"/> in the container's PATH; a clear message when it is not there.</summary>
+    public static string ResolveExecutable(IReadOnlyList<string>? args, IReadOnlyList<string>? env)
+    {
+        if (args is null || args.Count == 0 || string.IsNullOrEmpty(args[0]))
+        {
+            throw new ArgumentException("the process has no args");
+        }
+        return PathResolver.LookPath(args[0], PathResolver.GetEnv(env, "PATH"), Interop.Sys.IsExecutable)
+            ?? throw new FileNotFoundException(args[0].Contains('/')
+                ? $"exec: \"{args[0]}\": no such executable file"
+                : $"exec: \"{args[0]}\": executable file not found in $PATH");
+    }
+
+    /// <summary>The last step of a stage: default signal dispositions, an empty mask, nothing inherited past stdio, execve.</summary>
+    public static void Exec(string path, IReadOnlyList<string> args, IReadOnlyList<string> env)
+    {
+        Interop.Sys.ResetIgnoredSignals();
+        Interop.Sys.SetThreadSignalMask([]);
+        Interop.Sys.CloseOnExecFrom(3);
+        Interop.Sys.Execve(path, args, env);
+    }
+}

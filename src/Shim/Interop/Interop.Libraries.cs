@@ -1,0 +1,10 @@
+namespace Berth.Shim;
+
+internal static partial class Interop
+{
+    internal static class Libraries
+    {
+        /// <summary>glibc, bound by name so NativeAOT links it directly (DirectPInvoke).</summary>
+        internal const string Libc = "libc";
+    }
+}

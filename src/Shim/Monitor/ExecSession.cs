@@ -1,0 +1,68 @@
+namespace Berth.Shim.Monitor;
+
+/// <summary>A running ExecSync command: its pidfd, its output pipes and what has been captured.</summary>
+internal sealed class ExecSession
+{
+    public int Client = -1;
+    public int Pid;
+    public int Pidfd = -1;
+    public int Stdout = -1;
+    public int Stderr = -1;
+    public int Status = -1;
+    public long Deadline = long.MaxValue;
+    public bool TimedOut;
+    public readonly CappedBuffer Out;
+    public readonly CappedBuffer Err;
+
+    public ExecSession(int limit)
+    {
+        Out = new CappedBuffer(limit);
+        Err = new CappedBuffer(limit);
+    }
+
+    public void CloseAll()
+    {
+        Interop.Sys.Close(Pidfd);
+        Interop.Sys.Close(Stdout);
+        Interop.Sys.Close(Stderr);
+        Interop.Sys.Close(Status);
+        Pidfd = Stdout = Stderr = Status = -1;
+    }
+}
+
+/// <summary>Keeps the first <c>limit</c> bytes written to it and counts the rest as dropped.</summary>
+internal sealed class CappedBuffer
+{
+    private readonly int _limit;
+    private byte[] _data = new byte[256];
+
+    public CappedBuffer(int limit)
+    {
+        _limit = limit;
+    }
+
+    public int Length { get; private set; }
+
+    public bool Truncated { get; private set; }
+
+    public ReadOnlySpan<byte> Data => _data.AsSpan(0, Length);
+
+    public void Append(ReadOnlySpan<byte> bytes)
+    {
+        int keep = Math.Min(bytes.Length, _limit - Length);
+        if (keep < bytes.Length)
+        {
+            Truncated = true;
+        }
+        if (keep <= 0)
+        {
+            return;
+        }
+        if (Length + keep > _data.Length)
+        {
+            Array.Resize(ref _data, Math.Min(_limit, Math.Max(_data.Length * 2, Length + keep)));
+        }
+        bytes[..keep].CopyTo(_data.AsSpan(Length));
+        Length += keep;
+    }
+}

@@ -1,0 +1,87 @@
+using Berth.Shim.Init;
+using Xunit;
+
+namespace Berth.Shim.Tests.Unit;
+
+public sealed class InitLogicTests
+{
+    [Fact]
+    public void MountOptionsSplitFlagsPropagationAndData()
+    {
+        var options = MountOptions.Parse(["nosuid", "noexec", "nodev", "mode=755", "size=65536k"]);
+        Assert.Equal(Interop.Sys.MS_NOSUID | Interop.Sys.MS_NOEXEC | Interop.Sys.MS_NODEV, options.Flags);
+        Assert.Equal("mode=755,size=65536k", options.Data);
+        Assert.False(options.Bind);
+
+        var bind = MountOptions.Parse(["rbind", "rprivate", "ro"]);
+        Assert.True(bind.Bind);
+        Assert.True(bind.Recursive);
+        Assert.Equal(Interop.Sys.MS_RDONLY, bind.Flags);
+        Assert.Equal(Interop.Sys.MS_PRIVATE | Interop.Sys.MS_REC, bind.Propagation);
+        Assert.Equal("", bind.Data);
+
+        var rw = MountOptions.Parse(["ro", "rw", "newinstance", "ptmxmode=0666"]);
+        Assert.Equal(0UL, rw.Flags & Interop.Sys.MS_RDONLY);
+        Assert.Equal("newinstance,ptmxmode=0666", rw.Data);
+        Assert.Equal(0UL, MountOptions.Parse(null).Flags);
+    }
+
+    [Fact]
+    public void LookPathFollowsTheContainerPath()
+    {
+        var present = new HashSet<string> { "/usr/bin/sh", "/bin/sh", "/opt/tool" };
+        Assert.Equal("/usr/bin/sh", PathResolver.LookPath("sh", "/usr/local/bin:/usr/bin:/bin", present.Contains));
+        Assert.Equal("/bin/sh", PathResolver.LookPath("sh", "/bin", present.Contains));
+        Assert.Equal("/opt/tool", PathResolver.LookPath("/opt/tool", "/bin", present.Contains));
+        Assert.Null(PathResolver.LookPath("/opt/missing", "/bin", present.Contains));
+        Assert.Null(PathResolver.LookPath("nothere", "/usr/bin:/bin", present.Contains));
+        Assert.Equal("/bin/sh", PathResolver.LookPath("sh", null, s => s == "/bin/sh"));
+        Assert.Equal("/x", PathResolver.GetEnv(["PATH=/a", "PATHS=/b", "PATH=/x"], "PATH"));
+        Assert.Null(PathResolver.GetEnv(["HOME=/"], "PATH"));
+    }
+
+    [Fact]
+    public void SecureJoinKeepsSymlinksInsideTheRoot()
+    {
+        string root = Directory.CreateTempSubdirectory("berth-join-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "usr/lib"));
+            File.CreateSymbolicLink(Path.Combine(root, "lib"), "usr/lib");
+            File.CreateSymbolicLink(Path.Combine(root, "escape"), "/etc");
+            File.CreateSymbolicLink(Path.Combine(root, "up"), "../../../..");
+            Assert.Equal(root + "/usr/lib/x", PathResolver.SecureJoin(root, "/lib/x"));
+            Assert.Equal(root + "/etc/passwd", PathResolver.SecureJoin(root, "/escape/passwd"));
+            Assert.Equal(root + "/tmp", PathResolver.SecureJoin(root, "/up/tmp"));
+            Assert.Equal(root + "/a/b", PathResolver.SecureJoin(root, "/../a/./b"));
+            Assert.Equal(root, PathResolver.SecureJoin(root, "/"));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void CapabilityAndRlimitNames()
+    {
+        Assert.True(CapabilityNames.TryParse("CAP_SYS_ADMIN", out int admin));
+        Assert.Equal(21, admin);
+        Assert.True(CapabilityNames.TryParse("NET_RAW", out int raw));
+        Assert.Equal(13, raw);
+        var unknown = new List<string>();
+        Assert.Equal((1UL << 0) | (1UL << 5), CapabilityNames.ToMask(["CAP_CHOWN", "CAP_KILL", "CAP_BOGUS"], unknown));
+        Assert.Equal(["CAP_BOGUS"], unknown);
+        Assert.True(RlimitNames.TryParse("RLIMIT_NOFILE", out int nofile));
+        Assert.Equal(7, nofile);
+        Assert.False(RlimitNames.TryParse("RLIMIT_BOGUS", out _));
+    }
+
+    [Fact]
+    public void MakeDevMatchesGlibc()
+    {
+        Assert.Equal(0x103UL, Interop.Sys.MakeDev(1, 3));
+        Assert.Equal(0x500UL, Interop.Sys.MakeDev(5, 0));
+        Assert.Equal(0xae5UL + 0, Interop.Sys.MakeDev(10, 229));
+    }
+}
