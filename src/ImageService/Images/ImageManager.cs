@@ -192,7 +192,19 @@ public sealed class ImageManager
             var descriptor = new Registry.Descriptor(layer.MediaType, layer.Digest, layer.Size);
             await using (var blob = await _registry.OpenBlobAsync(resolved, descriptor, ct))
             {
-                var result = await LayerUnpacker.UnpackAsync(blob, layer.MediaType, workspace, ct);
+                UnpackResult result;
+                try
+                {
+                    result = await LayerUnpacker.UnpackAsync(blob, layer.MediaType, workspace, ct);
+                }
+                catch (UnsafeLayerException error)
+                {
+                    throw new UnsafeLayerException($"layer {layer.Digest} of {resolved.Reference} is refused: {error.Message}", error);
+                }
+                catch (InvalidLayerException error)
+                {
+                    throw new InvalidLayerException($"layer {layer.Digest} of {resolved.Reference} is not a valid layer: {error.Message}", error);
+                }
                 // Reading to the end makes the verifying stream check the blob's size and digest.
                 await blob.CopyToAsync(Stream.Null, ct);
                 if (result.DiffId != layer.DiffId)
