@@ -1,0 +1,86 @@
+using Berth.Api.Cri;
+using Berth.Api.Shim;
+
+namespace Berth.RuntimeService.Specs;
+
+/// <summary>
+/// Device nodes and the device cgroup. The rules start from "deny everything" and allow what runc
+/// allows every container (its specconv.AllowedDevices, which containerd relies on), then the
+/// devices kubelet asks for. A privileged container may use every device, but only the nodes kubelet
+/// lists are created in its /dev: containerd's "all host devices" for privileged containers is not done.
+/// </summary>
+internal static class ContainerDevices
+{
+    private const string AllAccess = "rwm";
+
+    public sealed record Result(IReadOnlyList<LinuxDevice> Nodes, IReadOnlyList<LinuxDeviceCgroup> Rules);
+
+    /// <summary>What runc allows every container: mknod of any node, the standard nodes, ptys and /dev/net/tun.</summary>
+    public static readonly IReadOnlyList<LinuxDeviceCgroup> DefaultRules =
+    [
+        new() { Allow = false, Access = AllAccess },
+        new() { Allow = true, Type = "c", Access = "m" },
+        new() { Allow = true, Type = "b", Access = "m" },
+        Allow('c', 1, 3),    // /dev/null
+        Allow('c', 1, 8),    // /dev/random
+        Allow('c', 1, 7),    // /dev/full
+        Allow('c', 5, 0),    // /dev/tty
+        Allow('c', 1, 5),    // /dev/zero
+        Allow('c', 1, 9),    // /dev/urandom
+        Allow('c', 136, null), // /dev/pts/*
+        Allow('c', 5, 2),    // /dev/ptmx
+        Allow('c', 10, 200), // /dev/net/tun: runc keeps it for compatibility with Docker-era expectations
+    ];
+
+    public static Result For(IEnumerable<Device> devices, bool privileged, Func<string, DeviceNumber?> resolve)
+    {
+        var nodes = new List<LinuxDevice>();
+        var rules = privileged
+            ? new List<LinuxDeviceCgroup> { new() { Allow = true, Access = AllAccess } }
+            : new List<LinuxDeviceCgroup>(DefaultRules);
+        foreach (Device device in devices)
+        {
+            string hostPath = SpecPaths.RequireHostPath(device.HostPath, "device host_path");
+            string containerPath = SpecPaths.RequireContainerPath(
+                device.ContainerPath.Length > 0 ? device.ContainerPath : device.HostPath, $"device {hostPath} container_path");
+            string access = Permissions(device.Permissions, hostPath);
+            DeviceNumber number = resolve(hostPath) ?? throw new SpecException($"device {hostPath} does not exist on this node");
+            if (number.Type is not ('c' or 'b'))
+            {
+                throw new SpecException($"{hostPath} is not a character or block device");
+            }
+            nodes.Add(new LinuxDevice
+            {
+                Path = containerPath,
+                Type = number.Type.ToString(),
+                Major = number.Major,
+                Minor = number.Minor,
+                FileMode = number.FileMode,
+                Uid = number.Uid,
+                Gid = number.Gid,
+            });
+            if (!privileged)
+            {
+                rules.Add(new LinuxDeviceCgroup { Allow = true, Type = number.Type.ToString(), Major = number.Major, Minor = number.Minor, Access = access });
+            }
+        }
+        return new Result(nodes, rules);
+    }
+
+    /// <summary>Some of r, w, m; empty means all, as kubelet's default.</summary>
+    private static string Permissions(string permissions, string hostPath)
+    {
+        if (permissions.Length == 0)
+        {
+            return AllAccess;
+        }
+        if (permissions.Any(c => !AllAccess.Contains(c)) || permissions.Distinct().Count() != permissions.Length)
+        {
+            throw new SpecException($"device {hostPath} has permissions \"{permissions}\"; expected some of \"rwm\"");
+        }
+        return permissions;
+    }
+
+    private static LinuxDeviceCgroup Allow(char type, long major, long? minor) =>
+        new() { Allow = true, Type = type.ToString(), Major = major, Minor = minor, Access = AllAccess };
+}

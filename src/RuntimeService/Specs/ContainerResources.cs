@@ -1,0 +1,83 @@
+using Berth.Api.Cri;
+using Berth.Api.Shim;
+
+namespace Berth.RuntimeService.Specs;
+
+/// <summary>kubelet's LinuxContainerResources as the spec's linux.resources, field by field as containerd's WithResources.</summary>
+internal static class ContainerResources
+{
+    /// <summary>
+    /// Zero means "not set" for every number, as in containerd. Memory swap: the given
+    /// memory_swap_limit_in_bytes (memory plus swap, as the spec counts it); without it a memory limit
+    /// also caps memory plus swap at the same value, i.e. no swap, which is what containerd does on a
+    /// host with swap accounting. The shim skips the swap limit where the kernel has no swap controller.
+    /// </summary>
+    public static LinuxResources For(LinuxContainerResources? resources, IReadOnlyList<LinuxDeviceCgroup> deviceRules, LinuxBlockIO? blockIo)
+    {
+        if (resources is null)
+        {
+            return new LinuxResources { Devices = deviceRules, BlockIO = blockIo };
+        }
+        long period = NotNegative(resources.CpuPeriod, "cpu_period");
+        long shares = NotNegative(resources.CpuShares, "cpu_shares");
+        long limit = NotNegative(resources.MemoryLimitInBytes, "memory_limit_in_bytes");
+        long swap = resources.MemorySwapLimitInBytes;
+        if (swap < -1)
+        {
+            throw new SpecException($"memory_swap_limit_in_bytes {swap} is negative");
+        }
+        if (swap > 0 && limit > 0 && swap < limit)
+        {
+            throw new SpecException($"memory_swap_limit_in_bytes {swap} is below memory_limit_in_bytes {limit}: it counts memory plus swap");
+        }
+        if (resources.CpuQuota < -1)
+        {
+            throw new SpecException($"cpu_quota {resources.CpuQuota} is negative");
+        }
+
+        var cpu = new LinuxCpu
+        {
+            Period = period != 0 ? (ulong)period : null,
+            Quota = resources.CpuQuota != 0 ? resources.CpuQuota : null,
+            Shares = shares != 0 ? (ulong)shares : null,
+            Cpus = NullIfEmpty(resources.CpusetCpus),
+            Mems = NullIfEmpty(resources.CpusetMems),
+        };
+        var memory = new LinuxMemory
+        {
+            Limit = limit != 0 ? limit : null,
+            Swap = swap != 0 ? swap : limit != 0 ? limit : null,
+        };
+        var hugepages = resources.HugepageLimits.Select(hugepage => hugepage.PageSize.Length > 0
+            ? new LinuxHugepageLimit { PageSize = hugepage.PageSize, Limit = hugepage.Limit }
+            : throw new SpecException("a hugepage limit has no page_size")).ToList();
+        return new LinuxResources
+        {
+            Devices = deviceRules,
+            Cpu = cpu == new LinuxCpu() ? null : cpu,
+            Memory = memory == new LinuxMemory() ? null : memory,
+            HugepageLimits = hugepages.Count > 0 ? hugepages : null,
+            Unified = resources.Unified.Count > 0 ? new SortedDictionary<string, string>(resources.Unified, StringComparer.Ordinal) : null,
+            BlockIO = blockIo,
+        };
+    }
+
+    /// <summary>oom_score_adj goes to the process, within the kernel's range.</summary>
+    public static int? OomScoreAdj(LinuxContainerResources? resources)
+    {
+        if (resources is null)
+        {
+            return null;
+        }
+        if (resources.OomScoreAdj is < -1000 or > 1000)
+        {
+            throw new SpecException($"oom_score_adj {resources.OomScoreAdj} is outside -1000..1000");
+        }
+        return (int)resources.OomScoreAdj;
+    }
+
+    private static long NotNegative(long value, string field) =>
+        value >= 0 ? value : throw new SpecException($"{field} {value} is negative");
+
+    private static string? NullIfEmpty(string value) => value.Length > 0 ? value : null;
+}

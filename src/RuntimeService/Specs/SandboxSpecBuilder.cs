@@ -1,0 +1,249 @@
+using System.Globalization;
+using System.Text;
+using Berth.Api.Cri;
+using Berth.Api.Shim;
+using Cri = Berth.Api.Cri;
+
+namespace Berth.RuntimeService.Specs;
+
+/// <summary>
+/// The pod sandbox: the spec of the shim's built-in reaper, which creates and holds the pod's
+/// namespaces (no pause image), and the contents of the per-pod files its containers share.
+/// </summary>
+public static class SandboxSpecBuilder
+{
+    /// <summary>containerd's defaultSandboxOOMAdj: the reaper is the last thing of the pod to kill.</summary>
+    public const int SandboxOomScoreAdj = -998;
+
+    /// <summary>containerd's DefaultSandboxCPUshares: the reaper needs next to no CPU.</summary>
+    public const ulong SandboxCpuShares = 2;
+
+    private const string DefaultCgroupParent = "/berth";
+
+    public static OciSpec Build(SandboxSpecInput input)
+    {
+        var config = input.Config;
+        var namespaces = PodNamespaces.Of(config);
+        var security = config.Linux?.SecurityContext;
+        PodNamespaces.RefuseUserNamespace(security?.NamespaceOptions?.UsernsOptions, "the pod");
+        if (namespaces.Pid == NamespaceMode.Target)
+        {
+            throw new SpecException("a pod's pid namespace mode cannot be TARGET");
+        }
+        return new OciSpec
+        {
+            Process = new OciProcess
+            {
+                User = SandboxUser(security),
+                Cwd = "/",
+                OomScoreAdj = SandboxOomScoreAdj,
+            },
+            Hostname = namespaces.HostNetwork || config.Hostname.Length == 0 ? null : RequireHostname(config.Hostname),
+            Annotations = Annotations(input),
+            Linux = new LinuxConfig
+            {
+                Namespaces = Namespaces(namespaces),
+                Sysctl = config.Linux is { } linux ? PodSysctls.Validate(linux.Sysctls, namespaces) : null,
+                CgroupsPath = input.CgroupsPath,
+                Resources = new LinuxResources { Cpu = new LinuxCpu { Shares = SandboxCpuShares } },
+            },
+        };
+    }
+
+    /// <summary>
+    /// The pod's /etc/hosts: the loopback names kubelet writes, then the hostname. The pod's IP is
+    /// not known before its network is set up, so without <paramref name="podIps"/> the hostname maps to
+    /// 127.0.1.1 (Debian's convention for a host without a fixed address); kubelet mounts its own
+    /// hosts file over this one for pods that are not on the host network. For a host-network pod
+    /// the daemon copies the node's /etc/hosts instead, as containerd does.
+    /// </summary>
+    public static string HostsFile(Cri.PodSandboxConfig config, string hostname, IReadOnlyList<string>? podIps = null)
+    {
+        string name = hostname.Length > 0 ? hostname : config.Hostname;
+        var hosts = new StringBuilder()
+            .Append("127.0.0.1\tlocalhost\n")
+            .Append("::1\tlocalhost ip6-localhost ip6-loopback\n")
+            .Append("fe00::0\tip6-localnet\n")
+            .Append("fe00::0\tip6-mcastprefix\n")
+            .Append("fe00::1\tip6-allnodes\n")
+            .Append("fe00::2\tip6-allrouters\n");
+        if (name.Length == 0)
+        {
+            return hosts.ToString();
+        }
+        RequireHostname(name);
+        string names = name.Contains('.') ? $"{name} {name[..name.IndexOf('.')]}" : name;
+        if (podIps is { Count: > 0 })
+        {
+            foreach (string ip in podIps)
+            {
+                RequireWord(ip, "pod IP");
+                hosts.Append(ip).Append('\t').Append(names).Append('\n');
+            }
+        }
+        else
+        {
+            hosts.Append("127.0.1.1\t").Append(names).Append('\n');
+        }
+        return hosts.ToString();
+    }
+
+    /// <summary>
+    /// The pod's /etc/resolv.conf from kubelet's DNS config, in containerd's layout (search, nameserver
+    /// lines, options); null when the pod has no DNS config: then the daemon copies the node's file.
+    /// </summary>
+    public static string? ResolvConf(Cri.DNSConfig? dns)
+    {
+        if (dns is null)
+        {
+            return null;
+        }
+        var resolv = new StringBuilder();
+        if (dns.Searches.Count > 0)
+        {
+            foreach (string search in dns.Searches)
+            {
+                RequireWord(search, "DNS search domain");
+            }
+            resolv.Append("search ").AppendJoin(' ', dns.Searches).Append('\n');
+        }
+        foreach (string server in dns.Servers)
+        {
+            RequireWord(server, "DNS server");
+            resolv.Append("nameserver ").Append(server).Append('\n');
+        }
+        if (dns.Options.Count > 0)
+        {
+            foreach (string option in dns.Options)
+            {
+                RequireWord(option, "DNS option");
+            }
+            resolv.Append("options ").AppendJoin(' ', dns.Options).Append('\n');
+        }
+        return resolv.ToString();
+    }
+
+    /// <summary>
+    /// The pod's cgroup (cgroupfs layout): kubelet's cgroup_parent as it is (e.g.
+    /// /kubepods/burstable/pod&lt;uid&gt;), or /berth/&lt;sandboxId&gt; for a pod without one (crictl). A
+    /// systemd-driver parent (kubepods-burstable-pod&lt;uid&gt;.slice) is expanded to the path systemd
+    /// gives it, so both kubelet drivers land in the same tree.
+    /// </summary>
+    public static string PodCgroupPath(Cri.PodSandboxConfig config, string sandboxId)
+    {
+        string parent = config.Linux?.CgroupParent ?? "";
+        if (parent.Length == 0)
+        {
+            return $"{DefaultCgroupParent}/{sandboxId}";
+        }
+        if (!parent.Contains('/') && parent.EndsWith(".slice", StringComparison.Ordinal))
+        {
+            return ExpandSlice(parent);
+        }
+        if (parent.Contains("..", StringComparison.Ordinal))
+        {
+            throw new SpecException($"cgroup_parent \"{parent}\" must not contain \"..\"");
+        }
+        return parent.StartsWith('/') ? parent.TrimEnd('/') : "/" + parent.TrimEnd('/');
+    }
+
+    /// <summary>systemd's slice nesting: a-b-c.slice lives in /a.slice/a-b.slice/a-b-c.slice.</summary>
+    private static string ExpandSlice(string slice)
+    {
+        string name = slice[..^".slice".Length];
+        if (name.Length == 0 || name == "-")
+        {
+            return "/";
+        }
+        if (name.StartsWith('-') || name.EndsWith('-') || name.Contains("--", StringComparison.Ordinal))
+        {
+            throw new SpecException($"cgroup_parent \"{slice}\" is not a valid systemd slice name");
+        }
+        var path = new StringBuilder();
+        string prefix = "";
+        foreach (string part in name.Split('-'))
+        {
+            prefix = prefix.Length == 0 ? part : $"{prefix}-{part}";
+            path.Append('/').Append(prefix).Append(".slice");
+        }
+        return path.ToString();
+    }
+
+    private static OciUser SandboxUser(LinuxSandboxSecurityContext? security)
+    {
+        if (security is null)
+        {
+            return new OciUser();
+        }
+        return new OciUser
+        {
+            Uid = security.RunAsUser is { } uid ? UserSpec.Id(uid.Value, "run_as_user") : 0,
+            Gid = security.RunAsGroup is { } gid ? UserSpec.Id(gid.Value, "run_as_group") : 0,
+            AdditionalGids = UserSpec.SupplementalGroups(security.SupplementalGroups),
+        };
+    }
+
+    private static List<LinuxNamespace> Namespaces(PodNamespaces namespaces)
+    {
+        // Without a path: the shim creates these and pins them under the namespace directory.
+        var created = new List<LinuxNamespace>();
+        if (!namespaces.HostNetwork)
+        {
+            created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Network });
+            created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Uts });
+        }
+        if (!namespaces.HostIpc)
+        {
+            created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Ipc });
+        }
+        if (namespaces.SharedPid)
+        {
+            created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Pid });
+        }
+        return created;
+    }
+
+    private static Dictionary<string, string> Annotations(SandboxSpecInput input)
+    {
+        var config = input.Config;
+        var annotations = new Dictionary<string, string>(config.Annotations, StringComparer.Ordinal);
+        var security = config.Linux?.SecurityContext;
+#pragma warning disable CS0612 // the deprecated profile path is still the fallback kubelet may send
+        SecurityProfiles.Annotate(annotations, security?.Seccomp, security?.SeccompProfilePath ?? "", security?.Apparmor, "");
+#pragma warning restore CS0612
+        if (config.Linux?.Resources is { } resources)
+        {
+            annotations[SpecAnnotations.SandboxCpuPeriod] = resources.CpuPeriod.ToString(CultureInfo.InvariantCulture);
+            annotations[SpecAnnotations.SandboxCpuQuota] = resources.CpuQuota.ToString(CultureInfo.InvariantCulture);
+            annotations[SpecAnnotations.SandboxCpuShares] = resources.CpuShares.ToString(CultureInfo.InvariantCulture);
+            annotations[SpecAnnotations.SandboxMemory] = resources.MemoryLimitInBytes.ToString(CultureInfo.InvariantCulture);
+        }
+        // Written last: the request's own annotations cannot pose as these.
+        annotations[SpecAnnotations.SandboxId] = input.SandboxId;
+        annotations[SpecAnnotations.SandboxNamespace] = config.Metadata?.Namespace ?? "";
+        annotations[SpecAnnotations.SandboxUid] = config.Metadata?.Uid ?? "";
+        annotations[SpecAnnotations.SandboxName] = config.Metadata?.Name ?? "";
+        annotations[SpecAnnotations.SandboxLogDirectory] = config.LogDirectory;
+        annotations[SpecAnnotations.ContainerType] = SpecAnnotations.ContainerTypeSandbox;
+        return annotations;
+    }
+
+    private static string RequireHostname(string hostname)
+    {
+        RequireWord(hostname, "hostname");
+        if (hostname.Length > 64)
+        {
+            throw new SpecException($"hostname \"{hostname}\" is longer than 64 characters");
+        }
+        return hostname;
+    }
+
+    /// <summary>Values written into line-based files must be one word: a space or newline would add fields or lines.</summary>
+    private static void RequireWord(string value, string what)
+    {
+        if (value.Length == 0 || value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            throw new SpecException($"{what} \"{value}\" is empty or contains whitespace");
+        }
+    }
+}

@@ -1,0 +1,33 @@
+namespace Berth.RuntimeService.Specs;
+
+/// <summary>
+/// Annotation keys written into specs. The io.kubernetes.cri.* keys are containerd's, so tools that
+/// read a bundle's config.json (crictl inspect, monitoring agents) find what they expect.
+/// </summary>
+public static class SpecAnnotations
+{
+    public const string ContainerType = "io.kubernetes.cri.container-type";
+    public const string ContainerTypeSandbox = "sandbox";
+    public const string ContainerTypeContainer = "container";
+    public const string SandboxId = "io.kubernetes.cri.sandbox-id";
+    public const string SandboxName = "io.kubernetes.cri.sandbox-name";
+    public const string SandboxNamespace = "io.kubernetes.cri.sandbox-namespace";
+    public const string SandboxUid = "io.kubernetes.cri.sandbox-uid";
+    public const string SandboxLogDirectory = "io.kubernetes.cri.sandbox-log-directory";
+    public const string SandboxCpuPeriod = "io.kubernetes.cri.sandbox-cpu-period";
+    public const string SandboxCpuQuota = "io.kubernetes.cri.sandbox-cpu-quota";
+    public const string SandboxCpuShares = "io.kubernetes.cri.sandbox-cpu-shares";
+    public const string SandboxMemory = "io.kubernetes.cri.sandbox-memory";
+    public const string ContainerName = "io.kubernetes.cri.container-name";
+    public const string ImageName = "io.kubernetes.cri.image-name";
+
+    /// <summary>
+    /// The seccomp profile the request asked for: <c>runtime/default</c>, <c>unconfined</c> or
+    /// <c>localhost/&lt;path&gt;</c>. Recorded only: the shim does not load seccomp filters yet, so this
+    /// says what a later version must enforce rather than what is enforced.
+    /// </summary>
+    public const string SeccompProfile = "berth.io/seccomp-profile";
+
+    /// <summary>The AppArmor profile the request asked for, in the same form; recorded only, like <see cref="SeccompProfile"/>.</summary>
+    public const string ApparmorProfile = "berth.io/apparmor-profile";
+}

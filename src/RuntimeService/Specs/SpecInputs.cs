@@ -1,0 +1,100 @@
+using Berth.Api.Shim;
+using Berth.ImageService.Images;
+using Cri = Berth.Api.Cri;
+
+namespace Berth.RuntimeService.Specs;
+
+/// <summary>What the sandbox spec is built from.</summary>
+/// <param name="CgroupsPath">The reaper's cgroup (cgroupfs path, e.g. from <see cref="SandboxSpecBuilder.PodCgroupPath"/>).</param>
+public sealed record SandboxSpecInput(Cri.PodSandboxConfig Config, string SandboxId, string CgroupsPath, SandboxFiles Files);
+
+/// <summary>
+/// The per-pod files the daemon prepares on the host and every container of the pod bind-mounts.
+/// </summary>
+/// <param name="NamespaceDir">Where the sandbox shim pins its namespaces: <c>net</c>, <c>ipc</c>, <c>uts</c>, <c>pid</c> inside it.</param>
+/// <param name="ShmPath">The pod's /dev/shm (a tmpfs the daemon mounts), shared by its containers.</param>
+public sealed record SandboxFiles(string NamespaceDir, string HostsPath, string ResolvConfPath, string HostnamePath, string ShmPath);
+
+/// <summary>What a container spec is built from.</summary>
+/// <param name="SandboxHasPidNamespace">Whether the sandbox created (and pinned) a pid namespace, i.e. the pod shares one.</param>
+/// <param name="BlockIoDefaults">Node-wide block I/O settings from config.json; the pod's blkio.berth.io annotations override them.</param>
+/// <param name="ResolveDevice">Host path → its device node (follow symlinks), or null when there is none there.</param>
+/// <param name="TargetPidNamespacePath">
+/// For pid namespace mode TARGET: the target container's pid namespace (e.g. <c>/proc/&lt;pid&gt;/ns/pid</c>),
+/// which only the daemon can know; required in that mode, ignored otherwise.
+/// </param>
+public sealed record ContainerSpecInput(
+    Cri.ContainerConfig Config,
+    Cri.PodSandboxConfig Sandbox,
+    ImageConfig Image,
+    string ContainerId,
+    string SandboxId,
+    string RootfsPath,
+    string CgroupsPath,
+    SandboxFiles SandboxFiles,
+    bool SandboxHasPidNamespace,
+    BlockIoDefaults BlockIoDefaults,
+    Func<string, DeviceNumber?> ResolveDevice,
+    string? TargetPidNamespacePath = null);
+
+/// <summary>A device node on the host, as stat(2) reports it.</summary>
+/// <param name="Type"><c>c</c> (character) or <c>b</c> (block).</param>
+/// <param name="FileMode">Permission bits of the node (e.g. 0666 octal); null lets the shim choose.</param>
+public sealed record DeviceNumber(long Major, long Minor, char Type, uint? FileMode = null, uint? Uid = null, uint? Gid = null);
+
+/// <summary>
+/// The result of <see cref="ContainerSpecBuilder.Build"/>: the spec, and what of its user the daemon
+/// still has to look up in the container's own /etc/passwd and /etc/group (spec generation cannot read
+/// the rootfs).
+/// </summary>
+public sealed record ContainerSpec(OciSpec Spec, UserLookup User);
+
+/// <summary>
+/// The parts of <c>process.user</c> that need the image's /etc/passwd and /etc/group. The spec already
+/// holds every numeric id; apply these in order, as containerd's WithUser and WithAdditionalGIDs do:
+/// <list type="number">
+/// <item><see cref="UserName"/>: uid = the passwd entry's uid (no entry: fail the create); and, when
+/// <see cref="PrimaryGroupFromPasswd"/>, gid = that entry's gid.</item>
+/// <item>Else when <see cref="PrimaryGroupFromPasswd"/>: gid = the gid of the passwd entry whose uid is the
+/// spec's uid, when there is one (else it stays 0).</item>
+/// <item><see cref="GroupName"/>: gid = the group entry's gid (no entry: fail the create).</item>
+/// <item>Always: add to additionalGids the gids of the /etc/group entries that list the user's name (as
+/// given, or the passwd name of the uid) as a member, keeping the list sorted and without duplicates.</item>
+/// </list>
+/// </summary>
+public sealed record UserLookup(string? UserName, string? GroupName, bool PrimaryGroupFromPasswd)
+{
+    public static readonly UserLookup None = new(null, null, false);
+}
+
+/// <summary>
+/// Node-wide block I/O defaults (config.json <c>blockIo</c>). Settable, not init: the JSON source
+/// generator sets what the file holds and leaves the rest at these defaults.
+/// </summary>
+public sealed record BlockIoDefaults
+{
+    public static BlockIoDefaults None => new();
+
+    /// <summary>blkio.weight / io.weight, 10..1000; null leaves the kernel's default.</summary>
+    public ushort? Weight { get; set; }
+
+    public List<BlockIoDeviceWeight> WeightDevice { get; set; } = [];
+    public List<BlockIoDeviceRate> ThrottleReadBpsDevice { get; set; } = [];
+    public List<BlockIoDeviceRate> ThrottleWriteBpsDevice { get; set; } = [];
+    public List<BlockIoDeviceRate> ThrottleReadIopsDevice { get; set; } = [];
+    public List<BlockIoDeviceRate> ThrottleWriteIopsDevice { get; set; } = [];
+}
+
+/// <summary>A per-device weight: the host path of a block device and 10..1000.</summary>
+public sealed record BlockIoDeviceWeight
+{
+    public string Path { get; set; } = "";
+    public ushort Weight { get; set; }
+}
+
+/// <summary>A per-device throttle: the host path of a block device and bytes or operations per second.</summary>
+public sealed record BlockIoDeviceRate
+{
+    public string Path { get; set; } = "";
+    public ulong Rate { get; set; }
+}

@@ -1,0 +1,67 @@
+namespace Berth.RuntimeService.Specs;
+
+/// <summary>Lexical path rules for paths inside a container and on the host (no file system access).</summary>
+internal static class SpecPaths
+{
+    public static bool IsAbsolute(string path) => path.StartsWith('/');
+
+    /// <summary>
+    /// The shortest lexically equal absolute path, as Go's filepath.Clean: no empty or "." elements,
+    /// ".." resolved, no trailing slash. Comparisons of mount destinations go through it so that
+    /// "/etc//hosts/" overrides "/etc/hosts" like containerd's.
+    /// </summary>
+    public static string Clean(string absolutePath)
+    {
+        var parts = new List<string>();
+        foreach (string part in absolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".")
+            {
+                continue;
+            }
+            if (part == "..")
+            {
+                if (parts.Count > 0)
+                {
+                    parts.RemoveAt(parts.Count - 1);
+                }
+                continue;
+            }
+            parts.Add(part);
+        }
+        return "/" + string.Join('/', parts);
+    }
+
+    /// <summary>How deep a cleaned path is: "/" is 0, "/etc" 1, "/etc/hosts" 2.</summary>
+    public static int Depth(string cleanPath) => cleanPath == "/" ? 0 : cleanPath.Count(c => c == '/');
+
+    /// <summary>A container path: absolute, returned cleaned; <paramref name="what"/> names it in the error.</summary>
+    public static string RequireContainerPath(string path, string what)
+    {
+        if (!IsAbsolute(path))
+        {
+            throw new SpecException($"{what} \"{path}\" is not an absolute path");
+        }
+        RequireNoNul(path, what);
+        return Clean(path);
+    }
+
+    /// <summary>A host path: absolute; kept as given (the daemon resolved or created it).</summary>
+    public static string RequireHostPath(string path, string what)
+    {
+        if (!IsAbsolute(path))
+        {
+            throw new SpecException($"{what} \"{path}\" is not an absolute host path");
+        }
+        RequireNoNul(path, what);
+        return path;
+    }
+
+    private static void RequireNoNul(string path, string what)
+    {
+        if (path.Contains('\0'))
+        {
+            throw new SpecException($"{what} contains a NUL character");
+        }
+    }
+}

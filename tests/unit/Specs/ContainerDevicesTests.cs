@@ -1,0 +1,84 @@
+using Berth.Api.Cri;
+using Berth.Api.Shim;
+using Berth.RuntimeService.Specs;
+using static Berth.Tests.Unit.Specs.SpecFixture;
+
+namespace Berth.Tests.Unit.Specs;
+
+public sealed class ContainerDevicesTests
+{
+    private static ContainerConfig WithDevice(string hostPath, string containerPath, string permissions)
+    {
+        var container = Container();
+        container.Devices.Add(new Device { HostPath = hostPath, ContainerPath = containerPath, Permissions = permissions });
+        return container;
+    }
+
+    [Fact]
+    public void DefaultRulesDenyAllThenAllowRuncsStandardDevices()
+    {
+        var rules = Build(Container()).Linux!.Resources!.Devices!;
+        Assert.Equal(new LinuxDeviceCgroup { Allow = false, Access = "rwm" }, rules[0]);
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 3, Access = "rwm" }, rules);   // null
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 5, Access = "rwm" }, rules);   // zero
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 7, Access = "rwm" }, rules);   // full
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 8, Access = "rwm" }, rules);   // random
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 9, Access = "rwm" }, rules);   // urandom
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 5, Minor = 0, Access = "rwm" }, rules);   // tty
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 5, Minor = 2, Access = "rwm" }, rules);   // ptmx
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 136, Access = "rwm" }, rules);            // pts
+        Assert.Contains(new LinuxDeviceCgroup { Allow = true, Type = "c", Access = "m" }, rules);
+        Assert.Null(Build(Container()).Linux!.Devices);
+    }
+
+    [Fact]
+    public void ConfiguredDeviceIsCreatedAndAllowed()
+    {
+        var spec = Build(WithDevice("/dev/fuse", "/dev/fuse", "rw"));
+        var node = Assert.Single(spec.Linux!.Devices!);
+        Assert.Equal(new LinuxDevice { Path = "/dev/fuse", Type = "c", Major = 10, Minor = 229, FileMode = 0x1B6, Uid = 0, Gid = 0 }, node);
+        Assert.Equal(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 10, Minor = 229, Access = "rw" }, spec.Linux.Resources!.Devices![^1]);
+    }
+
+    [Fact]
+    public void DeviceMayAppearUnderAnotherNameAndDefaultsToRwm()
+    {
+        var spec = Build(WithDevice("/dev/disk/by-id/virtio-root", "/dev/xvda", ""));
+        var node = Assert.Single(spec.Linux!.Devices!);
+        Assert.Equal(("/dev/xvda", "b", 253L, 0L), (node.Path, node.Type, node.Major, node.Minor));
+        Assert.Equal("rwm", spec.Linux.Resources!.Devices![^1].Access);
+    }
+
+    [Fact]
+    public void MissingDeviceIsRefusedByName()
+    {
+        Assert.Contains("/dev/nvidia0", Refused(Input(WithDevice("/dev/nvidia0", "/dev/nvidia0", "rwm"))).Message);
+    }
+
+    [Theory]
+    [InlineData("rwx")]
+    [InlineData("rr")]
+    public void BadPermissionsAreRefused(string permissions)
+    {
+        Assert.Contains("permissions", Refused(Input(WithDevice("/dev/fuse", "/dev/fuse", permissions))).Message);
+    }
+
+    [Fact]
+    public void RelativeDevicePathsAreRefused()
+    {
+        Refused(Input(WithDevice("dev/fuse", "/dev/fuse", "rwm")));
+        Refused(Input(WithDevice("/dev/fuse", "dev/fuse", "rwm")));
+    }
+
+    [Fact]
+    public void PrivilegedMayUseEveryDevice()
+    {
+        var container = WithDevice("/dev/fuse", "/dev/fuse", "rwm");
+        container.Linux.SecurityContext.Privileged = true;
+        var pod = Pod();
+        pod.Linux.SecurityContext.Privileged = true;
+        var spec = Build(Input(container, pod));
+        Assert.Equal([new LinuxDeviceCgroup { Allow = true, Access = "rwm" }], spec.Linux!.Resources!.Devices);
+        Assert.Single(spec.Linux.Devices!);
+    }
+}
