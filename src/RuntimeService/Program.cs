@@ -5,7 +5,11 @@ using Berth.ImageService.Registry;
 using Berth.ImageService.Store;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Handlers;
+using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Hosting;
+using Berth.RuntimeService.Pods;
+using Berth.RuntimeService.Shims;
+using Berth.RuntimeService.State;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -87,7 +91,14 @@ using (daemonLock)
         });
 
     builder.Services.AddSingleton(config);
-    builder.Services.AddSingleton(_ => new StateDatabase(Path.Combine(config.Root, "berth.db"), [ImageStore.Schema]));
+    builder.Services.AddSingleton(_ => new StateDatabase(Path.Combine(config.Root, "berth.db"), [ImageStore.Schema, PodStore.Schema]));
+    builder.Services.AddSingleton<PodStore>();
+    builder.Services.AddSingleton(new RuntimePaths(config.Root, config.State));
+    builder.Services.AddSingleton(new ShimLauncher(config.ShimPath));
+    builder.Services.AddSingleton<RuntimeRegistry>();
+    builder.Services.AddSingleton<SandboxManager>();
+    builder.Services.AddSingleton<ContainerManager>();
+    builder.Services.AddSingleton<RuntimeRecovery>();
     builder.Services.AddSingleton<ImageStore>();
     builder.Services.AddSingleton(_ => new ContentStore(config.Root));
     builder.Services.AddSingleton(_ => new RegistryClient(config.Registries, new RegistryClientOptions
@@ -112,6 +123,7 @@ using (daemonLock)
 
     var app = builder.Build();
     await app.Services.GetRequiredService<ImageManager>().RecoverAsync();
+    await app.Services.GetRequiredService<RuntimeRecovery>().RecoverAsync();
     app.MapGrpcService<CriImageService>();
     app.MapGrpcService<CriRuntimeService>();
     if (config.MetricsEndPoint is not null)

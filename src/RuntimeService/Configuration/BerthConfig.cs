@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using Berth.ImageService.Registry;
+using Berth.RuntimeService.Specs;
 
 namespace Berth.RuntimeService.Configuration;
 
@@ -31,6 +32,12 @@ public sealed record BerthConfig
 
     /// <summary>A pull whose download receives no byte for this long fails instead of hanging.</summary>
     public int PullProgressTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Block I/O weight and per-device throttles for every container; pod annotations blkio.berth.io/* override them.</summary>
+    public BlockIoDefaults BlockIo { get; set; } = new();
+
+    /// <summary>The berth-shim binary; by default the one beside berthd.</summary>
+    public string ShimPath { get; set; } = Path.Combine(AppContext.BaseDirectory, "berth-shim");
 
     /// <summary>Minimum level of the structured log on stderr: Trace, Debug, Information, Warning, Error.</summary>
     public string LogLevel { get; set; } = "Information";

@@ -7,8 +7,8 @@ namespace Berth.RuntimeService.Handlers;
 public sealed partial class CriRuntimeService
 {
     /// <summary>
-    /// Truthful conditions: this build serves images only, so the runtime cannot run containers yet and
-    /// has no pod network; kubelet keeps the node NotReady instead of scheduling pods that would fail.
+    /// Truthful conditions: the runtime runs pods and containers, but it does not call CNI yet, so a
+    /// pod gets a network namespace with loopback only; kubelet must not count on pod networking.
     /// </summary>
     public override Task<Cri.StatusResponse> Status(Cri.StatusRequest request, ServerCallContext context)
     {
@@ -16,16 +16,14 @@ public sealed partial class CriRuntimeService
         status.Conditions.Add(new Cri.RuntimeCondition
         {
             Type = "RuntimeReady",
-            Status = false,
-            Reason = "ContainersNotSupported",
-            Message = "this berth build serves the ImageService only; it cannot run pod sandboxes or containers yet",
+            Status = true,
         });
         status.Conditions.Add(new Cri.RuntimeCondition
         {
             Type = "NetworkReady",
             Status = false,
             Reason = "NetworkPluginNotReady",
-            Message = "this berth build does not set up pod networks (CNI) yet",
+            Message = "this berth build does not call CNI yet: pods get a network namespace with loopback only",
         });
         var response = new Cri.StatusResponse { Status = status };
         if (request.Verbose)

@@ -1,0 +1,16 @@
+namespace Berth.RuntimeService.Pods;
+
+/// <summary>Where each sandbox's and container's files live on the node.</summary>
+public sealed record RuntimePaths(string Root, string State)
+{
+    /// <summary>A sandbox's bundle and its pod-wide files (hosts, resolv.conf, hostname, shm); cleared by a reboot.</summary>
+    public string SandboxBundle(string id) => Path.Combine(State, "sandboxes", id);
+
+    /// <summary>Bind mounts that keep a pod's namespaces alive while its containers come and go.</summary>
+    public string NamespaceDir(string id) => Path.Combine(State, "ns", id);
+
+    public string ContainerBundle(string id) => Path.Combine(State, "containers", id);
+
+    /// <summary>A container's writable layer (overlay upper and work dirs): it survives a reboot, like the container's record.</summary>
+    public string ContainerLayer(string id) => Path.Combine(Root, "containers", id);
+}
