@@ -46,3 +46,12 @@ internal sealed class CgroupWriteException : CgroupException
         return hint is null ? $"{text} (value {value.TrimEnd()})" : $"{text} (value {value.TrimEnd()}): {hint}";
     }
 }
+
+/// <summary>A cgroup could not be removed: it still holds tasks or child cgroups after the drain wait, or rmdir failed otherwise.</summary>
+internal sealed class CgroupBusyException : CgroupException
+{
+    public CgroupBusyException(string message, string? file)
+        : base(message, file)
+    {
+    }
+}

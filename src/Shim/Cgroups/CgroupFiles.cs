@@ -30,7 +30,8 @@ internal static class CgroupFiles
     /// <summary>Writes <paramref name="value"/>; 0 on success, else the errno.</summary>
     public static Interop.Errno TryWrite(string path, string value)
     {
-        int fd = Interop.Sys.TryOpen(path, Interop.Sys.O_WRONLY, out Interop.Errno error);
+        // O_TRUNC as runc opens them: cgroupfs ignores it, a plain file (tests) then holds just the value.
+        int fd = Interop.Sys.TryOpen(path, Interop.Sys.O_WRONLY | Interop.Sys.O_TRUNC, out Interop.Errno error);
         if (fd < 0)
         {
             return error;

@@ -5,8 +5,8 @@ namespace Berth.Shim.Cgroups;
 /// <summary>
 /// One controller of one cgroup version (youki's libcgroups shape): it owns its part of
 /// LinuxResources and of the stats. Instances hold the paths they read, built once, so reading
-/// stats allocates nothing. Each type also has a static <c>IsRequested(LinuxResources)</c>, so a
-/// limit whose controller the node lacks is refused by name rather than silently dropped.
+/// stats allocates nothing. <see cref="CgroupRequests"/> says which controllers a LinuxResources
+/// needs, so a limit whose controller the node lacks is refused by name rather than dropped.
 /// </summary>
 internal interface ICgroupController
 {

@@ -5,14 +5,22 @@ namespace Berth.Shim.Cgroups;
 /// <summary>
 /// The node's cgroup layout (v1 hierarchies or the v2 unified tree), cgroupfs driver: a
 /// config.json <c>linux.cgroupsPath</c> is relative to each hierarchy's mount point.
-/// Implementations hold one small type per controller and version (DESIGN.md, "Habits").
+/// Implementations hold one small type per controller and version (DESIGN.md, "Habits"):
+/// V1/ (memory, cpu, cpuacct, cpuset, blkio, pids, hugetlb, devices) and V2/ (memory, cpu,
+/// cpuset, io, pids, hugetlb, unified); <see cref="CgroupManagerFactory"/> picks one.
+/// Errors: invalid input is an <see cref="ArgumentException"/>; what the node cannot do is a
+/// <see cref="CgroupUnsupportedException"/>; a value the kernel refuses a <see cref="CgroupWriteException"/>;
+/// a cgroup that will not go away a <see cref="CgroupBusyException"/> (all IOExceptions).
 /// </summary>
 internal interface ICgroupManager
 {
     /// <summary>1 or 2.</summary>
     int Version { get; }
 
-    /// <summary>Creates the cgroup at <paramref name="path"/> (and missing parents), or adopts it when it exists, and applies <paramref name="resources"/>.</summary>
+    /// <summary>
+    /// Creates the cgroup at <paramref name="path"/> (and missing parents) in every hierarchy, or
+    /// adopts it when it exists, and applies <paramref name="resources"/>; on failure removes what it made.
+    /// </summary>
     ICgroup Create(string path, LinuxResources? resources);
 }
 
@@ -25,7 +33,7 @@ internal interface ICgroup
     /// <summary>Moves a process (all its threads) into the cgroup in every hierarchy.</summary>
     void AddProcess(int pid);
 
-    /// <summary>Applies limits; values absent from <paramref name="resources"/> are left as they are.</summary>
+    /// <summary>Applies limits; values absent (null, or 0 where 0 means unset as in runc) are left as they are.</summary>
     void Update(LinuxResources resources);
 
     /// <summary>The process ids in the cgroup (from one hierarchy).</summary>
@@ -34,9 +42,14 @@ internal interface ICgroup
     /// <summary>How many times the kernel's OOM killer killed a process of this cgroup (memory.oom_control or memory.events oom_kill).</summary>
     ulong OomKillCount();
 
+    /// <summary>Reads usage; allocates only the result (files are parsed as spans in a kept buffer).</summary>
     CgroupStats Stats();
 
-    /// <summary>Removes the cgroup's directories (it must hold no process); retries briefly while the kernel still counts exiting tasks.</summary>
+    /// <summary>
+    /// Removes the cgroup's directories in every hierarchy (it must hold no process), retrying for
+    /// about a second while the kernel still counts exiting tasks, and then the parents it made
+    /// that are now empty. Safe to call twice.
+    /// </summary>
     void Delete();
 }
 

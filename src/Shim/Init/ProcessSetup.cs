@@ -37,7 +37,7 @@ internal static class ProcessSetup
             string path = "/proc/sys/" + (key.Contains('/') ? key : key.Replace('.', '/'));
             try
             {
-                CgroupsMinimal.CgroupFiles.Write(path, value);
+                ProcFiles.Write(path, value);
             }
             catch (ErrnoException e)
             {
@@ -71,11 +71,11 @@ internal static class ProcessSetup
         wanted = Math.Clamp(wanted, -1000, 1000);
         try
         {
-            CgroupsMinimal.CgroupFiles.Write("/proc/self/oom_score_adj", wanted.ToString());
+            ProcFiles.Write("/proc/self/oom_score_adj", wanted.ToString());
         }
         catch (ErrnoException e) when (e.Error is Interop.Errno.EACCES or Interop.Errno.EPERM)
         {
-            string current = CgroupsMinimal.CgroupFiles.TryRead("/proc/self/oom_score_adj")?.Trim() ?? "";
+            string current = ProcFiles.TryRead("/proc/self/oom_score_adj")?.Trim() ?? "";
             if (!int.TryParse(current, out int now) || wanted >= now)
             {
                 throw;

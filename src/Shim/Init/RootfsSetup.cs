@@ -170,9 +170,8 @@ internal static class RootfsSetup
         Directory.CreateDirectory(destination);
         ulong readOnly = options.Flags & Interop.Sys.MS_RDONLY;
         string path = (cgroupsPath ?? "").Trim('/');
-        var mounts = CgroupsMinimal.CgroupFiles.Mounts();
-        var unified = mounts.FirstOrDefault(m => m.MountPoint == "/sys/fs/cgroup" && m.Type == "cgroup2");
-        if (unified.MountPoint is not null)
+        var mounts = Cgroups.CgroupMounts.Read();
+        if (mounts.Exists(m => m.MountPoint == "/sys/fs/cgroup" && m.IsV2))
         {
             string source = Directory.Exists("/sys/fs/cgroup/" + path) ? "/sys/fs/cgroup/" + path : "/sys/fs/cgroup";
             Interop.Sys.Mount(source, destination, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REC, null);
@@ -180,8 +179,9 @@ internal static class RootfsSetup
             return;
         }
         Interop.Sys.Mount("tmpfs", destination, "tmpfs", ProcSysFlags, "mode=755");
-        foreach (var (mountPoint, type, _) in mounts)
+        foreach (var mount in mounts)
         {
+            string mountPoint = mount.MountPoint;
             if (!mountPoint.StartsWith("/sys/fs/cgroup/", StringComparison.Ordinal))
             {
                 continue;
@@ -194,7 +194,8 @@ internal static class RootfsSetup
             string target = destination + "/" + name;
             Directory.CreateDirectory(target);
             string own = mountPoint + "/" + path;
-            string source = type == "cgroup" && path.Length > 0 && Directory.Exists(own) ? own : mountPoint;
+            // The container's own directory: in each v1 hierarchy and in the hybrid cgroup2 tree, where the shim made it too.
+            string source = path.Length > 0 && Directory.Exists(own) ? own : mountPoint;
             Interop.Sys.Mount(source, target, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REC, null);
             Interop.Sys.Mount(null, target, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REMOUNT | ProcSysFlags | readOnly, null);
         }

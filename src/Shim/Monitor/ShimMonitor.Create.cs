@@ -1,5 +1,5 @@
 using Berth.Api.Shim;
-using Berth.Shim.CgroupsMinimal;
+using Berth.Shim.Cgroups;
 using Berth.Shim.Logging;
 using Berth.Shim.Spawn;
 

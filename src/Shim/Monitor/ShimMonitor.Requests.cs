@@ -107,7 +107,15 @@ internal sealed unsafe partial class ShimMonitor
         {
             _cgroup.Update(resources);
         }
-        catch (Exception e) when (e is IOException or ArgumentException)
+        catch (ArgumentException e)
+        {
+            throw new ShimRequestException(ErrorCode.InvalidArgument, $"updating cgroup {_cgroup.Path}: {e.Message}");
+        }
+        catch (Cgroups.CgroupUnsupportedException e)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"updating cgroup {_cgroup.Path}: {e.Message}");
+        }
+        catch (IOException e)
         {
             throw new ShimRequestException(ErrorCode.Internal, $"updating cgroup {_cgroup.Path}: {e.Message}");
         }

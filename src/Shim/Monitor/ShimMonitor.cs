@@ -72,7 +72,6 @@ internal sealed unsafe partial class ShimMonitor : IDisposable
     public ShimMonitor(string bundle)
     {
         _bundle = bundle;
-        _socketPath = BundleLayout.SocketPath(bundle);
         try
         {
             _spec = OciJson.ReadSpec(BundleLayout.ConfigPath(bundle));
@@ -84,6 +83,7 @@ internal sealed unsafe partial class ShimMonitor : IDisposable
             ShimLog.Write(_loadError);
         }
         _exitPath = BundleLayout.ExitPath(bundle, _options ?? new ShimOptions());
+        _socketPath = BundleLayout.SocketPath(bundle, _options ?? new ShimOptions());
         for (int i = 0; i < MaxClients; i++)
         {
             _clients[i] = new ClientSlot();

@@ -16,9 +16,6 @@ internal sealed class V1Cpu : ICgroupController
         _directory = directory;
     }
 
-    public static bool IsRequested(LinuxResources resources) =>
-        resources.Cpu is { } c && (c.Shares is not (null or 0) || c.Quota is not (null or 0) || c.Period is not (null or 0)
-            || c.Burst is not null || c.RealtimeRuntime is not (null or 0) || c.RealtimePeriod is not (null or 0) || c.Idle is not null);
 
     public void Apply(LinuxResources resources)
     {

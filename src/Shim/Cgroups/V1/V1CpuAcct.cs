@@ -12,7 +12,6 @@ internal sealed class V1CpuAcct : ICgroupController
         _usage = directory + "/cpuacct.usage";
     }
 
-    public static bool IsRequested(LinuxResources resources) => false;
 
     public void Apply(LinuxResources resources)
     {

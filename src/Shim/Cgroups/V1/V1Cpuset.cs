@@ -16,8 +16,6 @@ internal sealed class V1Cpuset : ICgroupController
         _directory = directory;
     }
 
-    public static bool IsRequested(LinuxResources resources) =>
-        resources.Cpu is { } c && (!string.IsNullOrEmpty(c.Cpus) || !string.IsNullOrEmpty(c.Mems));
 
     public void Apply(LinuxResources resources)
     {

@@ -28,9 +28,6 @@ internal sealed class V1Memory : ICgroupController
         _oomControl = directory + "/memory.oom_control";
     }
 
-    public static bool IsRequested(LinuxResources resources) =>
-        resources.Memory is { } m && (m.Limit is not (null or 0) || m.Reservation is not (null or 0) || m.Swap is not (null or 0)
-            || m.Swappiness is not null || m.DisableOOMKiller == true);
 
     public void Apply(LinuxResources resources)
     {

@@ -15,7 +15,6 @@ internal sealed class V1Pids : ICgroupController
         _current = directory + "/pids.current";
     }
 
-    public static bool IsRequested(LinuxResources resources) => resources.Pids is not null;
 
     /// <summary>The pids.max text of a limit.</summary>
     public static string MaxText(long limit) => limit > 0 ? limit.ToString(CultureInfo.InvariantCulture) : "max";

@@ -1,0 +1,58 @@
+using System.Globalization;
+using Berth.Api.Shim;
+
+namespace Berth.Shim.Cgroups.V2;
+
+/// <summary>
+/// v2 cpu: cpu.weight (from shares, runc's conversion), cpu.max ("quota period" or "max period"),
+/// cpu.max.burst, cpu.idle; cpu.stat's usage_usec for stats (a core file every v2 cgroup has,
+/// with or without the cpu controller). v2 has no realtime group budget: an rt request is refused.
+/// </summary>
+internal sealed class V2Cpu : ICgroupController
+{
+    private readonly string _directory;
+    private readonly string _stat;
+
+    public V2Cpu(string directory)
+    {
+        _directory = directory;
+        _stat = directory + "/cpu.stat";
+    }
+
+    public void Apply(LinuxResources resources)
+    {
+        if (resources.Cpu is not { } cpu)
+        {
+            return;
+        }
+        if (cpu.RealtimeRuntime is not (null or 0) || cpu.RealtimePeriod is not (null or 0))
+        {
+            throw new CgroupUnsupportedException("cgroup v2 has no realtime group scheduling (cpu.rt_runtime_us, cpu.rt_period_us are v1 only)");
+        }
+        if (CgroupConversions.CpuSharesToWeight(cpu.Shares ?? 0) is var weight and not 0)
+        {
+            CgroupFiles.Write(_directory + "/cpu.weight", weight.ToString(CultureInfo.InvariantCulture));
+        }
+        if (CgroupConversions.CpuMax(cpu.Quota, cpu.Period) is { } max)
+        {
+            CgroupFiles.Write(_directory + "/cpu.max", max, refusedHint: "the quota must be at least 1000 us and the period 1000 us to 1 s");
+        }
+        if (cpu.Burst is { } burst)
+        {
+            CgroupFiles.Write(_directory + "/cpu.max.burst", burst.ToString(CultureInfo.InvariantCulture), missingHint: "CFS burst needs Linux 5.14");
+        }
+        if (cpu.Idle is { } idle)
+        {
+            CgroupFiles.Write(_directory + "/cpu.idle", idle.ToString(CultureInfo.InvariantCulture), missingHint: "SCHED_IDLE cgroups need Linux 5.15");
+        }
+    }
+
+    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
+    {
+        int n = CgroupFiles.Read(_stat, buffer);
+        if (n > 0)
+        {
+            stats.CpuUsageNanos = CgroupFiles.GetKey(buffer[..n], "usage_usec"u8) * 1000;
+        }
+    }
+}
