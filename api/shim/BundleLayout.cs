@@ -22,6 +22,9 @@ public static class BundleLayout
     public const string LogFile = "shim.log";
 
     public static string SocketPath(string bundle) => Path.Combine(bundle, Socket);
+
+    public static string SocketPath(string bundle, ShimOptions options) =>
+        string.IsNullOrEmpty(options.SocketPath) ? SocketPath(bundle) : options.SocketPath;
     public static string PidPath(string bundle) => Path.Combine(bundle, PidFile);
     public static string ConfigPath(string bundle) => Path.Combine(bundle, Config);
     public static string OptionsPath(string bundle) => Path.Combine(bundle, Options);

@@ -56,6 +56,12 @@ public sealed record ShimOptions
 
     /// <summary>The exit record's path; default &lt;bundle&gt;/exit.json.</summary>
     public string? ExitFile { get; init; }
+
+    /// <summary>
+    /// The control socket; bundle/shim.sock when unset. berthd sets a short path of its own, since a
+    /// unix socket path must fit in 107 bytes and bundle paths under a long state directory do not.
+    /// </summary>
+    public string? SocketPath { get; init; }
 }
 
 /// <summary>An overlay root filesystem: read-only layers (top first) under a writable upper dir.</summary>

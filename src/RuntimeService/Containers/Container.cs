@@ -9,12 +9,13 @@ namespace Berth.RuntimeService.Containers;
 /// The shim owns the live process; <see cref="State"/> is only a copy, refreshed by the shim's answers
 /// and by a long-poll Wait that completes at exit, so listing never has to ask every shim.
 /// </summary>
-public sealed class Container(ContainerRecord record, Cri.ContainerConfig config, string bundle)
+public sealed class Container(ContainerRecord record, Cri.ContainerConfig config, string bundle, string socketPath)
 {
     public ContainerRecord Record { get; } = record;
     public Cri.ContainerConfig Config { get; } = config;
     public string Id => Record.Id;
     public string Bundle { get; } = bundle;
+    public string SocketPath { get; } = socketPath;
 
     /// <summary>Serialises start, stop and remove of this container.</summary>
     public SemaphoreSlim Lock { get; } = new(1, 1);

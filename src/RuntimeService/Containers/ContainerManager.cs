@@ -62,7 +62,7 @@ public sealed class ContainerManager(
         {
             throw new RpcException(new Status(StatusCode.AlreadyExists, $"container name {record.Name} is reserved for {existing}"));
         }
-        var container = new Container(record, containerConfig, paths.ContainerBundle(id));
+        var container = new Container(record, containerConfig, paths.ContainerBundle(id), paths.ShimSocket(id));
         registry.Add(container);
         try
         {
@@ -111,8 +111,9 @@ public sealed class ContainerManager(
             StdinOnce = container.Config.StdinOnce,
             Tty = container.Config.Tty,
             Rootfs = new RootfsLayers { LowerDirs = lowerDirs, UpperDir = upper, WorkDir = work },
+            SocketPath = container.SocketPath,
         });
-        container.Shim = await launcher.StartAsync(container.Bundle, ct);
+        container.Shim = await launcher.StartAsync(container.Bundle, container.SocketPath, ct);
         try
         {
             container.Update(await container.Shim.CreateAsync(ct));
@@ -143,7 +144,7 @@ public sealed class ContainerManager(
     {
         try
         {
-            using var waiter = await ShimClient.ConnectAsync(BundleLayout.SocketPath(container.Bundle), ShimClient.DefaultTimeout);
+            using var waiter = await ShimClient.ConnectAsync(container.SocketPath, ShimClient.DefaultTimeout);
             container.Update(await waiter.WaitAsync());
         }
         catch (ShimException)
@@ -200,7 +201,8 @@ public sealed class ContainerManager(
         await container.Lock.WaitAsync();
         try
         {
-            if (container.State.Status == ShimStatus.Exited || container.Shim is null)
+            // Initial: its Create never succeeded, so no process of it can be running.
+            if (container.State.Status is ShimStatus.Exited or ShimStatus.Initial || container.Shim is null)
             {
                 return;
             }
@@ -247,14 +249,11 @@ public sealed class ContainerManager(
     /// <summary>Kills what still runs and removes every trace: shim, cgroup, bundle, writable layer, record. Idempotent.</summary>
     public async Task RemoveAsync(Container container)
     {
-        if (container.Shim is not null && container.State.Status != ShimStatus.Exited)
-        {
-            await StopAsync(container, TimeSpan.Zero);
-        }
+        await StopAsync(container, TimeSpan.Zero);
         await container.Lock.WaitAsync();
         try
         {
-            container.Shim ??= await ShimLauncher.TryConnectAsync(container.Bundle, CancellationToken.None);
+            container.Shim ??= await ShimLauncher.TryConnectAsync(container.SocketPath, CancellationToken.None);
             if (container.Shim is { } shim)
             {
                 try
@@ -289,9 +288,9 @@ public sealed class ContainerManager(
     /// <summary>After a daemon restart: ask the shim, or read what it left, or report the container lost.</summary>
     public async Task RecoverAsync(ContainerRecord record)
     {
-        var container = new Container(record, Cri.ContainerConfig.Parser.ParseFrom(record.Config), paths.ContainerBundle(record.Id));
+        var container = new Container(record, Cri.ContainerConfig.Parser.ParseFrom(record.Config), paths.ContainerBundle(record.Id), paths.ShimSocket(record.Id));
         registry.Add(container);
-        if (await ShimLauncher.TryConnectAsync(container.Bundle, CancellationToken.None) is { } shim)
+        if (await ShimLauncher.TryConnectAsync(container.SocketPath, CancellationToken.None) is { } shim)
         {
             try
             {

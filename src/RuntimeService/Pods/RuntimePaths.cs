@@ -9,6 +9,12 @@ public sealed record RuntimePaths(string Root, string State)
     /// <summary>Bind mounts that keep a pod's namespaces alive while its containers come and go.</summary>
     public string NamespaceDir(string id) => Path.Combine(State, "ns", id);
 
+    /// <summary>
+    /// A shim's control socket: short and flat, since a unix socket path must fit in 107 bytes; 96 random
+    /// bits of the ID keep it unique.
+    /// </summary>
+    public string ShimSocket(string id) => Path.Combine(State, "s", id[..24] + ".sock");
+
     public string ContainerBundle(string id) => Path.Combine(State, "containers", id);
 
     /// <summary>A container's writable layer (overlay upper and work dirs): it survives a reboot, like the container's record.</summary>

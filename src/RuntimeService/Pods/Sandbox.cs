@@ -12,6 +12,7 @@ public sealed class Sandbox(SandboxRecord record, Cri.PodSandboxConfig config, R
     public string Id => Record.Id;
     public string Bundle { get; } = paths.SandboxBundle(record.Id);
     public string NamespaceDir { get; } = paths.NamespaceDir(record.Id);
+    public string SocketPath { get; } = paths.ShimSocket(record.Id);
     public string ShmPath => Path.Combine(Bundle, "shm");
     public string HostsPath => Path.Combine(Bundle, "hosts");
     public string ResolvConfPath => Path.Combine(Bundle, "resolv.conf");

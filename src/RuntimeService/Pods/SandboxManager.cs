@@ -35,14 +35,16 @@ public sealed class SandboxManager(
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"runtime handler '{runtimeHandler}' is not configured; berth has only the default handler"));
         }
         var id = Identifiers.New();
+        var podCgroup = SandboxSpecBuilder.PodCgroupPath(config, id);
         var record = new SandboxRecord(
             Id: id,
             Name: $"{metadata.Name}_{metadata.Namespace}_{metadata.Uid}_{metadata.Attempt}",
             Config: config.ToByteArray(),
             CreatedAt: Identifiers.NowNanoseconds(),
-            CgroupPath: SandboxSpecBuilder.PodCgroupPath(config, id),
+            CgroupPath: podCgroup,
             RuntimeHandler: runtimeHandler,
-            OwnsCgroupParent: string.IsNullOrEmpty(config.Linux?.CgroupParent));
+            // kubelet makes and removes its pod cgroups; one that does not exist yet is ours to remove.
+            OwnsCgroupParent: !CgroupCleanup.Directories(podCgroup).Any(Directory.Exists));
         if (store.TryAdd(record) is { } existing)
         {
             throw new RpcException(new Status(StatusCode.AlreadyExists,
@@ -93,8 +95,9 @@ public sealed class SandboxManager(
             SandboxId = sandbox.Id,
             NamespaceDir = sandbox.NamespaceDir,
             SharePidNamespace = sandbox.SharedPidNamespace,
+            SocketPath = sandbox.SocketPath,
         });
-        sandbox.Shim = await launcher.StartAsync(sandbox.Bundle, ct);
+        sandbox.Shim = await launcher.StartAsync(sandbox.Bundle, sandbox.SocketPath, ct);
         var state = await sandbox.Shim.CreateAsync(ct);
         sandbox.ReaperPid = state.Pid;
         sandbox.Ready = true;
@@ -111,7 +114,7 @@ public sealed class SandboxManager(
         try
         {
             sandbox.Ready = false;
-            sandbox.Shim ??= await ShimLauncher.TryConnectAsync(sandbox.Bundle, CancellationToken.None);
+            sandbox.Shim ??= await ShimLauncher.TryConnectAsync(sandbox.SocketPath, CancellationToken.None);
             if (sandbox.Shim is { } shim)
             {
                 try
@@ -168,7 +171,7 @@ public sealed class SandboxManager(
     {
         var sandbox = new Sandbox(record, Cri.PodSandboxConfig.Parser.ParseFrom(record.Config), paths);
         registry.Add(sandbox);
-        if (await ShimLauncher.TryConnectAsync(sandbox.Bundle, CancellationToken.None) is { } shim)
+        if (await ShimLauncher.TryConnectAsync(sandbox.SocketPath, CancellationToken.None) is { } shim)
         {
             try
             {

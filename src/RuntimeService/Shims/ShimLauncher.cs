@@ -15,8 +15,9 @@ public sealed class ShimLauncher(string shimPath)
     /// Starts `berth-shim serve BUNDLE`. The shim makes itself a session leader and moves its stdio to
     /// the bundle's shim.log, so it outlives this daemon; until then the daemon reaps it when it exits.
     /// </summary>
-    public async Task<ShimClient> StartAsync(string bundle, CancellationToken ct)
+    public async Task<ShimClient> StartAsync(string bundle, string socketPath, CancellationToken ct)
     {
+        Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
         var start = new ProcessStartInfo(shimPath) { UseShellExecute = false };
         start.ArgumentList.Add("serve");
         start.ArgumentList.Add(bundle);
@@ -24,7 +25,7 @@ public sealed class ShimLauncher(string shimPath)
         _ = process.WaitForExitAsync(CancellationToken.None).ContinueWith(_ => process.Dispose(), TaskScheduler.Default);
         try
         {
-            return await ShimClient.ConnectAsync(BundleLayout.SocketPath(bundle), StartTimeout, ct);
+            return await ShimClient.ConnectAsync(socketPath, StartTimeout, ct);
         }
         catch (ShimUnavailableException error)
         {
@@ -34,9 +35,8 @@ public sealed class ShimLauncher(string shimPath)
     }
 
     /// <summary>Connects to a running shim, or null when none answers (it exited, or the node rebooted).</summary>
-    public static async Task<ShimClient?> TryConnectAsync(string bundle, CancellationToken ct)
+    public static async Task<ShimClient?> TryConnectAsync(string socket, CancellationToken ct)
     {
-        var socket = BundleLayout.SocketPath(bundle);
         if (!File.Exists(socket))
         {
             return null;
