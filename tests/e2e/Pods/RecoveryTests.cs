@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Berth.Api.Cri;
+using Berth.Tests.E2e.Fixtures;
+using static Berth.Tests.E2e.Images.ImageTestSupport;
+using static Berth.Tests.E2e.Pods.PodTestSupport;
+
+namespace Berth.Tests.E2e.Pods;
+
+public sealed class RecoveryTests(BusyboxRegistry registry) : IClassFixture<BusyboxRegistry>
+{
+    private static async Task<int> PidAsync(BerthDaemon berth, string id)
+    {
+        var response = await berth.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = id, Verbose = true });
+        using var info = JsonDocument.Parse(response.Info["info"]);
+        return info.RootElement.GetProperty("pid").GetInt32();
+    }
+
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
+
+    [Fact]
+    public async Task AfterKill9OfTheDaemonRunningContainersKeepRunningAndExitsAreReported()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var sleeper = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "sleeper", "sleep", "300"));
+        var quitter = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "quitter", "sh", "-c", "sleep 2; exit 7"));
+        await berth.StartContainerAsync(sleeper);
+        await berth.StartContainerAsync(quitter);
+        var pid = await PidAsync(berth, sleeper);
+
+        await berth.KillAsync();
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await berth.RestartAsync();
+
+        Assert.Equal(PodSandboxState.SandboxReady, (await berth.PodStatusAsync(podId)).State);
+        Assert.Equal(ContainerState.ContainerRunning, (await berth.ContainerStatusAsync(sleeper)).State);
+        Assert.Equal(pid, await PidAsync(berth, sleeper));
+        Assert.True(Alive(pid));
+        var exited = await berth.WaitForStateAsync(quitter, ContainerState.ContainerExited);
+        Assert.Equal(7, exited.ExitCode);
+        Assert.True(exited.FinishedAt > exited.StartedAt);
+        Assert.Equal(2, (await berth.Runtime.ListContainersAsync(new ListContainersRequest())).Containers.Count);
+
+        await berth.RemovePodAsync(podId);
+        Assert.False(Alive(pid));
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    [Fact]
+    public async Task AContainerWhoseShimWasKilledIsReportedExitedAndCanBeRemoved()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "orphan", "sleep", "300"));
+        await berth.StartContainerAsync(id);
+        var pid = await PidAsync(berth, id);
+        var shimPid = int.Parse(File.ReadAllText(Path.Combine(berth.State, "containers", id, "shim.pid")).Trim());
+
+        Process.GetProcessById(shimPid).Kill();
+
+        var status = await berth.WaitForStateAsync(id, ContainerState.ContainerExited);
+        Assert.NotEmpty(status.Reason);
+        Assert.NotEmpty(status.Message);
+        await berth.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = id, Timeout = 1 });
+        await berth.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id });
+        await berth.RemovePodAsync(podId);
+        Assert.False(Alive(pid));
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    [Fact]
+    public async Task AfterARebootContainersAreExitedSandboxesNotReadyAndBothRemovable()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "main", "sleep", "300"));
+        await berth.StartContainerAsync(id);
+
+        await berth.KillAsync();
+        await SimulateRebootAsync(berth, pod);
+        await berth.RestartAsync();
+
+        Assert.Equal(PodSandboxState.SandboxNotready, (await berth.PodStatusAsync(podId)).State);
+        var status = await berth.ContainerStatusAsync(id);
+        Assert.Equal(ContainerState.ContainerExited, status.State);
+        Assert.Equal("Unknown", status.Reason);
+        await berth.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id });
+        await berth.RemovePodAsync(podId);
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    [Fact]
+    public async Task TwentyPodsStartedConcurrentlyAllBecomeReadyAndGoAway()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        var pods = Enumerable.Range(0, 20).Select(index => PodConfig(berth, $"many-{index}")).ToList();
+
+        var ids = await Task.WhenAll(pods.Select(pod => berth.RunPodAsync(pod)));
+
+        Assert.Equal(20, ids.Distinct().Count());
+        var listed = await berth.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest
+        {
+            Filter = new PodSandboxFilter { State = new PodSandboxStateValue { State = PodSandboxState.SandboxReady } },
+        });
+        Assert.Equal(20, listed.Items.Count);
+        await Task.WhenAll(ids.Select(berth.RemovePodAsync));
+        Assert.All(pods, pod => Assert.Empty(Traces(berth, pod)));
+    }
+
+    /// <summary>What a reboot does: every process of the node dies, /run is empty; /var/lib stays.</summary>
+    private static async Task SimulateRebootAsync(BerthDaemon berth, PodSandboxConfig pod)
+    {
+        foreach (var cgroup in CgroupDirectories(pod.Linux.CgroupParent).Where(Directory.Exists))
+        {
+            foreach (var procs in Directory.EnumerateFiles(cgroup, "cgroup.procs", SearchOption.AllDirectories))
+            {
+                foreach (var pid in File.ReadAllLines(procs).Where(line => line.Length > 0))
+                {
+                    try { Process.GetProcessById(int.Parse(pid)).Kill(); } catch (ArgumentException) { }
+                }
+            }
+        }
+        foreach (var shim in Directory.EnumerateFiles(berth.State, "shim.pid", SearchOption.AllDirectories))
+        {
+            try { Process.GetProcessById(int.Parse(File.ReadAllText(shim).Trim())).Kill(); } catch (ArgumentException) { }
+        }
+        await Task.Delay(500);
+        foreach (var mount in File.ReadAllLines("/proc/self/mountinfo").Select(line => line.Split(' ')[4])
+                     .Where(target => target.StartsWith(berth.State, StringComparison.Ordinal)).OrderByDescending(target => target.Length))
+        {
+            Process.Start("umount", ["-l", mount])!.WaitForExit();
+        }
+        Directory.Delete(berth.State, recursive: true);
+    }
+}
