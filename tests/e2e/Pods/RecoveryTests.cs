@@ -114,6 +114,46 @@ public sealed class RecoveryTests(BusyboxRegistry registry) : IClassFixture<Busy
         Assert.All(pods, pod => Assert.Empty(Traces(berth, pod)));
     }
 
+    [Fact]
+    public async Task ADaemonKilledInTheMiddleOfAnyCallLeavesPodsWholeOrAbsentAndRemovable()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pods = new List<PodSandboxConfig>();
+        for (var round = 0; round < 6; round++)
+        {
+            var pod = PodConfig(berth, $"crash-{round}");
+            pods.Add(pod);
+            var calls = Task.Run(async () =>
+            {
+                var podId = await berth.RunPodAsync(pod);
+                var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "main", "sleep", "300"));
+                await berth.StartContainerAsync(id);
+                await berth.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
+            });
+            // Each round kills the daemon a little later, so the kill lands in a different call or step.
+            await Task.Delay(15 + round * 40);
+            await berth.KillAsync();
+            try
+            {
+                await calls.WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (Grpc.Core.RpcException)
+            {
+                // The call the kill interrupted.
+            }
+            await berth.RestartAsync();
+
+            foreach (var listed in (await berth.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest())).Items)
+            {
+                Assert.Equal(pod.Metadata.Name, listed.Metadata.Name);
+                await berth.RemovePodAsync(listed.Id);
+            }
+            Assert.Empty((await berth.Runtime.ListContainersAsync(new ListContainersRequest())).Containers);
+            Assert.Empty(Traces(berth, pod));
+        }
+    }
+
     /// <summary>What a reboot does: every process of the node dies, /run is empty; /var/lib stays.</summary>
     private static async Task SimulateRebootAsync(BerthDaemon berth, PodSandboxConfig pod)
     {
