@@ -13,7 +13,7 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 BUILD_PACKAGES := gcc libc6-dev zlib1g-dev
 TEST_PACKAGES := docker-registry busybox-static apache2-utils
 
-.PHONY: build run test unit e2e deps test-deps clean
+.PHONY: build run test unit e2e bench deps test-deps clean
 
 deps:
 	@command -v $(DOTNET) >/dev/null || { echo "the .NET 10 SDK (dotnet) is required and is not on PATH" >&2; exit 1; }
@@ -37,6 +37,10 @@ e2e: test-deps build
 	BERTH_BIN=$(OUT)/berthd BERTH_SHIM=$(OUT)/berth-shim $(DOTNET) test tests/e2e/Berth.Tests.E2e.csproj -c $(CONFIGURATION) --nologo
 
 test: test-deps build unit e2e
+
+# Benchmarks against containerd on this machine; prints a table, never part of make test.
+bench: test-deps build
+	./bench/run
 
 clean:
 	rm -rf $(OUT) */*/bin */*/obj
