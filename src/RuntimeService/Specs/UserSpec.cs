@@ -35,10 +35,14 @@ internal static class UserSpec
                 group = Id(gid.Value, "run_as_group").ToString(CultureInfo.InvariantCulture);
             }
         }
+        if (group is not null && user is null)
+        {
+            // The CRI says the runtime MUST refuse run_as_group without run_as_user or run_as_username.
+            throw new SpecException("run_as_group is set without run_as_user or run_as_username");
+        }
         string source = "the security context's user";
         if (user is null)
         {
-            // run_as_group alone keeps the image's user with that group (CRI-O's reading; containerd refuses).
             source = "the image's USER";
             string imageUser = image.User ?? "";
             if (imageUser.Length > 0)

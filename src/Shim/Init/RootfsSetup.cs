@@ -32,8 +32,11 @@ internal static class RootfsSetup
             // pivot_root needs the new root to be a mount point.
             Interop.Sys.Mount(rootfs, rootfs, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REC, null);
         }
-        // The root's parent must not be shared for pivot_root.
+        // pivot_root refuses a new root, or a parent mount of it, with shared propagation: with a
+        // bidirectional mount the tree above is rshared, so make both private here (only in this
+        // mount namespace), as runc does.
         Interop.Sys.Mount(null, rootfs, null, Interop.Sys.MS_PRIVATE, null);
+        Interop.Sys.Mount(null, MountPointOf(Path.GetDirectoryName(rootfs) ?? "/"), null, Interop.Sys.MS_PRIVATE, null);
 
         bool ownDev = false;
         foreach (OciMount mount in spec.Mounts ?? [])
@@ -62,6 +65,53 @@ internal static class RootfsSetup
         Interop.Sys.Unmount(".", Interop.Sys.MNT_DETACH);
         Interop.Sys.Chdir("/");
     }
+
+    /// <summary>The mount point of the mount that holds <paramref name="path"/>, from /proc/self/mountinfo.</summary>
+    private static string MountPointOf(string path)
+    {
+        string best = "/";
+        foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            string[] fields = line.Split(' ');
+            if (fields.Length < 5)
+            {
+                continue;
+            }
+            string mountPoint = UnescapeOctal(fields[4]);
+            bool contains = path == mountPoint || path.StartsWith(mountPoint.TrimEnd('/') + "/", StringComparison.Ordinal);
+            if (contains && mountPoint.Length > best.Length)
+            {
+                best = mountPoint;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>mountinfo writes space, tab, newline and backslash as \ooo (three octal digits).</summary>
+    private static string UnescapeOctal(string field)
+    {
+        if (!field.Contains('\\'))
+        {
+            return field;
+        }
+        var text = new System.Text.StringBuilder(field.Length);
+        for (int i = 0; i < field.Length; i++)
+        {
+            if (field[i] == '\\' && IsOctal(field, i + 1))
+            {
+                text.Append((char)((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
+                i += 3;
+            }
+            else
+            {
+                text.Append(field[i]);
+            }
+        }
+        return text.ToString();
+    }
+
+    private static bool IsOctal(string text, int start) =>
+        start + 2 < text.Length && text[start] is >= '0' and <= '7' && text[start + 1] is >= '0' and <= '7' && text[start + 2] is >= '0' and <= '7';
 
     /// <summary>After pivot_root (and sysctls): masked and read-only paths, root propagation, read-only root.</summary>
     public static void Finish(OciSpec spec)

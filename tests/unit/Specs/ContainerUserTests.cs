@@ -106,11 +106,11 @@ public sealed class ContainerUserTests
     }
 
     [Fact]
-    public void RunAsGroupAloneKeepsTheImagesUser()
+    public void RunAsGroupWithoutAUserIsRefused()
     {
-        var result = BuildWith(Image(user: "101:101"), security => security.RunAsGroup = new Int64Value { Value = 2000 });
-        Assert.Equal(101u, result.Spec.Process!.User.Uid);
-        Assert.Equal(2000u, result.Spec.Process.User.Gid);
+        var error = Assert.Throws<SpecException>(() =>
+            BuildWith(Image(user: "101:101"), security => security.RunAsGroup = new Int64Value { Value = 2000 }));
+        Assert.Contains("run_as_group", error.Message);
     }
 
     [Fact]
