@@ -37,7 +37,8 @@ internal static class PodTestSupport
             Metadata = new PodSandboxMetadata { Name = name, Namespace = "e2e", Uid = Guid.NewGuid().ToString(), Attempt = 0 },
             Hostname = name,
             LogDirectory = Path.Combine(berth.TemporaryDirectory, "logs", name),
-            Linux = new LinuxPodSandboxConfig { CgroupParent = $"/berth-e2e/{Path.GetFileName(berth.TemporaryDirectory)}/{name}" },
+            // One level that does not exist yet: berth made it, so berth must remove it.
+            Linux = new LinuxPodSandboxConfig { CgroupParent = $"/{Path.GetFileName(berth.TemporaryDirectory)}-{name}" },
         };
         config.Labels.Add("app", name);
         return config;
