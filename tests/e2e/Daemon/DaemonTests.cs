@@ -30,6 +30,27 @@ public sealed class DaemonTests
     }
 
     [Fact]
+    public async Task MetricsAreScrapeableAsPrometheusTextOnTheConfiguredLoopbackPort()
+    {
+        var port = FreePort();
+        await using var berth = await BerthDaemon.StartAsync(new { metricsAddress = $"127.0.0.1:{port}" });
+        await berth.Runtime.VersionAsync(new VersionRequest());
+        using var http = new HttpClient();
+
+        var text = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+
+        Assert.Contains("berth_rpc_duration", text);
+        Assert.Contains("Version", text);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
     public async Task CallsOfLaterCapabilitiesAreUnimplementedNamingTheCall()
     {
         await using var berth = await BerthDaemon.StartAsync();

@@ -64,6 +64,23 @@ public sealed class RemoveTests(SharedRegistry registry) : IClassFixture<SharedR
     }
 
     [Fact]
+    public async Task StreamImagesListsWhatListImagesLists()
+    {
+        var pushed = await registry.Builder.PushAsync(UniqueRepository("streamed"), "v1", BusyboxImage());
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(pushed.Reference);
+
+        using var call = berth.Images.StreamImages(new StreamImagesRequest());
+        var streamed = new List<Image>();
+        while (await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            streamed.AddRange(call.ResponseStream.Current.Images);
+        }
+
+        Assert.Equal((await berth.ListAsync()).Select(image => image.Id), streamed.Select(image => image.Id));
+    }
+
+    [Fact]
     public async Task ImageFsInfoCountsTheSnapshots()
     {
         var pushed = await registry.Builder.PushAsync(UniqueRepository("fsinfo"), "v1", BusyboxImage());

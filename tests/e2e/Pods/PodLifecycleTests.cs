@@ -126,6 +126,43 @@ public sealed class PodLifecycleTests(BusyboxRegistry registry) : IClassFixture<
         Assert.Empty(Traces(berth, pod));
     }
 
+    [Fact]
+    public async Task AContainerKeepsWorkingWhenItsImageIsRemovedAndStreamsListLikeLists()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "main", "sleep", "300"));
+
+        await berth.Images.RemoveImageAsync(new RemoveImageRequest { Image = new Berth.Api.Cri.ImageSpec { Image = registry.Busybox.ConfigDigest } });
+        Assert.Empty(await berth.ListAsync());
+        await berth.StartContainerAsync(id);
+        Assert.Equal(0, (await berth.ExecAsync(id, 5, "ls", "/bin/busybox")).ExitCode);
+
+        var streamedPods = await Collect(berth.Runtime.StreamPodSandboxes(new StreamPodSandboxesRequest()).ResponseStream, response => response.PodSandboxes);
+        Assert.Equal(podId, Assert.Single(streamedPods).Id);
+        var streamedContainers = await Collect(berth.Runtime.StreamContainers(new StreamContainersRequest
+        {
+            Filter = new ContainerFilter { PodSandboxId = podId },
+        }).ResponseStream, response => response.Containers);
+        Assert.Equal(id, Assert.Single(streamedContainers).Id);
+
+        await berth.RemovePodAsync(podId);
+        Assert.Empty(Traces(berth, pod));
+        Assert.Empty(SnapshotDirectories(berth));
+    }
+
+    private static async Task<List<T>> Collect<TResponse, T>(IAsyncStreamReader<TResponse> stream, Func<TResponse, IEnumerable<T>> items)
+    {
+        var all = new List<T>();
+        while (await stream.MoveNext(CancellationToken.None))
+        {
+            all.AddRange(items(stream.Current));
+        }
+        return all;
+    }
+
     private static async Task<string> WaitForLogAsync(string path, string expected)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
