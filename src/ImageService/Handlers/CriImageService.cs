@@ -61,7 +61,8 @@ public sealed partial class CriImageService(ImageManager images, string containe
     private string VerboseInfo(NamedImage named)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        // Relaxed escaping: this JSON is read by people (crictl inspect), not embedded in HTML.
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
             writer.WriteString("id", named.Image.Id);
