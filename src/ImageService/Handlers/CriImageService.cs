@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json;
 using Berth.ImageService.Images;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
@@ -58,34 +56,26 @@ public sealed partial class CriImageService(ImageManager images, string containe
     }
 
     /// <summary>The verbose "info" of ImageStatus: the image config and where the image came from.</summary>
-    private string VerboseInfo(NamedImage named)
+    private string VerboseInfo(NamedImage named) => VerboseJson.Object(writer =>
     {
-        using var buffer = new MemoryStream();
-        // Relaxed escaping: this JSON is read by people (crictl inspect), not embedded in HTML.
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        writer.WriteString("id", named.Image.Id);
+        writer.WriteString("manifestDigest", named.Image.ManifestDigest);
+        writer.WriteString("manifestMediaType", named.Image.ManifestMediaType);
+        writer.WriteString("source", named.Image.Source);
+        writer.WriteString("pulledAt", named.Image.PulledAt);
+        writer.WriteStartArray("layers");
+        foreach (var layer in named.Image.Layers)
         {
             writer.WriteStartObject();
-            writer.WriteString("id", named.Image.Id);
-            writer.WriteString("manifestDigest", named.Image.ManifestDigest);
-            writer.WriteString("manifestMediaType", named.Image.ManifestMediaType);
-            writer.WriteString("source", named.Image.Source);
-            writer.WriteString("pulledAt", named.Image.PulledAt);
-            writer.WriteStartArray("layers");
-            foreach (var layer in named.Image.Layers)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("digest", layer.Digest);
-                writer.WriteString("mediaType", layer.MediaType);
-                writer.WriteNumber("size", layer.Size);
-                writer.WriteString("diffID", layer.DiffId);
-                writer.WriteString("snapshot", images.Content.SnapshotPath(layer.DiffId));
-                writer.WriteEndObject();
-            }
-            writer.WriteEndArray();
-            writer.WritePropertyName("imageSpec");
-            writer.WriteRawValue(images.Content.ReadBlob(named.Image.Id));
+            writer.WriteString("digest", layer.Digest);
+            writer.WriteString("mediaType", layer.MediaType);
+            writer.WriteNumber("size", layer.Size);
+            writer.WriteString("diffID", layer.DiffId);
+            writer.WriteString("snapshot", images.Content.SnapshotPath(layer.DiffId));
             writer.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
+        writer.WriteEndArray();
+        writer.WritePropertyName("imageSpec");
+        writer.WriteRawValue(images.Content.ReadBlob(named.Image.Id));
+    });
 }

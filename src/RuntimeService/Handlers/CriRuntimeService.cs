@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Berth.ImageService.Images;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
@@ -32,18 +31,7 @@ public sealed partial class CriRuntimeService(
     private static bool LabelsMatch(IDictionary<string, string> selector, IDictionary<string, string> labels) =>
         selector.All(pair => labels.TryGetValue(pair.Key, out var value) && value == pair.Value);
 
-    private static string Json(Action<Utf8JsonWriter> write)
-    {
-        using var buffer = new MemoryStream();
-        // Relaxed escaping: this JSON is read by people (crictl inspect), not embedded in HTML.
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            writer.WriteStartObject();
-            write(writer);
-            writer.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
+    private static string Json(Action<System.Text.Json.Utf8JsonWriter> write) => ImageService.Handlers.VerboseJson.Object(write);
 
     private static Cri.PodSandboxState CriState(Sandbox sandbox) =>
         sandbox.Ready ? Cri.PodSandboxState.SandboxReady : Cri.PodSandboxState.SandboxNotready;
