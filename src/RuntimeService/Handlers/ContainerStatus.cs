@@ -1,4 +1,5 @@
 using Berth.RuntimeService.Containers;
+using Berth.ImageService.Handlers;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -36,7 +37,7 @@ public sealed partial class CriRuntimeService
         var response = new Cri.ContainerStatusResponse { Status = status };
         if (request.Verbose)
         {
-            response.Info.Add("info", Json(writer =>
+            response.Info.Add("info", VerboseJson.Object(writer =>
             {
                 writer.WriteNumber("pid", state.Pid);
                 writer.WriteString("sandboxID", container.Record.SandboxId);

@@ -31,7 +31,6 @@ public sealed partial class CriRuntimeService(
     private static bool LabelsMatch(IDictionary<string, string> selector, IDictionary<string, string> labels) =>
         selector.All(pair => labels.TryGetValue(pair.Key, out var value) && value == pair.Value);
 
-    private static string Json(Action<System.Text.Json.Utf8JsonWriter> write) => ImageService.Handlers.VerboseJson.Object(write);
 
     private static Cri.PodSandboxState CriState(Sandbox sandbox) =>
         sandbox.Ready ? Cri.PodSandboxState.SandboxReady : Cri.PodSandboxState.SandboxNotready;

@@ -1,3 +1,4 @@
+using Berth.ImageService.Handlers;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -27,7 +28,7 @@ public sealed partial class CriRuntimeService
         var response = new Cri.PodSandboxStatusResponse { Status = status, Timestamp = Pods.Identifiers.NowNanoseconds() };
         if (request.Verbose)
         {
-            response.Info.Add("info", Json(writer =>
+            response.Info.Add("info", VerboseJson.Object(writer =>
             {
                 writer.WriteNumber("pid", sandbox.ReaperPid);
                 writer.WriteString("bundle", sandbox.Bundle);
