@@ -106,10 +106,14 @@ public sealed class SandboxManager(
     public static SandboxFiles Files(Sandbox sandbox) =>
         new(sandbox.NamespaceDir, sandbox.HostsPath, sandbox.ResolvConfPath, sandbox.HostnamePath, sandbox.ShmPath);
 
-    /// <summary>Stops every container (grace period, then SIGKILL), the reaper, and releases the pod's namespaces. Idempotent.</summary>
+    /// <summary>
+    /// Kills what still runs in the pod, stops the reaper and releases the pod's namespaces. Idempotent.
+    /// kubelet has already stopped each container with its own grace period, so anything left is
+    /// killed at once, as containerd does.
+    /// </summary>
     public async Task StopAsync(Sandbox sandbox)
     {
-        await Task.WhenAll(registry.ContainersOf(sandbox.Id).Select(container => containers.StopAsync(container, TimeSpan.FromSeconds(10))));
+        await Task.WhenAll(registry.ContainersOf(sandbox.Id).Select(container => containers.StopAsync(container, TimeSpan.Zero)));
         await sandbox.Lock.WaitAsync();
         try
         {

@@ -58,9 +58,13 @@ internal static class RootfsSetup
             Interop.Sys.Umask(oldUmask);
         }
 
+        int oldRoot = Interop.Sys.Open("/", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY);
         Interop.Sys.Chdir(rootfs);
         Interop.Sys.PivotRoot(".", ".");
-        // The old root is now stacked under the new one at "."; detach it without telling the host.
+        // The old root is now stacked on the new one. Step into it (not the new root, whose bidirectional
+        // mounts must stay peers of the host's) and detach it without telling the host, as runc does.
+        Interop.Sys.Fchdir(oldRoot);
+        Interop.Sys.Close(oldRoot);
         Interop.Sys.Mount(null, ".", null, Interop.Sys.MS_SLAVE | Interop.Sys.MS_REC, null);
         Interop.Sys.Unmount(".", Interop.Sys.MNT_DETACH);
         Interop.Sys.Chdir("/");

@@ -25,6 +25,10 @@ internal static partial class Interop
         [LibraryImport(Libraries.Libc, EntryPoint = "chdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         private static partial int chdir(string path);
 
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "fchdir", SetLastError = true)]
+        private static partial int fchdir(int fd);
+
         [LibraryImport(Libraries.Libc, EntryPoint = "sethostname", SetLastError = true)]
         private static partial int sethostname(byte* name, nuint length);
 
@@ -68,6 +72,14 @@ internal static partial class Interop
             if (chdir(path) != 0)
             {
                 throw Fail("chdir", path);
+            }
+        }
+
+        internal static void Fchdir(int fd)
+        {
+            if (fchdir(fd) != 0)
+            {
+                throw Fail("fchdir");
             }
         }
 

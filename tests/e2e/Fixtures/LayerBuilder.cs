@@ -78,7 +78,8 @@ public sealed class LayerBuilder
             .File("etc/group", "root:x:0:\nnobody:x:65534:\n");
         foreach (var applet in BusyboxApplets)
         {
-            layer.HardLink($"bin/{applet}", "bin/busybox");
+            // A hard link entry carries its inode's mode: tar extractors (containerd's too) apply it.
+            layer.HardLink($"bin/{applet}", "bin/busybox", new EntryAttributes { Mode = Octal("755") });
         }
 
         return layer;

@@ -1,0 +1,350 @@
+using System.Diagnostics;
+using Berth.Api.Cri;
+using Berth.Tests.E2e.Fixtures;
+using Grpc.Core;
+using CriImageSpec = Berth.Api.Cri.ImageSpec;
+
+namespace Berth.Bench;
+
+/// <summary>
+/// The measurements. Every latency row alternates the runtimes sample by sample (berth first
+/// on even samples, containerd first on odd ones), so that drift of the shared machine lands on
+/// both alike. Requests are the same for both, byte for byte, except names and paths that must
+/// differ (pod names, log directories, cgroup parents under each runtime's own subtree).
+/// </summary>
+public sealed class Bench(BenchOptions options, Report report, string cgroupRoot, CancellationToken cancellation)
+{
+    private static readonly TimeSpan RpcTimeout = TimeSpan.FromSeconds(120);
+    private int _podCounter;
+
+    /// <summary>Everything the pods of this benchmark share: host network (berthd has no CNI yet), and no pause-image pull in any timed call.</summary>
+    public const string NetworkNote =
+        "pods use the host network (NamespaceMode.NODE) on both runtimes: berthd does no CNI yet, so no CNI plugin runs for either";
+
+    public BenchImages Images { get; set; } = null!;
+
+    public static double Ms(long start) => Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+
+    private static DateTime Deadline() => DateTime.UtcNow + RpcTimeout;
+
+    private static IEnumerable<RuntimeUnderTest> Order(int sample, RuntimeUnderTest berth, RuntimeUnderTest containerd) =>
+        sample % 2 == 0 ? [berth, containerd] : [containerd, berth];
+
+    public static void Log(string message) => Console.Error.WriteLine($"[bench {DateTime.Now:HH:mm:ss}] {message}");
+
+    // ------------------------------------------------------------------ requests
+
+    public PodSandboxConfig PodConfig(RuntimeUnderTest runtime, string kind)
+    {
+        var name = $"{kind}-{Interlocked.Increment(ref _podCounter)}";
+        var config = new PodSandboxConfig
+        {
+            Metadata = new PodSandboxMetadata { Name = name, Namespace = "bench", Uid = Guid.NewGuid().ToString(), Attempt = 0 },
+            // kubelet sends no hostname for a host-network pod: it shares the node's UTS namespace
+            LogDirectory = Path.Combine(runtime.Directory, "logs", name),
+            Linux = new LinuxPodSandboxConfig
+            {
+                CgroupParent = $"/{cgroupRoot}/{runtime.Name}/{name}",
+                SecurityContext = new LinuxSandboxSecurityContext
+                {
+                    NamespaceOptions = PodNamespaces(),
+                },
+            },
+        };
+        config.Labels.Add("app", name);
+        // kubelet makes the pod's log directory before RunPodSandbox; so does the benchmark, untimed.
+        Directory.CreateDirectory(config.LogDirectory);
+        return config;
+    }
+
+    private static NamespaceOption PodNamespaces() =>
+        new() { Network = NamespaceMode.Node, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod };
+
+    public ContainerConfig SleeperConfig()
+    {
+        var config = new ContainerConfig
+        {
+            Metadata = new ContainerMetadata { Name = "sleeper", Attempt = 0 },
+            Image = new CriImageSpec { Image = Images.Busybox },
+            LogPath = "sleeper.log",
+            // as kubelet does, the container repeats its pod's namespace modes
+            Linux = new LinuxContainerConfig
+            {
+                SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = PodNamespaces() },
+            },
+        };
+        config.Command.AddRange(["sleep", "3600"]);
+        config.Labels.Add("container", "sleeper");
+        return config;
+    }
+
+    private sealed record StartedPod(string PodId, string ContainerId, double RunPodMs, double CreateMs, double StartMs, double TotalMs);
+
+    /// <summary>RunPodSandbox, CreateContainer (busybox sleep), StartContainer: what kubelet does for a new pod.</summary>
+    private async Task<StartedPod> StartPodAsync(RuntimeUnderTest runtime, string kind)
+    {
+        var pod = PodConfig(runtime, kind);
+        var t0 = Stopwatch.GetTimestamp();
+        var podId = (await runtime.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod }, deadline: Deadline(), cancellationToken: cancellation)).PodSandboxId;
+        var runPod = Ms(t0);
+        var t1 = Stopwatch.GetTimestamp();
+        var containerId = (await runtime.Runtime.CreateContainerAsync(
+            new CreateContainerRequest { PodSandboxId = podId, Config = SleeperConfig(), SandboxConfig = pod }, deadline: Deadline(), cancellationToken: cancellation)).ContainerId;
+        var create = Ms(t1);
+        var t2 = Stopwatch.GetTimestamp();
+        await runtime.Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = containerId }, deadline: Deadline(), cancellationToken: cancellation);
+        var start = Ms(t2);
+        return new StartedPod(podId, containerId, runPod, create, start, Ms(t0));
+    }
+
+    private async Task<double> StopRemoveAsync(RuntimeUnderTest runtime, string podId)
+    {
+        var t0 = Stopwatch.GetTimestamp();
+        await runtime.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId }, deadline: Deadline(), cancellationToken: cancellation);
+        await runtime.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId }, deadline: Deadline(), cancellationToken: cancellation);
+        return Ms(t0);
+    }
+
+    private async Task<double> ExecTrueAsync(RuntimeUnderTest runtime, string containerId)
+    {
+        var request = new ExecSyncRequest { ContainerId = containerId, Timeout = 10 };
+        request.Cmd.Add("true");
+        var t0 = Stopwatch.GetTimestamp();
+        var response = await runtime.Runtime.ExecSyncAsync(request, deadline: Deadline(), cancellationToken: cancellation);
+        var elapsed = Ms(t0);
+        return response.ExitCode == 0
+            ? elapsed
+            : throw new InvalidOperationException($"{runtime.Name}: ExecSync true exited {response.ExitCode}: {response.Stderr.ToStringUtf8()}");
+    }
+
+    // ------------------------------------------------------------------ steps
+
+    public async Task PullAsync(RuntimeUnderTest runtime, string image)
+    {
+        var t0 = Stopwatch.GetTimestamp();
+        await runtime.Images.PullImageAsync(new PullImageRequest { Image = new CriImageSpec { Image = image } }, deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: cancellation);
+        Log($"{runtime.Name}: pulled {image} in {Ms(t0):F0} ms");
+    }
+
+    /// <summary>One pod's life, timed call by call; warm-up cycles first, unrecorded.</summary>
+    public async Task LatencyAsync(RuntimeUnderTest berth, RuntimeUnderTest containerd)
+    {
+        Log($"latency: {options.Warmup} warm-up and {options.Runs} recorded cycles per runtime (RunPodSandbox, CreateContainer, StartContainer, ExecSync true, StopPodSandbox+RemovePodSandbox)");
+        for (var sample = -options.Warmup; sample < options.Runs; sample++)
+        {
+            foreach (var runtime in Order(sample, berth, containerd))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var version = new List<double>();
+                for (var i = 0; i < 3; i++)
+                {
+                    var t0 = Stopwatch.GetTimestamp();
+                    await runtime.Runtime.VersionAsync(new VersionRequest { Version = "v1" }, deadline: Deadline(), cancellationToken: cancellation);
+                    version.Add(Ms(t0));
+                }
+
+                var pod = await StartPodAsync(runtime, "lat");
+                var exec = await ExecTrueAsync(runtime, pod.ContainerId);
+                var stop = await StopRemoveAsync(runtime, pod.PodId);
+                if (sample < 0)
+                {
+                    continue;
+                }
+
+                report.Add("rpc_version", runtime.Name, version);
+                report.Add("sandbox_start", runtime.Name, pod.RunPodMs);
+                report.Add("container_create", runtime.Name, pod.CreateMs);
+                report.Add("container_start", runtime.Name, pod.StartMs);
+                report.Add("pod_to_running", runtime.Name, pod.TotalMs);
+                report.Add("exec_sync", runtime.Name, exec);
+                report.Add("stop_remove", runtime.Name, stop);
+            }
+        }
+    }
+
+    /// <summary>N pods started at once (each RunPodSandbox, CreateContainer, StartContainer): the wall time until all run.</summary>
+    public async Task ParallelAsync(RuntimeUnderTest berth, RuntimeUnderTest containerd)
+    {
+        Log($"parallel: {options.Parallel} pods at once, {options.ParallelRuns} samples per runtime");
+        for (var sample = 0; sample < options.ParallelRuns; sample++)
+        {
+            foreach (var runtime in Order(sample, berth, containerd))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var t0 = Stopwatch.GetTimestamp();
+                await Task.WhenAll(Enumerable.Range(0, options.Parallel).Select(_ => StartPodAsync(runtime, "par")));
+                report.Add("parallel_start", runtime.Name, Ms(t0));
+                await runtime.RemoveAllPodsAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// N pods with one sleeping container each, started pod by pod alternating the runtimes; then
+    /// memory of shims and daemons, and the list calls with all of them present.
+    /// </summary>
+    public async Task DensityAsync(RuntimeUnderTest berth, RuntimeUnderTest containerd)
+    {
+        RuntimeUnderTest[] both = [berth, containerd];
+        await Task.Delay(2000, cancellation);
+        foreach (var runtime in both)
+        {
+            report.Add("daemon_rss_idle", runtime.Name, Procs.RssKb(runtime.DaemonPid) / 1024.0);
+        }
+
+        Log($"density: starting {options.Pods} pods per runtime, alternating");
+        var spent = both.ToDictionary(r => r.Name, _ => 0.0);
+        for (var i = 0; i < options.Pods; i++)
+        {
+            foreach (var runtime in Order(i, berth, containerd))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var pod = await StartPodAsync(runtime, "den");
+                spent[runtime.Name] += pod.TotalMs;
+            }
+
+            if ((i + 1) % 50 == 0)
+            {
+                Log($"density: {i + 1} pods each");
+            }
+        }
+
+        foreach (var runtime in both)
+        {
+            report.Add("density_start", runtime.Name, spent[runtime.Name] / 1000.0);
+        }
+
+        await Task.Delay(3000, cancellation);
+        var table = Procs.Snapshot();
+        foreach (var runtime in both)
+        {
+            var running = await runtime.Runtime.ListContainersAsync(new ListContainersRequest
+            {
+                Filter = new ContainerFilter { State = new ContainerStateValue { State = ContainerState.ContainerRunning } },
+            }, deadline: Deadline(), cancellationToken: cancellation);
+            if (running.Containers.Count != options.Pods)
+            {
+                throw new InvalidOperationException($"{runtime.Name}: {running.Containers.Count} containers running, not {options.Pods}");
+            }
+
+            var shims = runtime.ShimProcesses(table);
+            // What a pod costs besides its workload: the shims and every process under them but the sleeping containers.
+            var helpers = Procs.WithDescendants(table, shims.Select(s => s.Pid)).Where(p => p.Comm != "sleep").ToList();
+            report.Add("shim_pss", runtime.Name, shims.Select(s => Procs.PssKb(s.Pid) / 1024.0));
+            report.Add("shim_rss", runtime.Name, shims.Select(s => Procs.RollupRssKb(s.Pid) / 1024.0));
+            report.Add("pod_overhead_pss", runtime.Name, helpers.Sum(p => Procs.PssKb(p.Pid)) / 1024.0 / options.Pods);
+            report.Add("daemon_rss", runtime.Name, Procs.RssKb(runtime.DaemonPid) / 1024.0);
+            report.Note($"{runtime.Name}_helpers", $"{shims.Count} shims and {helpers.Count - shims.Count} other helper processes for {options.Pods} pods ("
+                + string.Join(", ", helpers.GroupBy(p => p.Comm).Select(g => $"{g.Count()} {g.Key}")) + ")");
+        }
+
+        Log($"list: ListPodSandbox and ListContainers with {options.Pods} pods present, {options.Runs} samples");
+        for (var sample = -options.Warmup; sample < options.Runs; sample++)
+        {
+            foreach (var runtime in Order(sample, berth, containerd))
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                var pods = await runtime.Runtime.ListPodSandboxAsync(new ListPodSandboxRequest(), deadline: Deadline(), cancellationToken: cancellation);
+                var podsMs = Ms(t0);
+                var t1 = Stopwatch.GetTimestamp();
+                var containers = await runtime.Runtime.ListContainersAsync(new ListContainersRequest(), deadline: Deadline(), cancellationToken: cancellation);
+                var containersMs = Ms(t1);
+                if (pods.Items.Count != options.Pods || containers.Containers.Count != options.Pods)
+                {
+                    throw new InvalidOperationException($"{runtime.Name}: listed {pods.Items.Count} pods and {containers.Containers.Count} containers, not {options.Pods}");
+                }
+
+                if (sample >= 0)
+                {
+                    report.Add("list", runtime.Name, podsMs + containersMs);
+                    report.Add("list_pod_sandbox", runtime.Name, podsMs);
+                    report.Add("list_containers", runtime.Name, containersMs);
+                }
+            }
+        }
+
+        Log("density: removing the pods");
+        foreach (var runtime in both)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            await runtime.RemoveAllPodsAsync();
+            report.Add("density_teardown", runtime.Name, Ms(t0) / 1000.0);
+        }
+    }
+
+    /// <summary>RemoveImage, sync, then PullImage of the big image, timed; alternating the runtimes.</summary>
+    public async Task ColdPullAsync(RuntimeUnderTest berth, RuntimeUnderTest containerd)
+    {
+        Log($"cold pull: {Images.Big} ({Images.BigBytes / 1e6:F0} MB), {options.PullRuns} samples per runtime");
+        for (var sample = 0; sample < options.PullRuns; sample++)
+        {
+            foreach (var runtime in Order(sample, berth, containerd))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                await RemoveImageAsync(runtime, Images.Big);
+                Native.Sync();
+                var t0 = Stopwatch.GetTimestamp();
+                await runtime.Images.PullImageAsync(new PullImageRequest { Image = new CriImageSpec { Image = Images.Big } }, deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: cancellation);
+                report.Add("cold_pull", runtime.Name, Ms(t0));
+            }
+        }
+
+        foreach (var runtime in new[] { berth, containerd })
+        {
+            await RemoveImageAsync(runtime, Images.Big);
+        }
+    }
+
+    private async Task RemoveImageAsync(RuntimeUnderTest runtime, string image)
+    {
+        try
+        {
+            await runtime.Images.RemoveImageAsync(new RemoveImageRequest { Image = new CriImageSpec { Image = image } }, deadline: Deadline(), cancellationToken: cancellation);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+        {
+        }
+    }
+
+    // ------------------------------------------------------------------ the floor
+
+    /// <summary>What the kernel charges whoever does it: a bare overlay mount, and spawning /bin/true and waiting for it.</summary>
+    public async Task FloorAsync(string directory)
+    {
+        Log("floor: bare overlay mount, /bin/true spawn");
+        var lower = Path.Combine(directory, "lower");
+        Directory.CreateDirectory(Path.Combine(lower, "bin"));
+        File.WriteAllText(Path.Combine(lower, "bin", "file"), "x");
+        var merged = Path.Combine(directory, "merged");
+        Directory.CreateDirectory(merged);
+        for (var sample = -options.Warmup; sample < options.Runs; sample++)
+        {
+            var upper = Path.Combine(directory, $"upper{sample}");
+            var work = Path.Combine(directory, $"work{sample}");
+            Directory.CreateDirectory(upper);
+            Directory.CreateDirectory(work);
+            var t0 = Stopwatch.GetTimestamp();
+            Native.Mount("overlay", merged, "overlay", $"lowerdir={lower},upperdir={upper},workdir={work}");
+            var mount = Ms(t0);
+            var t1 = Stopwatch.GetTimestamp();
+            Native.Unmount(merged);
+            var umount = Ms(t1);
+            if (sample >= 0)
+            {
+                report.AddFloor("overlay_mount", mount);
+                report.AddFloor("overlay_umount", umount);
+            }
+        }
+
+        for (var sample = -options.Warmup; sample < options.Runs; sample++)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            using var process = Process.Start(new ProcessStartInfo("/bin/true") { UseShellExecute = false })!;
+            await process.WaitForExitAsync(cancellation);
+            if (sample >= 0)
+            {
+                report.AddFloor("spawn_true", Ms(t0));
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+
+namespace Berth.Bench;
+
+/// <summary>mount(2) and umount2(2), for the bare overlay mount of the physical floor.</summary>
+internal static partial class Native
+{
+    public static void Mount(string source, string target, string type, string data)
+    {
+        if (mount(source, target, type, 0, data) != 0)
+        {
+            throw new IOException($"mount {type} on {target}: {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
+        }
+    }
+
+    public static void Unmount(string target)
+    {
+        if (umount2(target, 0) != 0)
+        {
+            throw new IOException($"umount {target}: {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mount(string source, string target, string type, nuint flags, string data);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int umount2(string target, int flags);
+}
+
+internal static partial class Native
+{
+    /// <summary>sync(2): written data goes to disk before a timed pull, for both runtimes alike.</summary>
+    public static void Sync() => sync();
+
+    [LibraryImport("libc")]
+    private static partial void sync();
+}

@@ -1,0 +1,90 @@
+namespace Berth.Bench;
+
+public sealed record BenchOptions
+{
+    public int Pods { get; init; } = 200;
+
+    public int Runs { get; init; } = 20;
+
+    public int Warmup { get; init; } = 2;
+
+    public int Parallel { get; init; } = 20;
+
+    public int ParallelRuns { get; init; } = 5;
+
+    public int PullRuns { get; init; } = 10;
+
+    public int BigMegabytes { get; init; } = 100;
+
+    public string Berthd { get; init; } = "";
+
+    public string Results { get; init; } = "";
+
+    public const string Usage = """
+        usage: Berth.Bench [options]
+          --pods N           density: pods with one sleeping container each (default 200)
+          --runs N           samples of each latency row, interleaved between the runtimes (default 20)
+          --warmup N         unrecorded cycles per runtime before the latency rows (default 2)
+          --parallel N       pods started at once in the parallel row (default 20)
+          --parallel-runs N  samples of the parallel row (default 5)
+          --pull-runs N      cold pulls per runtime (default 10)
+          --big-mb N         MiB of random data in the cold-pull image (default 100)
+          --berthd PATH      berthd to run, berth-shim beside it (default out/berthd of the repository)
+          --results DIR      where the JSON goes (default bench/results of the repository)
+        """;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        var root = RepositoryRoot();
+        options = options with
+        {
+            Berthd = root is null ? "" : Path.Combine(root, "out", "berthd"),
+            Results = root is null ? "bench-results" : Path.Combine(root, "bench", "results"),
+        };
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Number(int min)
+            {
+                var name = args[i];
+                var text = Value();
+                return int.TryParse(text, out var n) && n >= min ? n : throw new ArgumentException($"{name} wants a whole number >= {min}, not '{text}'");
+            }
+
+            options = args[i] switch
+            {
+                "--pods" => options with { Pods = Number(1) },
+                "--runs" => options with { Runs = Number(1) },
+                "--warmup" => options with { Warmup = Number(0) },
+                "--parallel" => options with { Parallel = Number(1) },
+                "--parallel-runs" => options with { ParallelRuns = Number(1) },
+                "--pull-runs" => options with { PullRuns = Number(1) },
+                "--big-mb" => options with { BigMegabytes = Number(1) },
+                "--berthd" => options with { Berthd = Path.GetFullPath(Value()) },
+                "--results" => options with { Results = Path.GetFullPath(Value()) },
+                "-h" or "--help" => throw new ArgumentException(""),
+                var other => throw new ArgumentException($"unknown option {other}"),
+            };
+        }
+
+        return options;
+    }
+
+    /// <summary>The folder holding Runtime.sln, looked for upwards from the working directory, then from the program.</summary>
+    private static string? RepositoryRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                if (File.Exists(Path.Combine(directory.FullName, "Runtime.sln")))
+                {
+                    return directory.FullName;
+                }
+            }
+        }
+
+        return null;
+    }
+}

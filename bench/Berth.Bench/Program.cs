@@ -1,0 +1,166 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Berth.Bench;
+using Berth.Tests.E2e.Fixtures;
+
+// berthd beside containerd 1.6 on this machine: see bench/README.md. A benchmark, not a test:
+// it exits 0 unless something broke (a call failed, a daemon died), and cleans up either way.
+BenchOptions options;
+try
+{
+    options = BenchOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    if (e.Message.Length > 0)
+    {
+        Console.Error.WriteLine(e.Message);
+    }
+
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return e.Message.Length == 0 ? 0 : 2;
+}
+
+if (!File.Exists(options.Berthd))
+{
+    Console.Error.WriteLine($"no berthd at {options.Berthd}: run `make build` first, or pass --berthd");
+    return 2;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    Bench.Log("interrupted: cleaning up");
+    cancel.Cancel();
+};
+using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    Bench.Log("terminated: cleaning up");
+    cancel.Cancel();
+});
+
+var runId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+var cgroupRoot = $"berth-bench-{runId}";
+var directory = Directory.CreateTempSubdirectory("berth-bench-").FullName;
+var report = new Report();
+var bench = new Bench(options, report, cgroupRoot, cancel.Token);
+var machine = Machine.Describe();
+string? error = null;
+RegistryServer? registry = null;
+BerthRuntime? berth = null;
+ContainerdRuntime? containerd = null;
+var started = DateTime.UtcNow;
+try
+{
+    Bench.Log($"work directory {directory}; pods {options.Pods}, runs {options.Runs}");
+    await bench.FloorAsync(Path.Combine(directory, "floor"));
+
+    registry = await RegistryServer.StartAsync();
+    Bench.Log($"registry on {registry.Host}; building and pushing images");
+    bench.Images = await BenchImages.PushAsync(registry, options.BigMegabytes);
+
+    berth = await BerthRuntime.StartAsync(Path.Combine(directory, "berth"), options.Berthd, BenchImages.Name, registry.Host);
+    containerd = await ContainerdRuntime.StartAsync(Path.Combine(directory, "containerd"), BenchImages.Name, registry.Host, bench.Images.Pause, BenchImages.CniConfig);
+    machine["berth"] = berth.VersionText;
+    machine["containerd"] = containerd.VersionText;
+    Bench.Log($"{berth.VersionText} (pid {berth.DaemonPid}) and {containerd.VersionText} (pid {containerd.DaemonPid}) are up");
+
+    // Not timed: the images every pod needs, in both runtimes (containerd's sandbox image too).
+    await bench.PullAsync(berth, bench.Images.Busybox);
+    await bench.PullAsync(containerd, bench.Images.Busybox);
+    await bench.PullAsync(containerd, bench.Images.Pause);
+
+    await bench.LatencyAsync(berth, containerd);
+    await bench.ParallelAsync(berth, containerd);
+    await bench.DensityAsync(berth, containerd);
+    await bench.ColdPullAsync(berth, containerd);
+}
+catch (Exception e)
+{
+    error = cancel.IsCancellationRequested ? "interrupted" : e.ToString();
+    Console.Error.WriteLine($"[bench] FAILED: {e}");
+    foreach (var runtime in new RuntimeUnderTest?[] { berth, containerd })
+    {
+        if (runtime is not null)
+        {
+            Console.Error.WriteLine($"[bench] {runtime.Name} output:\n{runtime.OutputTail()}");
+        }
+    }
+}
+finally
+{
+    if (error is not null && int.TryParse(Environment.GetEnvironmentVariable("BERTH_BENCH_LINGER"), out var linger))
+    {
+        Bench.Log($"BERTH_BENCH_LINGER: {linger} s to look around before cleaning up");
+        await Task.Delay(TimeSpan.FromSeconds(linger), CancellationToken.None);
+    }
+
+    Bench.Log("cleaning up");
+    foreach (var cleanup in new Func<ValueTask>[]
+    {
+        () => containerd?.DisposeAsync() ?? ValueTask.CompletedTask,
+        () => berth?.DisposeAsync() ?? ValueTask.CompletedTask,
+        () => registry?.DisposeAsync() ?? ValueTask.CompletedTask,
+    })
+    {
+        try
+        {
+            await cleanup();
+        }
+        catch (Exception e)
+        {
+            error ??= $"cleanup: {e.Message}";
+            Console.Error.WriteLine($"[bench] cleanup: {e.Message}");
+        }
+    }
+
+    Cleanup.RemoveCgroups(cgroupRoot);
+    try
+    {
+        Leftovers.UnmountEverythingUnder(directory);
+        Directory.Delete(directory, recursive: true);
+    }
+    catch (Exception e)
+    {
+        error ??= $"cleanup: {e.Message}";
+        Console.Error.WriteLine($"[bench] cleanup of {directory}: {e.Message}");
+    }
+}
+
+machine["loadavg_end"] = File.ReadAllText("/proc/loadavg").Trim();
+var settings = new JsonObject
+{
+    ["pods"] = options.Pods,
+    ["runs"] = options.Runs,
+    ["warmup"] = options.Warmup,
+    ["parallel"] = options.Parallel,
+    ["parallel_runs"] = options.ParallelRuns,
+    ["pull_runs"] = options.PullRuns,
+    ["big_image"] = bench.Images?.Big,
+    ["big_image_bytes"] = bench.Images?.BigBytes,
+    ["network"] = Bench.NetworkNote,
+    ["containerd_pause_image"] = File.Exists("/usr/bin/catatonit") ? "catatonit -P (Debian, static)" : "busybox sleep (catatonit missing)",
+    ["wall_seconds"] = Math.Round((DateTime.UtcNow - started).TotalSeconds, 1),
+};
+
+Console.WriteLine();
+Console.WriteLine($"berth vs containerd: {machine["berth"]} / {machine["containerd"]}; {machine["cpu"]}, {machine["cpus"]} cpus; {options.Pods} pods; {options.Runs} runs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+Console.WriteLine($"network: {Bench.NetworkNote}");
+Console.WriteLine();
+Console.Write(report.Table());
+
+var json = report.Json(machine, settings, error);
+Directory.CreateDirectory(options.Results);
+var file = Path.Combine(options.Results, $"bench-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
+File.WriteAllText(file, Report.Serialize(json));
+Console.WriteLine($"\nwritten {file}");
+if (error is not null)
+{
+    Console.Error.WriteLine($"[bench] something broke: {error.Split('\n')[0]}");
+    return 1;
+}
+
+return 0;
