@@ -10,9 +10,9 @@ public sealed record BenchOptions
 
     public int Parallel { get; init; } = 20;
 
-    public int ParallelRuns { get; init; } = 5;
+    public int ParallelRuns { get; init; } = 20;
 
-    public int PullRuns { get; init; } = 10;
+    public int PullRuns { get; init; } = 20;
 
     public int BigMegabytes { get; init; } = 100;
 
@@ -26,8 +26,8 @@ public sealed record BenchOptions
           --runs N           samples of each latency row, interleaved between the runtimes (default 20)
           --warmup N         unrecorded cycles per runtime before the latency rows (default 2)
           --parallel N       pods started at once in the parallel row (default 20)
-          --parallel-runs N  samples of the parallel row (default 5)
-          --pull-runs N      cold pulls per runtime (default 10)
+          --parallel-runs N  samples of the parallel row (default 20)
+          --pull-runs N      cold pulls per runtime (default 20)
           --big-mb N         MiB of random data in the cold-pull image (default 100)
           --berthd PATH      berthd to run, berth-shim beside it (default out/berthd of the repository)
           --results DIR      where the JSON goes (default bench/results of the repository)
