@@ -19,9 +19,6 @@ public sealed partial class CriRuntimeService(
     // The CRI version kubelet compares against; "0.1.0" is what every CRI runtime reports here.
     public const string KubeletApiVersion = "0.1.0";
 
-    // Keeps each streamed message far below gRPC's 4 MiB default limit.
-    private const int StreamChunkSize = 256;
-
     public static string RuntimeVersion { get; } =
         typeof(CriRuntimeService).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 

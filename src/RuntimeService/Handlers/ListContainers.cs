@@ -1,4 +1,5 @@
 using Berth.RuntimeService.Containers;
+using Berth.ImageService.Handlers;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -15,12 +16,8 @@ public sealed partial class CriRuntimeService
 
     public override async Task StreamContainers(Cri.StreamContainersRequest request, IServerStreamWriter<Cri.StreamContainersResponse> responseStream, ServerCallContext context)
     {
-        foreach (var chunk in FilterContainers(request.Filter).Select(ToCri).Chunk(StreamChunkSize))
-        {
-            var response = new Cri.StreamContainersResponse();
-            response.Containers.AddRange(chunk);
-            await responseStream.WriteAsync(response, context.CancellationToken);
-        }
+        await ChunkedStream.WriteAsync(FilterContainers(request.Filter).Select(ToCri),
+            chunk => new Cri.StreamContainersResponse { Containers = { chunk } }, responseStream, context.CancellationToken);
     }
 
     private IEnumerable<Container> FilterContainers(Cri.ContainerFilter? filter)

@@ -1,4 +1,5 @@
 using Berth.RuntimeService.Pods;
+using Berth.ImageService.Handlers;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -15,12 +16,8 @@ public sealed partial class CriRuntimeService
 
     public override async Task StreamPodSandboxes(Cri.StreamPodSandboxesRequest request, IServerStreamWriter<Cri.StreamPodSandboxesResponse> responseStream, ServerCallContext context)
     {
-        foreach (var chunk in FilterSandboxes(request.Filter).Select(ToCri).Chunk(StreamChunkSize))
-        {
-            var response = new Cri.StreamPodSandboxesResponse();
-            response.PodSandboxes.AddRange(chunk);
-            await responseStream.WriteAsync(response, context.CancellationToken);
-        }
+        await ChunkedStream.WriteAsync(FilterSandboxes(request.Filter).Select(ToCri),
+            chunk => new Cri.StreamPodSandboxesResponse { PodSandboxes = { chunk } }, responseStream, context.CancellationToken);
     }
 
     private IEnumerable<Sandbox> FilterSandboxes(Cri.PodSandboxFilter? filter)
