@@ -311,7 +311,7 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
     /// <summary>What the kernel charges whoever does it: a bare overlay mount, and spawning /bin/true and waiting for it.</summary>
     public async Task FloorAsync(string directory)
     {
-        Log("floor: bare overlay mount, /bin/true spawn");
+        Log("floor: bare overlay mount, /bin/true spawn, berth-shim spawn into new namespaces");
         var lower = Path.Combine(directory, "lower");
         Directory.CreateDirectory(Path.Combine(lower, "bin"));
         File.WriteAllText(Path.Combine(lower, "bin", "file"), "x");
@@ -345,6 +345,21 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
             {
                 report.AddFloor("spawn_true", Ms(t0));
             }
+        }
+
+        var shim = Path.Combine(Path.GetDirectoryName(options.Berthd)!, "berth-shim");
+        using var floor = Process.Start(new ProcessStartInfo(shim, ["spawn-floor", (options.Warmup + options.Runs).ToString()])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+        })!;
+        var samples = (await floor.StandardOutput.ReadToEndAsync(cancellation))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => double.Parse(line, System.Globalization.CultureInfo.InvariantCulture));
+        await floor.WaitForExitAsync(cancellation);
+        foreach (var sample in samples.Skip(options.Warmup))
+        {
+            report.AddFloor("shim_spawn_namespaces", sample);
         }
     }
 }

@@ -6,6 +6,8 @@ using Berth.Shim.Init;
 using Berth.Shim.Monitor;
 using Berth.Shim.Pause;
 
+using Berth.Shim.Spawn;
+
 namespace Berth.Shim;
 
 /// <summary>
@@ -36,6 +38,9 @@ internal static class Program
                 return PauseStage.Run(bundle);
             case "noop":
                 return 0;
+            case "spawn-floor" when int.TryParse(args.Length > 1 ? args[1] : "", out int count) && count > 0:
+                WarmUpChildProcesses();
+                return SpawnFloor.Run(count);
             default:
                 string usage = "usage: berth-shim serve <bundle>\n";
                 Interop.Sys.WriteAll(2, System.Text.Encoding.ASCII.GetBytes(usage));
@@ -63,12 +68,7 @@ internal static class Program
             PosixSignalRegistration.Create(PosixSignal.SIGINT, Ignore),
             PosixSignalRegistration.Create(PosixSignal.SIGHUP, Ignore),
         ];
-        // One ordinary Process.Start now, on the main thread, so .NET's SIGCHLD machinery exists
-        // before any spawning thread enters a new pid namespace (DESIGN.md, measured facts).
-        using (var warmup = Process.Start(new ProcessStartInfo("/proc/self/exe", "noop") { UseShellExecute = false }))
-        {
-            warmup?.WaitForExit();
-        }
+        WarmUpChildProcesses();
 
         try
         {
@@ -80,6 +80,16 @@ internal static class Program
             ShimLog.Write($"fatal: {e}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// One ordinary Process.Start, on the main thread, so .NET's SIGCHLD machinery exists before any
+    /// spawning thread enters a new pid namespace (DESIGN.md, measured facts).
+    /// </summary>
+    private static void WarmUpChildProcesses()
+    {
+        using var warmup = Process.Start(new ProcessStartInfo("/proc/self/exe", "noop") { UseShellExecute = false });
+        warmup?.WaitForExit();
     }
 
     private static void Ignore(PosixSignalContext context)
