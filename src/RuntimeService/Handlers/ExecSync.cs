@@ -19,7 +19,7 @@ public sealed partial class CriRuntimeService
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "cmd must name a command"));
         }
-        if (container.State.Status != ShimStatus.Running || container.Shim is not { } shim)
+        if (container.State.Status != ShimStatus.Running || container.Shim is null)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container {container.Id} is {container.CriState}, not running"));
         }
@@ -28,6 +28,9 @@ public sealed partial class CriRuntimeService
         ExecSyncResponse result;
         try
         {
+            // A connection of its own: one control connection serves one call at a time, and an exec
+            // may run for its whole timeout while kubelet stops or inspects the container.
+            using var shim = await ShimClient.ConnectAsync(container.SocketPath, ShimClient.DefaultTimeout, context.CancellationToken);
             result = await shim.ExecSyncAsync(exec, context.CancellationToken);
         }
         catch (ShimException error) when (error.Code == ErrorCode.ExecFailed)

@@ -122,6 +122,15 @@ public sealed class ResourceTests(BusyboxRegistry registry) : IClassFixture<Busy
         Assert.Contains("timed out", error.Status.Detail);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(15));
         Assert.Equal(0, (await berth.ExecAsync(id, 5, "true")).ExitCode);
+
+        // A long exec does not hold up other calls on the container.
+        var longExec = berth.ExecAsync(id, 60, "sleep", "30");
+        await Task.Delay(300);
+        var stopping = DateTime.UtcNow;
+        await berth.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = id, Timeout = 0 });
+        Assert.True(DateTime.UtcNow - stopping < TimeSpan.FromSeconds(10));
+        // The exec dies with the container's PID namespace and its call ends.
+        Assert.Same(longExec, await Task.WhenAny(longExec, Task.Delay(TimeSpan.FromSeconds(10))));
         await berth.RemovePodAsync(podId);
         Assert.Empty(Traces(berth, pod));
     }
