@@ -53,24 +53,11 @@ internal static partial class Interop
         {
             fixed (byte* p = buffer)
             {
-                while (true)
+                int count;
+                while (!Completed(read(fd, p, (nuint)buffer.Length), "read", out count))
                 {
-                    nint n = read(fd, p, (nuint)buffer.Length);
-                    if (n >= 0)
-                    {
-                        return (int)n;
-                    }
-                    Errno e = LastErrno();
-                    if (e == Errno.EINTR)
-                    {
-                        continue;
-                    }
-                    if (e == Errno.EAGAIN)
-                    {
-                        return -1;
-                    }
-                    throw new ErrnoException(e, "read", null);
                 }
+                return count;
             }
         }
 
@@ -79,25 +66,36 @@ internal static partial class Interop
         {
             fixed (byte* p = buffer)
             {
-                while (true)
+                int count;
+                while (!Completed(write(fd, p, (nuint)buffer.Length), "write", out count))
                 {
-                    nint n = write(fd, p, (nuint)buffer.Length);
-                    if (n >= 0)
-                    {
-                        return (int)n;
-                    }
-                    Errno e = LastErrno();
-                    if (e == Errno.EINTR)
-                    {
-                        continue;
-                    }
-                    if (e == Errno.EAGAIN)
-                    {
-                        return -1;
-                    }
-                    throw new ErrnoException(e, "write", null);
                 }
+                return count;
             }
+        }
+
+        /// <summary>
+        /// The outcome of one read(2) or write(2): false to call again after EINTR; else the count, or
+        /// -1 when a non-blocking descriptor has nothing to give or no room (EAGAIN).
+        /// </summary>
+        private static bool Completed(nint result, string function, out int count)
+        {
+            count = (int)result;
+            if (result >= 0)
+            {
+                return true;
+            }
+            Errno e = LastErrno();
+            if (e == Errno.EINTR)
+            {
+                return false;
+            }
+            if (e == Errno.EAGAIN)
+            {
+                count = -1;
+                return true;
+            }
+            throw new ErrnoException(e, function, null);
         }
 
         /// <summary>Writes all of <paramref name="buffer"/> to a blocking descriptor.</summary>
