@@ -1,3 +1,5 @@
+using Berth.Core;
+using Berth.Core.Storage;
 using Berth.ImageService;
 using Berth.ImageService.Handlers;
 using Berth.ImageService.Images;

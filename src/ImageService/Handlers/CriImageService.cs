@@ -1,3 +1,4 @@
+using Berth.Core.Cri;
 using Berth.ImageService.Images;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;

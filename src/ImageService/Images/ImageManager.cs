@@ -1,3 +1,5 @@
+using Berth.Core.Errors;
+using Berth.Core;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Berth.ImageService.Layers;
@@ -371,4 +373,4 @@ public sealed class ImageManager
 public sealed record ImageFilesystemUsage(string Mountpoint, long UsedBytes, long InodesUsed);
 
 /// <summary>An image whose manifest, config and layers do not agree with each other.</summary>
-public sealed class InvalidImageException(string message) : Exception(message);
+public sealed class InvalidImageException(string message) : BerthException(ErrorKind.FailedPrecondition, message);

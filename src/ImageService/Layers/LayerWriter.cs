@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Formats.Tar;
 using System.Globalization;
 using Microsoft.Win32.SafeHandles;
-using static Berth.ImageService.Interop;
+using static Berth.Interop;
 
 namespace Berth.ImageService.Layers;
 

@@ -1,3 +1,5 @@
+using Berth.Core.Errors;
+
 namespace Berth.ImageService.Layers;
 
 /// <summary>
@@ -5,15 +7,5 @@ namespace Berth.ImageService.Layers;
 /// a ".." that climbs out, a path through a symlink that leads out, a hard link to what this layer does not hold,
 /// or an xattr that steers overlayfs. The message names the entry and the reason.
 /// </summary>
-public sealed class UnsafeLayerException : Exception
-{
-    public UnsafeLayerException(string message)
-        : base(message)
-    {
-    }
-
-    public UnsafeLayerException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-}
+public sealed class UnsafeLayerException(string message, Exception? innerException = null)
+    : BerthException(ErrorKind.FailedPrecondition, message, innerException);

@@ -7,10 +7,10 @@ public static class Devices
     /// <summary>The device numbers of a node on the host, or null when the path is missing or not a device.</summary>
     public static DeviceNumber? Resolve(string hostPath)
     {
-        Berth.ImageService.Interop.FileStatus status;
+        Interop.FileStatus status;
         try
         {
-            status = Berth.ImageService.Interop.Sys.LStat(hostPath);
+            status = Interop.Sys.LStat(hostPath);
         }
         catch (IOException)
         {
@@ -18,8 +18,8 @@ public static class Devices
         }
         char? type = status.Type switch
         {
-            Berth.ImageService.Interop.FileType.CharacterDevice => 'c',
-            Berth.ImageService.Interop.FileType.BlockDevice => 'b',
+            Interop.FileType.CharacterDevice => 'c',
+            Interop.FileType.BlockDevice => 'b',
             _ => null,
         };
         return type is null

@@ -1,3 +1,4 @@
+using Berth.Core.Cri;
 using Berth.RuntimeService.Containers;
 using Berth.ImageService.Handlers;
 using Grpc.Core;

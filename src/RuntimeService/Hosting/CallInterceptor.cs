@@ -1,8 +1,5 @@
+using Berth.Core;
 using System.Diagnostics;
-using Berth.ImageService;
-using Berth.ImageService.Images;
-using Berth.ImageService.Layers;
-using Berth.ImageService.Registry;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 
@@ -10,7 +7,7 @@ namespace Berth.RuntimeService.Hosting;
 
 /// <summary>
 /// Wraps every CRI call: a trace span, a latency measurement, and the one place where domain
-/// exceptions become gRPC statuses with a clear message (handlers stay free of try/catch).
+/// exceptions become gRPC statuses, through <see cref="ErrorTable"/> (handlers stay free of try/catch).
 /// </summary>
 public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Interceptor
 {
@@ -26,7 +23,7 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         }
         catch (Exception error)
         {
-            var mapped = ToRpcException(error, context.Method);
+            var mapped = ErrorTable.ToRpcException(error, context.Method);
             code = mapped.StatusCode;
             activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
             Log(context.Method, mapped, error);
@@ -51,7 +48,7 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         }
         catch (Exception error)
         {
-            var mapped = ToRpcException(error, context.Method);
+            var mapped = ErrorTable.ToRpcException(error, context.Method);
             activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
             Log(context.Method, mapped, error);
             throw mapped;
@@ -69,26 +66,4 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
             logger.LogInformation("{Method} answered {Code}: {Detail}", method, mapped.StatusCode, mapped.Status.Detail);
         }
     }
-
-    public static RpcException ToRpcException(Exception error, string method) => error switch
-    {
-        RpcException { StatusCode: StatusCode.Unimplemented } => new RpcException(new Status(StatusCode.Unimplemented,
-            $"berth does not implement {method} yet")),
-        RpcException rpc => rpc,
-        ImageReferenceException => Status(StatusCode.InvalidArgument, error.Message),
-        RegistryException registry => Status(registry.Kind switch
-        {
-            RegistryErrorKind.NotFound or RegistryErrorKind.NoMatchingPlatform => StatusCode.NotFound,
-            RegistryErrorKind.Unauthorized => StatusCode.PermissionDenied,
-            RegistryErrorKind.Unsupported or RegistryErrorKind.InvalidManifest => StatusCode.FailedPrecondition,
-            RegistryErrorKind.DigestMismatch => StatusCode.DataLoss,
-            RegistryErrorKind.Stalled => StatusCode.DeadlineExceeded,
-            _ => StatusCode.Unavailable,
-        }, error.Message),
-        UnsafeLayerException or InvalidLayerException or InvalidImageException => Status(StatusCode.FailedPrecondition, error.Message),
-        OperationCanceledException => Status(StatusCode.Cancelled, "the call was cancelled"),
-        _ => Status(StatusCode.Internal, $"{error.GetType().Name}: {error.Message}"),
-    };
-
-    private static RpcException Status(StatusCode code, string detail) => new(new Status(code, detail));
 }

@@ -83,7 +83,7 @@ public sealed class SandboxManager(
         Directory.CreateDirectory(sandbox.ShmPath);
         if (!sandbox.HostIpc)
         {
-            Interop.Sys.MountTmpfs(sandbox.ShmPath, ShmSize);
+            Interop.Sys.Mount("shm", sandbox.ShmPath, "tmpfs", Interop.Sys.MS_NOSUID | Interop.Sys.MS_NODEV | Interop.Sys.MS_NOEXEC, ShmSize);
         }
 
         var spec = SandboxSpecBuilder.Build(new SandboxSpecInput(sandbox.Config, sandbox.Id, sandbox.ReaperCgroupPath, Files(sandbox)));
@@ -134,11 +134,11 @@ public sealed class SandboxManager(
             }
             foreach (var pin in Directory.Exists(sandbox.NamespaceDir) ? Directory.EnumerateFiles(sandbox.NamespaceDir) : [])
             {
-                Interop.Sys.UnmountDetached(pin);
+                Interop.Sys.Unmount(pin, Interop.Sys.MNT_DETACH);
                 File.Delete(pin);
             }
             await CgroupCleanup.KillAndRemoveAsync(sandbox.ReaperCgroupPath);
-            Interop.Sys.UnmountDetached(sandbox.ShmPath);
+            Interop.Sys.Unmount(sandbox.ShmPath, Interop.Sys.MNT_DETACH);
         }
         finally
         {

@@ -1,7 +1,9 @@
+using Berth.Core.Errors;
+
 namespace Berth.RuntimeService.Specs;
 
 /// <summary>
 /// The CRI request cannot be turned into a runnable spec; the message says what is wrong in the
-/// request's own terms. Handlers answer it with InvalidArgument.
+/// request's own terms (an INVALID_ARGUMENT for the caller).
 /// </summary>
-public sealed class SpecException(string message) : Exception(message);
+public sealed class SpecException(string message) : BerthException(ErrorKind.InvalidArgument, message);

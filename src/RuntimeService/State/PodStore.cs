@@ -1,3 +1,4 @@
+using Berth.Core.Storage;
 using Berth.ImageService.Store;
 using Microsoft.Data.Sqlite;
 

@@ -274,7 +274,7 @@ internal static class RootfsSetup
         }
     }
 
-    private static readonly (string Name, long Major, long Minor)[] s_defaultDevices =
+    private static readonly (string Name, uint Major, uint Minor)[] s_defaultDevices =
     [
         ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
     ];
@@ -286,7 +286,7 @@ internal static class RootfsSetup
             string path = rootfs + "/dev/" + name;
             if (!File.Exists(path))
             {
-                Interop.Sys.Mknod(path, Interop.Sys.S_IFCHR | 0b110_110_110, major, minor);
+                Interop.Sys.Mknod(path, Interop.FileType.CharacterDevice, 0b110_110_110, major, minor);
             }
         }
         (string Link, string Target)[] links =
@@ -322,19 +322,18 @@ internal static class RootfsSetup
             {
                 Directory.CreateDirectory(parent);
             }
-            uint kind = device.Type switch
+            Interop.FileType kind = device.Type switch
             {
-                "c" or "u" => Interop.Sys.S_IFCHR,
-                "b" => Interop.Sys.S_IFBLK,
-                "p" => Interop.Sys.S_IFIFO,
+                "c" or "u" => Interop.FileType.CharacterDevice,
+                "b" => Interop.FileType.BlockDevice,
+                "p" => Interop.FileType.Fifo,
                 _ => throw new ArgumentException($"device {device.Path} has unknown type {device.Type}"),
             };
             if (File.Exists(path))
             {
                 File.Delete(path);
             }
-            uint mode = (device.FileMode ?? 0b110_110_110) & 0xfff;
-            Interop.Sys.Mknod(path, kind | mode, device.Major, device.Minor);
+            Interop.Sys.Mknod(path, kind, device.FileMode ?? 0b110_110_110, (uint)device.Major, (uint)device.Minor);
             Interop.Sys.Chown(path, device.Uid ?? 0, device.Gid ?? 0);
         }
     }

@@ -73,9 +73,9 @@ public sealed class LayerEscapeTests
 
         await UnpackAsync(tar, layout.Target);
 
-        Assert.Equal(Berth.ImageService.Interop.FileType.Directory, Stat(layout.InLayer("evil-dir")).Type);
+        Assert.Equal(Interop.FileType.Directory, Stat(layout.InLayer("evil-dir")).Type);
         Assert.Equal("stays inside", File.ReadAllText(layout.InLayer("evil-file")));
-        Assert.Equal(Berth.ImageService.Interop.FileType.Fifo, Stat(layout.InLayer("evil-node")).Type);
+        Assert.Equal(Interop.FileType.Fifo, Stat(layout.InLayer("evil-node")).Type);
         Assert.Equal(["layer"], layout.ParentListing());
         Assert.Equal((UnixFileMode)0b111_000_000, Stat(layout.InLayer("evil-dir")).Permissions);
     }

@@ -142,6 +142,8 @@ internal static class LayerKit
     public static byte[] Zstd(byte[] tar)
     {
         using var compressor = new ZstdSharp.Compressor(3);
+        // With the content checksum the zstd tool writes by default, so a corrupt frame is detected.
+        compressor.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_checksumFlag, 1);
         return compressor.Wrap(tar).ToArray();
     }
 

@@ -68,7 +68,7 @@ public sealed class ImageReferenceTests
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
         Assert.Contains($"\"{text}\"", error.Message, StringComparison.Ordinal);
-        Assert.IsAssignableFrom<FormatException>(error);
+        Assert.Equal(Berth.Core.Errors.ErrorKind.InvalidArgument, error.Kind);
         Assert.False(ImageReference.TryParse(text, out var reference));
         Assert.Null(reference);
     }

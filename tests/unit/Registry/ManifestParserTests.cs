@@ -56,7 +56,7 @@ public sealed class ManifestParserTests
     {
         var error = Assert.Throws<RegistryException>(() => Index(IndexPlatforms).SelectFor(new Platform("linux", "s390x"), "docker.io/library/app:1"));
 
-        Assert.Equal(RegistryErrorKind.NoMatchingPlatform, error.Kind);
+        Assert.Equal(RegistryErrorKind.NoMatchingPlatform, error.Reason);
         Assert.Equal("docker.io/library/app:1 has no image for linux/s390x; it has linux/amd64, linux/amd64/v3, linux/arm/v6, linux/arm/v7, " +
             "linux/arm64/v8, linux/386, linux/ppc64le, windows/amd64, unknown/unknown", error.Message);
     }
@@ -65,7 +65,7 @@ public sealed class ManifestParserTests
     public void OlderVariantsDoNotRunNewerOnes()
     {
         var error = Assert.Throws<RegistryException>(() => Index("linux/arm/v7").SelectFor(new Platform("linux", "arm", "v6"), "app"));
-        Assert.Equal(RegistryErrorKind.NoMatchingPlatform, error.Kind);
+        Assert.Equal(RegistryErrorKind.NoMatchingPlatform, error.Reason);
     }
 
     [Fact]
@@ -119,7 +119,7 @@ public sealed class ManifestParserTests
 
         var error = Assert.Throws<RegistryException>(() => ManifestParser.Parse(Encoding.UTF8.GetBytes(schema1), contentType, "manifest of app:old"));
 
-        Assert.Equal(RegistryErrorKind.Unsupported, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unsupported, error.Reason);
         Assert.Contains("manifest of app:old is a Docker image manifest schema 1", error.Message);
     }
 
@@ -141,7 +141,7 @@ public sealed class ManifestParserTests
     {
         var error = Assert.Throws<RegistryException>(() => ManifestParser.Parse(Encoding.UTF8.GetBytes(json), null, "manifest of app"));
 
-        Assert.Equal(kind, error.Kind);
+        Assert.Equal(kind, error.Reason);
         Assert.Contains(expected, error.Message);
     }
 }

@@ -131,9 +131,9 @@ public sealed class RealRegistryTests(LocalRegistries registries) : IClassFixtur
         Assert.Equal(image.ManifestDigest, byDigest.ManifestDigest);
         Assert.Equal(image.ManifestDigest, byBoth.RepoDigest);
         Assert.Equal("v1", byBoth.Reference.Tag);
-        Assert.Equal(RegistryErrorKind.NotFound, missingTag.Kind);
+        Assert.Equal(RegistryErrorKind.NotFound, missingTag.Reason);
         Assert.Contains("MANIFEST_UNKNOWN", missingTag.Message);
-        Assert.Equal(RegistryErrorKind.NotFound, missingBlob.Kind);
+        Assert.Equal(RegistryErrorKind.NotFound, missingBlob.Reason);
         Assert.Contains("BLOB_UNKNOWN", missingBlob.Message);
     }
 

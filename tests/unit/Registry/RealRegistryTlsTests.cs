@@ -86,7 +86,7 @@ public sealed class RealRegistryTlsTests : IAsyncLifetime
         Assert.Equal(Registry.Url, (await ResolveAsync(new RegistryHostConfig { Insecure = true })).Source);
         // With the wrong CA the TLS handshake fails; plain HTTP, allowed on loopback, gets nothing from an HTTPS server.
         var untrusted = await Assert.ThrowsAsync<RegistryException>(() => ResolveAsync(new RegistryHostConfig { Ca = OtherCaFile }));
-        Assert.Equal(RegistryErrorKind.Unavailable, untrusted.Kind);
+        Assert.Equal(RegistryErrorKind.Unavailable, untrusted.Reason);
         Assert.Contains("answered 400 BadRequest (plain HTTP was used because HTTPS failed: GET https://", untrusted.Message);
         var missingCa = await Assert.ThrowsAsync<RegistryException>(() => ResolveAsync(new RegistryHostConfig { Ca = "/nonexistent/ca.pem" }));
         Assert.Contains("cannot read the CA file \"/nonexistent/ca.pem\"", missingCa.Message);

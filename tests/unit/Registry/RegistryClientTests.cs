@@ -151,7 +151,7 @@ public sealed class RegistryClientTests
         var error = await Assert.ThrowsAsync<RegistryException>(() =>
             client.ResolveAsync(ImageReference.Parse("registry.test/team/other:v1"), null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.Unauthorized, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unauthorized, error.Reason);
         Assert.Equal(["repository:team/app:pull", "repository:team/other:pull", "repository:team/other:pull"],
             network.To("auth.test").Select(request => HttpUtility.ParseQueryString(request.Uri.Query)["scope"]));
     }
@@ -174,7 +174,7 @@ public sealed class RegistryClientTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => client.ResolveAsync(Reference, null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.Unauthorized, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unauthorized, error.Reason);
         Assert.StartsWith("pull access to team/app on registry.test was denied: the repository does not exist or needs credentials", error.Message);
     }
 
@@ -196,7 +196,7 @@ public sealed class RegistryClientTests
         var error = await Assert.ThrowsAsync<RegistryException>(() =>
             client.ResolveAsync(Reference, new RegistryCredentials("alice", "s3cret", null, null), CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.Unauthorized, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unauthorized, error.Reason);
         Assert.Equal("refusing to send the credentials for registry.test to the token service http://auth.test/token over plain HTTP", error.Message);
         Assert.All(network.To("auth.test"), request => Assert.Null(request.Authorization));
     }
@@ -242,7 +242,7 @@ public sealed class RegistryClientTests
         var error = await Assert.ThrowsAsync<RegistryException>(() =>
             client.ResolveAsync(Reference, new RegistryCredentials("alice", "wrong-pass", null, null), CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.Unauthorized, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unauthorized, error.Reason);
         Assert.Equal("the token service auth.test rejected the credentials for registry.test: 401 Unauthorized " +
             "(UNAUTHORIZED: incorrect username or password)", error.Message);
         Assert.DoesNotContain("wrong-pass", error.ToString());
@@ -265,7 +265,7 @@ public sealed class RegistryClientTests
 
         Assert.Equal([null, expected, expected], network.Requests.Select(request => request.Authorization?.ToString()));
         var anonymous = await Assert.ThrowsAsync<RegistryException>(() => client.ResolveAsync(Reference, null, CancellationToken.None));
-        Assert.Equal(RegistryErrorKind.Unauthorized, anonymous.Kind);
+        Assert.Equal(RegistryErrorKind.Unauthorized, anonymous.Reason);
         Assert.Equal("registry.test needs credentials (Basic) to pull team/app", anonymous.Message);
         var wrong = await Assert.ThrowsAsync<RegistryException>(() =>
             client.ResolveAsync(Reference, new RegistryCredentials("bob", "nope", null, null), CancellationToken.None));
@@ -333,7 +333,7 @@ public sealed class RegistryClientTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => client.ResolveAsync(Reference, null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.Unavailable, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unavailable, error.Reason);
         Assert.Equal("GET https://registry.test/v2/team/app/manifests/v1 failed: the registry answered 500 InternalServerError", error.Message);
         Assert.Equal(Options.MaxAttempts, network.Requests.Count);
     }
@@ -346,7 +346,7 @@ public sealed class RegistryClientTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => client.ResolveAsync(Reference, null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.Unavailable, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unavailable, error.Reason);
         Assert.Contains("Connection refused", error.Message);
         Assert.Equal(3, network.Requests.Count);
     }
@@ -362,7 +362,7 @@ public sealed class RegistryClientTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => client.ResolveAsync(Reference, null, CancellationToken.None));
 
-        Assert.Equal(kind, error.Kind);
+        Assert.Equal(kind, error.Reason);
         Assert.Equal(message, error.Message);
         Assert.Single(network.Requests);
     }
@@ -375,7 +375,7 @@ public sealed class RegistryClientTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => client.ResolveAsync(Reference, null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.Unavailable, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unavailable, error.Reason);
         Assert.EndsWith("failed: no answer within 0.1 s", error.Message);
         Assert.Equal(2, network.Requests.Count);
     }
@@ -447,7 +447,7 @@ public sealed class RegistryClientTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => client.ResolveAsync(Reference, null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.NotFound, error.Kind);
+        Assert.Equal(RegistryErrorKind.NotFound, error.Reason);
     }
 
     [Fact]
@@ -460,7 +460,7 @@ public sealed class RegistryClientTests
         var error = await Assert.ThrowsAsync<RegistryException>(() =>
             client.ResolveAsync(ImageReference.Parse($"registry.test/team/app:v1@{Image.ManifestDigest}"), null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.DigestMismatch, error.Kind);
+        Assert.Equal(RegistryErrorKind.DigestMismatch, error.Reason);
         Assert.Contains($"with digest {other.ManifestDigest}", error.Message);
         Assert.EndsWith($"/manifests/{Image.ManifestDigest}", network.Requests[0].Uri.AbsolutePath);
     }
@@ -474,7 +474,7 @@ public sealed class RegistryClientTests
         var error = await Assert.ThrowsAsync<RegistryException>(() =>
             client.ResolveAsync(ImageReference.Parse("registry.test/team/app@sha512:" + new string('a', 128)), null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.Unsupported, error.Kind);
+        Assert.Equal(RegistryErrorKind.Unsupported, error.Reason);
         Assert.Empty(network.Requests);
     }
 
@@ -486,7 +486,7 @@ public sealed class RegistryClientTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => client.ResolveAsync(Reference, null, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.InvalidManifest, error.Kind);
+        Assert.Equal(RegistryErrorKind.InvalidManifest, error.Reason);
         Assert.Contains("is larger than 4194304 bytes", error.Message);
     }
 
@@ -510,10 +510,10 @@ public sealed class RegistryClientTests
         var wrongContent = await Assert.ThrowsAsync<RegistryException>(() => ReadLayerAsync(client, image));
         var tooLarge = await Assert.ThrowsAsync<RegistryException>(() => client.GetBlobBytesAsync(image, image.Layers[0], 100, CancellationToken.None));
 
-        Assert.Equal(RegistryErrorKind.DigestMismatch, wrongLength.Kind);
+        Assert.Equal(RegistryErrorKind.DigestMismatch, wrongLength.Reason);
         Assert.Contains($"announced {Image.Layer.Length - 1} bytes", wrongLength.Message);
-        Assert.Equal(RegistryErrorKind.DigestMismatch, wrongContent.Kind);
-        Assert.Equal(RegistryErrorKind.Unsupported, tooLarge.Kind);
+        Assert.Equal(RegistryErrorKind.DigestMismatch, wrongContent.Reason);
+        Assert.Equal(RegistryErrorKind.Unsupported, tooLarge.Reason);
     }
 
     [Fact]
@@ -532,7 +532,7 @@ public sealed class RegistryClientTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => ReadLayerAsync(client, image));
 
-        Assert.Equal(RegistryErrorKind.Stalled, error.Kind);
+        Assert.Equal(RegistryErrorKind.Stalled, error.Reason);
         Assert.Equal($"blob {Image.LayerDigest}: no data for 0.2 s after 100 of {Image.Layer.Length} bytes", error.Message);
     }
 
@@ -547,7 +547,7 @@ public sealed class RegistryClientTests
         };
         using var strict = Client(network);
         var refused = await Assert.ThrowsAsync<RegistryException>(() => strict.ResolveAsync(Reference, null, CancellationToken.None));
-        Assert.Equal(RegistryErrorKind.Unavailable, refused.Kind);
+        Assert.Equal(RegistryErrorKind.Unavailable, refused.Reason);
         Assert.Single(network.Requests); // a TLS failure is not retried, and never downgraded for an ordinary host
 
         using var insecure = Client(network, new Dictionary<string, RegistryHostConfig> { ["registry.test"] = new() { Insecure = true } });

@@ -35,9 +35,9 @@ public sealed class VerifyingBlobStreamTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => ReadToEndAsync(stream));
 
-        Assert.Equal(RegistryErrorKind.DigestMismatch, error.Kind);
+        Assert.Equal(RegistryErrorKind.DigestMismatch, error.Reason);
         Assert.Contains($"arrived with digest {TestImage.DigestOf(tampered)}", error.Message);
-        Assert.Equal(RegistryErrorKind.DigestMismatch, (await Assert.ThrowsAsync<RegistryException>(() => stream.ReadAsync(new byte[1]).AsTask())).Kind);
+        Assert.Equal(RegistryErrorKind.DigestMismatch, (await Assert.ThrowsAsync<RegistryException>(() => stream.ReadAsync(new byte[1]).AsTask())).Reason);
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public sealed class VerifyingBlobStreamTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => ReadToEndAsync(stream));
 
-        Assert.Equal(RegistryErrorKind.DigestMismatch, error.Kind);
+        Assert.Equal(RegistryErrorKind.DigestMismatch, error.Reason);
         Assert.Contains($"ended after {Content.Length - 1} of the {Content.Length} bytes", error.Message);
     }
 
@@ -59,7 +59,7 @@ public sealed class VerifyingBlobStreamTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => ReadToEndAsync(stream));
 
-        Assert.Equal(RegistryErrorKind.DigestMismatch, error.Kind);
+        Assert.Equal(RegistryErrorKind.DigestMismatch, error.Reason);
         Assert.Contains("longer than the 100000 bytes", error.Message);
         Assert.True(source.Position < source.Length, "it stopped reading before the end of the oversized content");
     }
@@ -73,7 +73,7 @@ public sealed class VerifyingBlobStreamTests
 
         var error = await Assert.ThrowsAsync<RegistryException>(() => ReadToEndAsync(stream));
 
-        Assert.Equal(RegistryErrorKind.Stalled, error.Kind);
+        Assert.Equal(RegistryErrorKind.Stalled, error.Reason);
         Assert.Contains("no data for 0.2 s after 1000 of 100000 bytes", error.Message);
     }
 

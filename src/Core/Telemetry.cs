@@ -1,0 +1,15 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Berth.Core;
+
+/// <summary>The daemon's one trace source and meter; berthd exports both (OTLP, Prometheus).</summary>
+public static class Telemetry
+{
+    public const string Name = "Berth";
+    public static readonly ActivitySource Source = new(Name);
+    public static readonly Meter Meter = new(Name);
+    public static readonly Counter<long> BytesPulled = Meter.CreateCounter<long>("berth.image.pull.bytes", "By", "Compressed layer bytes pulled from registries");
+    public static readonly Histogram<double> PullDuration = Meter.CreateHistogram<double>("berth.image.pull.duration", "s", "Time from PullImage to the image being committed");
+    public static readonly Histogram<double> RpcDuration = Meter.CreateHistogram<double>("berth.rpc.duration", "s", "CRI call latency, server side");
+}
