@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using Berth.Shim.Cgroups.V1;
 using Berth.Shim.Cgroups.V2;
 
@@ -6,7 +7,20 @@ namespace Berth.Shim.Cgroups;
 /// <summary>Chooses the cgroup implementation for this node from its layout (see <see cref="CgroupLayout.Classify"/>).</summary>
 internal static class CgroupManagerFactory
 {
-    public static ICgroupManager Detect(string? root) => For(CgroupLayout.Detect(root));
+    /// <summary>The manager for the layout at <paramref name="root"/>; throws <see cref="CgroupUnsupportedException"/> where no cgroup file system is mounted.</summary>
+    public static ICgroupManager Detect(string? root)
+    {
+        CgroupLayout layout;
+        try
+        {
+            layout = CgroupLayout.Detect(root);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new CgroupUnsupportedException(e.Message, root);
+        }
+        return For(layout);
+    }
 
     public static ICgroupManager For(CgroupLayout layout) =>
         layout.Version == 2 ? new CgroupV2Manager(layout) : new CgroupV1Manager(layout);

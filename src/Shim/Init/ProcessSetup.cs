@@ -83,6 +83,19 @@ internal static class ProcessSetup
         }
     }
 
+    /// <summary>The highest capability the kernel knows (/proc/sys/kernel/cap_last_cap), or the table's.</summary>
+    private static int LastCap()
+    {
+        try
+        {
+            return int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+        {
+            return CapabilityNames.All.Count - 1;
+        }
+    }
+
     /// <summary>
     /// Becomes the process's user with its capabilities: drops the bounding set, keeps capabilities
     /// across the uid change, sets groups, gid and uid, then the capability sets, the ambient set
@@ -94,7 +107,7 @@ internal static class ProcessSetup
         OciCapabilities? caps = process.Capabilities;
         var unknown = new List<string>();
         ulong held = ReadCapabilityMask("CapPrm");
-        int lastCap = CapabilityNames.LastCap();
+        int lastCap = LastCap();
         if (caps is not null)
         {
             ulong bounding = CapabilityNames.ToMask(caps.Bounding, unknown);

@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using Berth.Api.Shim;
 
 namespace Berth.Shim.Init;
@@ -224,7 +225,7 @@ internal static class RootfsSetup
         Directory.CreateDirectory(destination);
         ulong readOnly = options.Flags & Interop.Sys.MS_RDONLY;
         string path = (cgroupsPath ?? "").Trim('/');
-        var mounts = Cgroups.CgroupMounts.Read();
+        var mounts = CgroupMounts.Read();
         if (mounts.Exists(m => m.MountPoint == "/sys/fs/cgroup" && m.IsV2))
         {
             string source = Directory.Exists("/sys/fs/cgroup/" + path) ? "/sys/fs/cgroup/" + path : "/sys/fs/cgroup";

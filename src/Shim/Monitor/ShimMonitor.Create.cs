@@ -270,16 +270,6 @@ internal sealed unsafe partial class ShimMonitor
         _ => throw new ShimRequestException(ErrorCode.InvalidArgument, $"unsupported namespace type {type}"),
     };
 
-    /// <summary>The pin file name of each namespace type a sandbox pins.</summary>
-    private static string? PinName(string type) => type switch
-    {
-        LinuxNamespaceType.Network => "net",
-        LinuxNamespaceType.Ipc => "ipc",
-        LinuxNamespaceType.Uts => "uts",
-        LinuxNamespaceType.Pid => "pid",
-        _ => null,
-    };
-
     /// <summary>Bind-mounts /proc/&lt;pid&gt;/ns/&lt;kind&gt; on a file in the pin directory for each namespace the sandbox created.</summary>
     private void PinNamespaces(ShimOptions options, List<string> created)
     {
@@ -290,11 +280,11 @@ internal sealed unsafe partial class ShimMonitor
         Directory.CreateDirectory(options.NamespaceDir);
         foreach (string type in created)
         {
-            if (PinName(type) is not { } name)
+            if (NamespacePins.FileName(type) is not { } name)
             {
                 continue;
             }
-            string target = Path.Combine(options.NamespaceDir, name);
+            string target = NamespacePins.PathOf(options.NamespaceDir, type);
             using (File.Open(target, FileMode.OpenOrCreate, FileAccess.Write))
             {
             }

@@ -1,3 +1,4 @@
+using Berth.Api.Shim;
 using Berth.Shim.Init;
 using Xunit;
 

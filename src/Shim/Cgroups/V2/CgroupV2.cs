@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using System.Globalization;
 using Berth.Api.Shim;
 

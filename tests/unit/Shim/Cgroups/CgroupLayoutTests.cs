@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using Berth.Shim.Cgroups;
 
 namespace Berth.Shim.Tests.Unit.Cgroups;
@@ -70,7 +71,7 @@ public sealed class CgroupLayoutTests
     [Fact]
     public void NothingMountedIsAClearError()
     {
-        var e = Assert.Throws<CgroupUnsupportedException>(() => CgroupLayout.Classify("/sys/fs/cgroup", CgroupLayout.TmpfsMagic, CgroupMounts.Parse(V2Mountinfo.Replace("/sys/fs/cgroup", "/elsewhere"))));
+        var e = Assert.Throws<NotSupportedException>(() => CgroupLayout.Classify("/sys/fs/cgroup", CgroupLayout.TmpfsMagic, CgroupMounts.Parse(V2Mountinfo.Replace("/sys/fs/cgroup", "/elsewhere"))));
         Assert.Contains("no cgroup hierarchy", e.Message);
     }
 

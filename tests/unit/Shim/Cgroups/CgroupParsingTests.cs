@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using System.Text;
 using Berth.Api.Shim;
 using Berth.Shim.Cgroups;

@@ -1,12 +1,12 @@
 using System.Text;
 
-namespace Berth.Shim.Cgroups;
+namespace Berth.Api.Shim.Cgroups;
 
 /// <summary>
 /// One cgroup file system mount from /proc/self/mountinfo. <see cref="Device"/> (major:minor) names
 /// the hierarchy: the same hierarchy mounted twice has the same device.
 /// </summary>
-internal sealed record CgroupMount(string MountPoint, string Type, string Root, string Device, string SuperOptions)
+public sealed record CgroupMount(string MountPoint, string Type, string Root, string Device, string SuperOptions)
 {
     public bool IsV1 => Type == "cgroup";
 
@@ -37,7 +37,7 @@ internal sealed record CgroupMount(string MountPoint, string Type, string Root, 
 }
 
 /// <summary>Reads the cgroup mounts of this mount namespace.</summary>
-internal static class CgroupMounts
+public static class CgroupMounts
 {
     public static List<CgroupMount> Read() => Parse(File.ReadAllText("/proc/self/mountinfo"));
 
@@ -66,8 +66,8 @@ internal static class CgroupMounts
         return mounts;
     }
 
-    /// <summary>mountinfo escapes space, tab, newline and backslash as \ooo octal.</summary>
-    internal static string Unescape(string field)
+    /// <summary>mountinfo escapes space, tab, newline and backslash as \ooo octal; this undoes it for any of its path fields.</summary>
+    public static string Unescape(string field)
     {
         if (!field.Contains('\\'))
         {

@@ -1,9 +1,14 @@
-namespace Berth.Shim.Init;
+namespace Berth.Api.Shim;
 
-/// <summary>Linux capability names (as the runtime spec writes them) and their numbers.</summary>
-internal static class CapabilityNames
+/// <summary>
+/// Linux capability names as the OCI runtime spec writes them, in the kernel's number order
+/// (include/uapi/linux/capability.h, up to CAP_CHECKPOINT_RESTORE of Linux 5.9): berthd writes them
+/// into config.json, the shim turns them into bit masks.
+/// </summary>
+public static class CapabilityNames
 {
-    private static readonly string[] s_names =
+    /// <summary>Every capability this table knows; the index is the capability's number.</summary>
+    public static IReadOnlyList<string> All { get; } =
     [
         "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
         "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
@@ -14,35 +19,27 @@ internal static class CapabilityNames
         "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
     ];
 
-    /// <summary>The highest capability the kernel knows (/proc/sys/kernel/cap_last_cap), or the table's.</summary>
-    public static int LastCap()
-    {
-        try
-        {
-            return int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim());
-        }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
-        {
-            return s_names.Length - 1;
-        }
-    }
-
-    /// <summary>The number of a capability name; false for a name this table does not know.</summary>
+    /// <summary>The number of a capability name, with or without its CAP_ prefix; false for a name this table does not know.</summary>
     public static bool TryParse(string name, out int number)
     {
-        number = Array.IndexOf(s_names, name.StartsWith("CAP_", StringComparison.Ordinal) ? name : "CAP_" + name);
-        return number >= 0;
+        string full = name.StartsWith("CAP_", StringComparison.Ordinal) ? name : "CAP_" + name;
+        number = -1;
+        for (int i = 0; i < All.Count; i++)
+        {
+            if (All[i] == full)
+            {
+                number = i;
+                return true;
+            }
+        }
+        return false;
     }
 
-    /// <summary>A capability set as a bit mask; unknown names are reported through <paramref name="unknown"/>.</summary>
+    /// <summary>A capability set as a bit mask (bit n = capability n); unknown names are added to <paramref name="unknown"/>.</summary>
     public static ulong ToMask(IReadOnlyList<string>? names, List<string> unknown)
     {
         ulong mask = 0;
-        if (names is null)
-        {
-            return 0;
-        }
-        foreach (string name in names)
+        foreach (string name in names ?? [])
         {
             if (TryParse(name.ToUpperInvariant(), out int number))
             {

@@ -1,10 +1,10 @@
-namespace Berth.Shim.Cgroups;
+namespace Berth.Api.Shim.Cgroups;
 
 /// <summary>
 /// What the node mounts under the cgroup root: the v2 unified tree, or v1 hierarchies (and, in
 /// hybrid mode, a v2 tree with no controllers beside them, e.g. /sys/fs/cgroup/unified).
 /// </summary>
-internal sealed record CgroupLayout
+public sealed record CgroupLayout
 {
     /// <summary>statfs magic of cgroup2 (CGROUP2_SUPER_MAGIC).</summary>
     public const long Cgroup2SuperMagic = 0x63677270;
@@ -31,6 +31,31 @@ internal sealed record CgroupLayout
     {
         root = string.IsNullOrEmpty(root) ? "/sys/fs/cgroup" : root.TrimEnd('/');
         return Classify(root, Interop.Sys.StatFsType(root), CgroupMounts.Read());
+    }
+
+    /// <summary>
+    /// Every directory a cgroup has on this node, for a cgroupfs path such as
+    /// <c>/kubepods/burstable/pod1/abc</c>: the one of the unified tree on v2; on v1 one per hierarchy
+    /// (named ones included) and the hybrid cgroup2 tree's, as the shim makes them. A path that is
+    /// empty or climbs with ".." has none.
+    /// </summary>
+    public IReadOnlyList<string> Directories(string cgroupPath)
+    {
+        string relative = cgroupPath.Trim('/');
+        if (relative.Length == 0 || relative.Split('/').Contains(".."))
+        {
+            return [];
+        }
+        if (Version == 2)
+        {
+            return [$"{Root}/{relative}"];
+        }
+        var directories = Hierarchies.Select(hierarchy => $"{hierarchy.MountPoint}/{relative}").ToList();
+        if (HybridUnified is { } unified)
+        {
+            directories.Add($"{unified}/{relative}");
+        }
+        return directories;
     }
 
     /// <summary>
@@ -65,8 +90,7 @@ internal sealed record CgroupLayout
         }
         if (hierarchies.Count == 0)
         {
-            throw new CgroupUnsupportedException(
-                $"no cgroup hierarchy is mounted at or below {root} (statfs magic 0x{rootMagic:x})", root);
+            throw new NotSupportedException($"no cgroup hierarchy is mounted at or below {root} (statfs magic 0x{rootMagic:x})");
         }
         return new CgroupLayout { Version = 1, Root = root, Hierarchies = hierarchies, HybridUnified = unified };
     }
