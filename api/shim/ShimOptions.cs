@@ -45,12 +45,6 @@ public sealed record ShimOptions
     /// </summary>
     public string? NamespaceDir { get; init; }
 
-    /// <summary>
-    /// Sandboxes: the pod shares one pid namespace (the reaper is its PID 1). The namespaces created
-    /// are those config.json lists without a path; this is a hint kept for the daemon's records.
-    /// </summary>
-    public bool SharePidNamespace { get; init; }
-
     /// <summary>Where the cgroup hierarchies are mounted; default /sys/fs/cgroup.</summary>
     public string? CgroupRoot { get; init; }
 

@@ -81,9 +81,14 @@ internal static partial class Interop
             TryLStatAt(dir, path) ?? throw new ErrnoException(Errno.ENOENT, "statx", path);
 
         /// <summary>As <see cref="LStatAt"/>, but null when nothing is there (ENOENT).</summary>
-        internal static FileStatus? TryLStatAt(SafeFileHandle dir, string path)
+        internal static FileStatus? TryLStatAt(SafeFileHandle dir, string path) => TryStatx(dir, path, AT_SYMLINK_NOFOLLOW);
+
+        /// <summary>stat(2) by path: symbolic links followed; null when nothing is there (ENOENT, or a dangling link).</summary>
+        internal static FileStatus? TryStat(string path) => TryStatx(AtFdCwd, path, 0);
+
+        private static FileStatus? TryStatx(SafeFileHandle dir, string path, int flags)
         {
-            if (statx(dir, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, out Statx st) != 0)
+            if (statx(dir, path, flags, STATX_BASIC_STATS, out Statx st) != 0)
             {
                 return LastErrno() == Errno.ENOENT ? null : throw Fail("statx", path);
             }

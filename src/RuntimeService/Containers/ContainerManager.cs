@@ -1,193 +1,149 @@
 using Berth.Api.Shim;
-using Berth.ImageService.Images;
-using Berth.ImageService.Store;
-using Berth.RuntimeService.Configuration;
+using Berth.Core.Errors;
+using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Pods;
-using Berth.RuntimeService.Shims;
+using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
 using Google.Protobuf;
-using Grpc.Core;
-using ShimStatus = Berth.Api.Shim.Status;
-using Status = Grpc.Core.Status;
 using Cri = Berth.Api.Cri;
 
 namespace Berth.RuntimeService.Containers;
 
 /// <summary>
-/// Creates, starts, stops and removes containers, each owned by its own shim. Create leaves the
-/// process set up and waiting (as runc create does); Start lets it exec.
+/// Creates, starts, stops and removes containers, each owned by its own shim through
+/// <see cref="IShimRuntime"/>. Create leaves the process set up and waiting (as runc create does);
+/// Start lets it exec. A watcher per container learns its exit the moment it happens.
 /// </summary>
 public sealed class ContainerManager(
-    PodStore store, ImageStore images, ImageManager imageManager, RuntimeRegistry registry, RuntimePaths paths,
-    ShimLauncher launcher, BerthConfig config, ILogger<ContainerManager> logger)
+    PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
+    IContainerImages images, BlockIoDefaults blockIo, ILogger<ContainerManager> logger)
 {
+    /// <summary>How long a container may take to exit after SIGKILL before StopContainer gives up.</summary>
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
 
-    public async Task<Container> CreateAsync(string sandboxId, Cri.ContainerConfig containerConfig, CancellationToken daemonStopping)
+    /// <summary>Output kept per stream of an ExecSync; kubelet's probes read at most a few KiB of it.</summary>
+    private const int ExecOutputLimit = 16 << 20;
+
+    /// <summary>
+    /// Creates a container in a ready sandbox. The plan is made and checked first, then the name is
+    /// reserved, then the node is prepared; a failure after the reservation removes what was made.
+    /// Throws NotFound (sandbox, image, target), FailedPrecondition (sandbox not ready, setup failed),
+    /// InvalidArgument (the request cannot run), AlreadyExists (the name is reserved).
+    /// </summary>
+    public async Task<Container> CreateAsync(string sandboxId, Cri.ContainerConfig config, CancellationToken daemonStopping)
     {
         var sandbox = registry.RequireSandbox(sandboxId);
-        if (!sandbox.Ready)
+        using var lease = sandbox.EnterCreate();
+        string imageName = config.Image?.Image ?? "";
+        if (imageName.Length == 0)
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"pod sandbox {sandbox.Id} is not ready"));
+            throw BerthException.InvalidArgument("container config needs an image");
         }
-        var metadata = containerConfig.Metadata;
-        if (metadata is null || string.IsNullOrEmpty(metadata.Name))
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "container config metadata needs a name"));
-        }
-        var imageName = containerConfig.Image?.Image;
-        if (string.IsNullOrEmpty(imageName))
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "container config needs an image"));
-        }
-        var image = imageManager.Find(imageName)
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"image {imageName} is not present; pull it first"));
-        var imageConfig = ImageConfig.Parse(imageManager.Content.ReadBlob(image.Image.Id));
-        var sandboxMetadata = sandbox.Config.Metadata;
-        var id = Identifiers.New();
-        var logPath = string.IsNullOrEmpty(sandbox.Config.LogDirectory) || string.IsNullOrEmpty(containerConfig.LogPath)
-            ? ""
-            : Path.Combine(sandbox.Config.LogDirectory, containerConfig.LogPath);
-        var record = new ContainerRecord(
-            Id: id,
-            SandboxId: sandbox.Id,
-            Name: $"{metadata.Name}_{sandboxMetadata.Name}_{sandboxMetadata.Namespace}_{sandboxMetadata.Uid}_{metadata.Attempt}",
-            Config: containerConfig.ToByteArray(),
-            ImageId: image.Image.Id,
-            ImageName: imageName,
-            CreatedAt: Identifiers.NowNanoseconds(),
-            LogPath: logPath);
+        var image = images.Find(imageName) ?? throw BerthException.NotFound($"image {imageName} is not present; pull it first");
+        string id = Identifiers.New();
+        var plan = ContainerPlanner.Plan(new ContainerPlanInput(
+            config, new PodContext(sandbox.Id, sandbox.Config, sandbox.PodCgroup), image.Image, id, paths, blockIo,
+            node.LookUpDevice, TargetPidNamespace(config)));
+        var record = new ContainerRecord(id, sandbox.Id, plan.Name, config.ToByteArray(), image.Id, imageName,
+            Identifiers.NowNanoseconds(), plan.LogPath, image.ImageRef, StopSignals.Parse(image.Image.Config.StopSignal) ?? StopSignals.Default,
+            plan.CgroupPath);
         if (store.TryAdd(record) is { } existing)
         {
-            throw new RpcException(new Status(StatusCode.AlreadyExists, $"container name {record.Name} is reserved for {existing}"));
+            throw BerthException.AlreadyExists($"container name {record.Name} is reserved for {existing}");
         }
-        var container = new Container(record, containerConfig, paths.ContainerBundle(id), paths.ShimSocket(id));
+        var container = new Container(record, config, new ShimTarget(id, plan.Bundle, plan.SocketPath));
         registry.Add(container);
         try
         {
-            images.Hold(id, image.Image.Layers.Select(layer => layer.DiffId));
-            await SetUpAsync(container, sandbox, image.Image, imageConfig, daemonStopping);
+            images.Hold(id, image.DiffIds);
+            await SetUpAsync(container, plan, daemonStopping);
         }
-        catch
+        catch (Exception error)
         {
-            await RemoveAsync(container);
+            try
+            {
+                await RemoveAsync(container);
+            }
+            catch (Exception cleanup)
+            {
+                logger.LogError(cleanup, "Container {Id}: removing what a failed create left failed", id);
+            }
+            if (error is BerthException { Kind: ErrorKind.FailedPrecondition } failed)
+            {
+                throw BerthException.FailedPrecondition($"container {id} could not be created: {failed.Message}", failed);
+            }
             throw;
         }
         logger.LogInformation("Container {Id} ({Name}) created", id, record.Name);
         return container;
     }
 
-    private async Task SetUpAsync(Container container, Sandbox sandbox, ImageRecord image, ImageConfig imageConfig, CancellationToken ct)
+    private async Task SetUpAsync(Container container, ContainerPlan plan, CancellationToken ct)
     {
-        var layer = paths.ContainerLayer(container.Id);
-        var upper = Path.Combine(layer, "upper");
-        var work = Path.Combine(layer, "work");
-        Directory.CreateDirectory(upper);
-        Directory.CreateDirectory(work);
-        Directory.CreateDirectory(container.Bundle);
-        var rootfs = Path.Combine(container.Bundle, "rootfs");
-        Directory.CreateDirectory(rootfs);
-        if (container.Record.LogPath.Length > 0)
+        foreach (string hostPath in plan.HostPaths)
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(container.Record.LogPath)!);
+            node.EnsureHostPath(hostPath);
         }
-        var lowerDirs = image.Layers.Select(imageLayer => imageManager.Content.SnapshotPath(imageLayer.DiffId)).Reverse().ToList();
-
-        var built = ContainerSpecBuilder.Build(new ContainerSpecInput(
-            container.Config, sandbox.Config, imageConfig, container.Id, sandbox.Id, rootfs,
-            ContainerSpecBuilder.ContainerCgroupPath(sandbox.Record.CgroupPath, container.Id),
-            SandboxManager.Files(sandbox), sandbox.SharedPidNamespace,
-            config.BlockIo, Devices.Resolve, TargetPidNamespace(container.Config)));
-        var spec = UserResolver.Resolve(built, lowerDirs);
-        OciJson.WriteSpec(BundleLayout.ConfigPath(container.Bundle), spec);
-        ShimJson.WriteOptions(BundleLayout.OptionsPath(container.Bundle), new ShimOptions
+        Directory.CreateDirectory(plan.Options.Rootfs!.UpperDir);
+        Directory.CreateDirectory(plan.Options.Rootfs.WorkDir);
+        Directory.CreateDirectory(plan.Spec.Root!.Path);
+        if (plan.LogPath.Length > 0)
         {
-            Kind = ShimKind.Container,
-            Id = container.Id,
-            SandboxId = sandbox.Id,
-            LogPath = container.Record.LogPath.Length > 0 ? container.Record.LogPath : null,
-            Stdin = container.Config.Stdin,
-            StdinOnce = container.Config.StdinOnce,
-            Tty = container.Config.Tty,
-            Rootfs = new RootfsLayers { LowerDirs = lowerDirs, UpperDir = upper, WorkDir = work },
-            SocketPath = container.SocketPath,
-        });
-        container.Shim = await launcher.StartAsync(container.Bundle, container.SocketPath, ct);
-        try
-        {
-            container.Update(await container.Shim.CreateAsync(ct));
+            Directory.CreateDirectory(Path.GetDirectoryName(plan.LogPath)!);
         }
-        catch (ShimException error) when (error.Code == ErrorCode.CreateFailed)
-        {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"container {container.Id} could not be created: {error.Message}"));
-        }
+        OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
+        ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
+        container.Advance(await runtime.CreateAsync(container.Shim, ct));
         Watch(container);
     }
 
-    /// <summary>TARGET pid mode: the target container's process namespace, through its pid.</summary>
-    private string? TargetPidNamespace(Cri.ContainerConfig containerConfig)
+    /// <summary>TARGET pid mode: the target container's pid namespace, through its pid.</summary>
+    private string? TargetPidNamespace(Cri.ContainerConfig config)
     {
-        var options = containerConfig.Linux?.SecurityContext?.NamespaceOptions;
+        var options = config.Linux?.SecurityContext?.NamespaceOptions;
         if (options?.Pid != Cri.NamespaceMode.Target)
         {
             return null;
         }
         var target = registry.FindContainer(options.TargetId);
-        return target is { State.Status: ShimStatus.Running or ShimStatus.Created }
+        return target is { State.Status: ProcessStatus.Running or ProcessStatus.Created }
             ? $"/proc/{target.State.Pid}/ns/pid"
-            : throw new RpcException(new Status(StatusCode.NotFound, $"target container {options.TargetId} of the pid namespace is not running"));
+            : throw BerthException.NotFound($"target container {options.TargetId} of the pid namespace is not running");
     }
 
     /// <summary>Keeps a long-poll Wait open on the shim so the exit is known the moment it happens.</summary>
     private void Watch(Container container) => _ = Task.Run(async () =>
     {
+        ProcessState? exit;
         try
         {
-            using var waiter = await ShimClient.ConnectAsync(container.SocketPath, ShimClient.DefaultTimeout);
-            container.Update(await waiter.WaitAsync());
+            exit = await runtime.WaitAsync(container.Shim, CancellationToken.None);
         }
-        catch (ShimException)
+        catch (BerthException error)
         {
-            MarkGone(container);
+            logger.LogWarning("Container {Id}: waiting for its exit failed: {Error}", container.Id, error.Message);
+            exit = null;
         }
+        container.Advance(exit ?? GoneState(container));
     });
 
-    /// <summary>The shim is gone without a word: take its exit record, or report the container lost.</summary>
-    private void MarkGone(Container container)
-    {
-        if (container.State.Status == ShimStatus.Exited)
-        {
-            return;
-        }
-        var exit = ShimJson.TryReadExit(Path.Combine(container.Bundle, BundleLayout.ExitFile));
-        container.Update(exit is not null
-            ? new StateResponse
-            {
-                Id = container.Id, Status = ShimStatus.Exited, Pid = exit.Pid, ExitCode = exit.ExitCode,
-                CreatedAt = container.State.CreatedAt, StartedAt = exit.StartedAt, FinishedAt = exit.FinishedAt,
-                Reason = exit.Reason, Message = exit.Message ?? "",
-            }
-            : new StateResponse
-            {
-                Id = container.Id, Status = ShimStatus.Exited, ExitCode = 255,
-                CreatedAt = container.State.CreatedAt, StartedAt = container.State.StartedAt,
-                FinishedAt = Identifiers.NowNanoseconds(), Reason = "Unknown",
-                Message = "the container's shim is gone (it was killed, or the node restarted); its real exit status is unknown",
-            });
-    }
+    /// <summary>The shim is gone without a word: the exit it recorded, or the container reported lost.</summary>
+    private ProcessState GoneState(Container container) =>
+        runtime.RecordedExit(container.Shim) ?? container.State.Lost(Identifiers.NowNanoseconds(),
+            "the container's shim is gone (it was killed, or the node restarted); its real exit status is unknown");
 
+    /// <summary>Lets a created container exec its command. FailedPrecondition unless it is created and not being removed.</summary>
     public async Task StartAsync(Container container, CancellationToken ct)
     {
         await container.Lock.WaitAsync(ct);
         try
         {
-            if (container.State.Status != ShimStatus.Created || container.Shim is null)
+            if (container.Removing || container.State.Status != ProcessStatus.Created)
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                    $"container {container.Id} is {container.CriState}, not CONTAINER_CREATED"));
+                throw BerthException.FailedPrecondition($"container {container.Id} is {(container.Removing ? "being removed" : container.CriState)}, not CONTAINER_CREATED");
             }
-            container.Update(await container.Shim.StartAsync(ct));
+            container.Advance(await runtime.StartAsync(container.Shim, ct));
         }
         finally
         {
@@ -195,30 +151,35 @@ public sealed class ContainerManager(
         }
     }
 
-    /// <summary>The image's stop signal (or SIGTERM), then SIGKILL after <paramref name="grace"/>. Idempotent.</summary>
+    /// <summary>The container's stop signal, then SIGKILL to all its processes after <paramref name="grace"/>. Idempotent.</summary>
     public async Task StopAsync(Container container, TimeSpan grace)
     {
         await container.Lock.WaitAsync();
         try
         {
-            // Initial: its Create never succeeded, so no process of it can be running.
-            if (container.State.Status is ShimStatus.Exited or ShimStatus.Initial || container.Shim is null)
+            // Creating: its create never finished, so no process of it runs.
+            if (container.State.Status is ProcessStatus.Exited or ProcessStatus.Creating)
             {
                 return;
             }
             if (grace > TimeSpan.Zero)
             {
-                await SignalAsync(container, StopSignal(container), all: false);
+                await runtime.SignalAsync(container.Shim, container.Record.StopSignal, all: false, CancellationToken.None);
                 await Task.WhenAny(container.Exited, Task.Delay(grace));
             }
             if (!container.Exited.IsCompleted)
             {
-                await SignalAsync(container, 9, all: true);
+                await runtime.SignalAsync(container.Shim, StopSignals.Kill, all: true, CancellationToken.None);
                 if (await Task.WhenAny(container.Exited, Task.Delay(KillWait)) != container.Exited)
                 {
-                    throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"container {container.Id} did not exit after SIGKILL"));
+                    throw BerthException.DeadlineExceeded($"container {container.Id} did not exit within {KillWait.TotalSeconds:0} s of SIGKILL");
                 }
             }
+        }
+        catch (BerthException error) when (error.Kind == ErrorKind.Unavailable)
+        {
+            // The shim is gone, and its process with it: the watcher records how it ended.
+            container.Advance(GoneState(container));
         }
         finally
         {
@@ -226,54 +187,18 @@ public sealed class ContainerManager(
         }
     }
 
-    private static async Task SignalAsync(Container container, int signal, bool all)
-    {
-        try
-        {
-            await container.Shim!.KillAsync(signal, all);
-        }
-        catch (ShimException error) when (error.Code == ErrorCode.FailedPrecondition)
-        {
-            // It exited in between.
-        }
-    }
-
-    private int StopSignal(Container container)
-    {
-        var imageConfig = imageManager.Content.HasBlob(container.Record.ImageId)
-            ? ImageConfig.Parse(imageManager.Content.ReadBlob(container.Record.ImageId))
-            : null;
-        return Signals.Parse(imageConfig?.StopSignal) ?? 15;
-    }
-
-    /// <summary>Kills what still runs and removes every trace: shim, cgroup, bundle, writable layer, record. Idempotent.</summary>
+    /// <summary>Kills what still runs and removes every trace: shim and its socket, cgroup, bundle, writable layer, record. Idempotent.</summary>
     public async Task RemoveAsync(Container container)
     {
+        container.BeginRemoval();
         await StopAsync(container, TimeSpan.Zero);
         await container.Lock.WaitAsync();
         try
         {
-            container.Shim ??= await ShimLauncher.TryConnectAsync(container.SocketPath, CancellationToken.None);
-            if (container.Shim is { } shim)
-            {
-                try
-                {
-                    await shim.ShutdownAsync();
-                }
-                catch (ShimUnavailableException)
-                {
-                    // Exited in between: the cgroup cleanup below covers what it left.
-                }
-                shim.Dispose();
-                container.Shim = null;
-            }
-            if (registry.FindSandbox(container.Record.SandboxId) is { } sandbox)
-            {
-                await CgroupCleanup.KillAndRemoveAsync(ContainerSpecBuilder.ContainerCgroupPath(sandbox.Record.CgroupPath, container.Id));
-            }
-            DeleteDirectory(container.Bundle);
+            await runtime.ShutdownAsync(container.Shim, CancellationToken.None);
+            await node.KillCgroupAsync(container.Record.CgroupPath);
+            DeleteDirectory(container.Shim.Bundle);
             DeleteDirectory(paths.ContainerLayer(container.Id));
-            images.Release(container.Id);
             store.RemoveContainer(container.Id);
             registry.Remove(container);
         }
@@ -281,31 +206,63 @@ public sealed class ContainerManager(
         {
             container.Lock.Release();
         }
-        await imageManager.CollectGarbageAsync();
+        await images.ReleaseAsync(container.Id);
         logger.LogInformation("Container {Id} removed", container.Id);
+    }
+
+    /// <summary>Runs a command in a running container. DeadlineExceeded when it outlives its timeout (it is killed), as kubelet's exec probes expect.</summary>
+    public async Task<ExecSyncResult> ExecSyncAsync(Container container, IReadOnlyList<string> command, long timeoutSeconds, CancellationToken ct)
+    {
+        RequireRunning(container, "run a command in");
+        var result = await runtime.ExecSyncAsync(container.Shim,
+            new ExecSyncCommand(command, timeoutSeconds > 0 ? TimeSpan.FromSeconds(timeoutSeconds) : null, ExecOutputLimit), ct);
+        return result.TimedOut
+            ? throw BerthException.DeadlineExceeded($"command {string.Join(' ', command)} timed out after {timeoutSeconds} s and was killed")
+            : result;
+    }
+
+    /// <summary>kubelet's new CPU and memory settings for a created or running container; devices and block I/O stay as created.</summary>
+    public async Task UpdateResourcesAsync(Container container, Cri.LinuxContainerResources? linux, CancellationToken ct)
+    {
+        if (container.State.Status is not (ProcessStatus.Created or ProcessStatus.Running))
+        {
+            throw BerthException.FailedPrecondition($"container {container.Id} is {container.CriState}; only a created or running container can be updated");
+        }
+        var resources = ContainerResources.For(linux, [], null) with { Devices = null };
+        await runtime.UpdateResourcesAsync(container.Shim, resources, ct);
+    }
+
+    /// <summary>kubelet renamed the log file to rotate it: the shim opens a new one at the same path.</summary>
+    public async Task ReopenLogAsync(Container container, CancellationToken ct)
+    {
+        RequireRunning(container, "reopen the log of");
+        await runtime.ReopenLogAsync(container.Shim, ct);
     }
 
     /// <summary>After a daemon restart: ask the shim, or read what it left, or report the container lost.</summary>
     public async Task RecoverAsync(ContainerRecord record)
     {
-        var container = new Container(record, Cri.ContainerConfig.Parser.ParseFrom(record.Config), paths.ContainerBundle(record.Id), paths.ShimSocket(record.Id));
+        var container = new Container(record, Cri.ContainerConfig.Parser.ParseFrom(record.Config),
+            new ShimTarget(record.Id, paths.ContainerBundle(record.Id), paths.ShimSocket(record.Id)));
         registry.Add(container);
-        if (await ShimLauncher.TryConnectAsync(container.SocketPath, CancellationToken.None) is { } shim)
+        if (await runtime.TryGetStateAsync(container.Shim, CancellationToken.None) is { } state)
         {
-            try
+            container.Advance(state);
+            if (state.Status != ProcessStatus.Exited)
             {
-                container.Update(await shim.StateAsync());
-                container.Shim = shim;
                 Watch(container);
-                return;
             }
-            catch (ShimException error)
-            {
-                logger.LogWarning("Container {Id}: its shim did not answer State: {Error}", container.Id, error.Message);
-                shim.Dispose();
-            }
+            return;
         }
-        MarkGone(container);
+        container.Advance(GoneState(container));
+    }
+
+    private static void RequireRunning(Container container, string what)
+    {
+        if (container.State.Status != ProcessStatus.Running)
+        {
+            throw BerthException.FailedPrecondition($"cannot {what} container {container.Id}: it is {container.CriState}, not running");
+        }
     }
 
     private static void DeleteDirectory(string path)

@@ -1,6 +1,4 @@
 using Berth.Core.Cri;
-using Berth.RuntimeService.Containers;
-using Berth.ImageService.Handlers;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -22,7 +20,7 @@ public sealed partial class CriRuntimeService
             FinishedAt = state.FinishedAt,
             ExitCode = state.ExitCode,
             Image = new Cri.ImageSpec { Image = container.Record.ImageName },
-            ImageRef = ImageRef(container),
+            ImageRef = container.Record.ImageRef.Length > 0 ? container.Record.ImageRef : container.Record.ImageId,
             ImageId = container.Record.ImageId,
             Reason = state.Reason,
             Message = state.Message,
@@ -42,16 +40,10 @@ public sealed partial class CriRuntimeService
             {
                 writer.WriteNumber("pid", state.Pid);
                 writer.WriteString("sandboxID", container.Record.SandboxId);
-                writer.WriteString("bundle", container.Bundle);
+                writer.WriteString("bundle", container.Shim.Bundle);
                 writer.WriteString("imageName", container.Record.ImageName);
             }));
         }
         return Task.FromResult(response);
     }
-
-    /// <summary>The digest reference kubelet shows as imageID: repo@digest when the image still has one, else its ID.</summary>
-    private string ImageRef(Container container) =>
-        images.Find(container.Record.ImageId) is { } image && image.Names.FirstOrDefault() is { } name
-            ? $"{ImageService.Images.ImageManager.RepositoryOf(name.Name)}@{name.RepoDigest}"
-            : container.Record.ImageId;
 }

@@ -1,4 +1,3 @@
-using Berth.ImageService.Images;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Pods;
@@ -11,7 +10,7 @@ namespace Berth.RuntimeService.Handlers;
 /// UNIMPLEMENTED (the generated base does, and the call interceptor names the method).
 /// </summary>
 public sealed partial class CriRuntimeService(
-    BerthConfig config, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, ImageManager images,
+    BerthConfig config, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, PodLifecycle pods,
     IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
 {
     public const string RuntimeName = "berth";
@@ -28,17 +27,13 @@ public sealed partial class CriRuntimeService(
     private static bool LabelsMatch(IDictionary<string, string> selector, IDictionary<string, string> labels) =>
         selector.All(pair => labels.TryGetValue(pair.Key, out var value) && value == pair.Value);
 
-
-    private static Cri.PodSandboxState CriState(Sandbox sandbox) =>
-        sandbox.Ready ? Cri.PodSandboxState.SandboxReady : Cri.PodSandboxState.SandboxNotready;
-
     private static Cri.PodSandbox ToCri(Sandbox sandbox)
     {
         var pod = new Cri.PodSandbox
         {
             Id = sandbox.Id,
             Metadata = sandbox.Config.Metadata,
-            State = CriState(sandbox),
+            State = sandbox.CriState,
             CreatedAt = sandbox.Record.CreatedAt,
             RuntimeHandler = sandbox.Record.RuntimeHandler,
         };

@@ -1,6 +1,5 @@
 using Berth.Core.Cri;
 using Berth.RuntimeService.Containers;
-using Berth.ImageService.Handlers;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 

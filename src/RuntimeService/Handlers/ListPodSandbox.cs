@@ -1,6 +1,5 @@
 using Berth.Core.Cri;
 using Berth.RuntimeService.Pods;
-using Berth.ImageService.Handlers;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -34,7 +33,7 @@ public sealed partial class CriRuntimeService
         }
         if (filter.State is { } state)
         {
-            found = found.Where(sandbox => CriState(sandbox) == state.State);
+            found = found.Where(sandbox => sandbox.CriState == state.State);
         }
         return found.Where(sandbox => LabelsMatch(filter.LabelSelector, sandbox.Config.Labels)).OrderBy(sandbox => sandbox.Record.CreatedAt);
     }

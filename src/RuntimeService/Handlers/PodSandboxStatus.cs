@@ -1,5 +1,4 @@
 using Berth.Core.Cri;
-using Berth.ImageService.Handlers;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -14,7 +13,7 @@ public sealed partial class CriRuntimeService
         {
             Id = sandbox.Id,
             Metadata = sandbox.Config.Metadata,
-            State = CriState(sandbox),
+            State = sandbox.CriState,
             CreatedAt = sandbox.Record.CreatedAt,
             // No CNI yet: the pod has a network namespace with loopback only, so no IP to report.
             Network = new Cri.PodSandboxNetworkStatus { Ip = "" },
@@ -32,9 +31,13 @@ public sealed partial class CriRuntimeService
             response.Info.Add("info", VerboseJson.Object(writer =>
             {
                 writer.WriteNumber("pid", sandbox.ReaperPid);
-                writer.WriteString("bundle", sandbox.Bundle);
-                writer.WriteString("namespaces", sandbox.NamespaceDir);
-                writer.WriteString("cgroupPath", sandbox.ReaperCgroupPath);
+                writer.WriteString("bundle", sandbox.Shim.Bundle);
+                writer.WriteString("namespaces", sandbox.Files.NamespaceDir);
+                writer.WriteString("cgroupPath", sandbox.ReaperCgroup);
+                if (sandbox.NotReadyReason is { } reason)
+                {
+                    writer.WriteString("notReadyReason", reason);
+                }
             }));
         }
         return Task.FromResult(response);

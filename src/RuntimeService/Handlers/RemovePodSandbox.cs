@@ -10,7 +10,7 @@ public sealed partial class CriRuntimeService
     {
         if (registry.FindSandbox(request.PodSandboxId) is { } sandbox)
         {
-            await sandboxes.RemoveAsync(sandbox);
+            await pods.RemoveAsync(sandbox);
         }
         return new Cri.RemovePodSandboxResponse();
     }

@@ -1,3 +1,4 @@
+using Berth.Core.Errors;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -10,7 +11,7 @@ public sealed partial class CriRuntimeService
     {
         if (request.Timeout < 0)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "timeout must not be negative"));
+            throw BerthException.InvalidArgument("timeout must not be negative");
         }
         if (registry.FindContainer(request.ContainerId) is { } container)
         {

@@ -10,7 +10,7 @@ public sealed partial class CriRuntimeService
     {
         if (registry.FindSandbox(request.PodSandboxId) is { } sandbox)
         {
-            await sandboxes.StopAsync(sandbox);
+            await pods.StopAsync(sandbox);
         }
         return new Cri.StopPodSandboxResponse();
     }

@@ -1,4 +1,6 @@
 using Berth.RuntimeService.Containers;
+using Berth.RuntimeService.Runtime;
+using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
 
 namespace Berth.RuntimeService.Pods;
@@ -6,9 +8,12 @@ namespace Berth.RuntimeService.Pods;
 /// <summary>
 /// At start: every sandbox and container the store knows is listed again, with the state its shim
 /// reports, or the exit its shim recorded, or "lost" when neither is left (a reboot wiped the state
-/// directory); kubelet then stops and removes what it no longer wants.
+/// directory); kubelet then stops and removes what it no longer wants. What belongs to no record is
+/// cleaned: shim sockets left by killed shims, and cgroup levels berth made that no pod uses.
 /// </summary>
-public sealed class RuntimeRecovery(PodStore store, SandboxManager sandboxes, ContainerManager containers, ILogger<RuntimeRecovery> logger)
+public sealed class RuntimeRecovery(
+    PodStore store, RuntimePaths paths, IShimRuntime runtime, SandboxManager sandboxes, ContainerManager containers,
+    ILogger<RuntimeRecovery> logger)
 {
     public async Task RecoverAsync()
     {
@@ -16,9 +21,26 @@ public sealed class RuntimeRecovery(PodStore store, SandboxManager sandboxes, Co
         var containerRecords = store.Containers();
         await Task.WhenAll(sandboxRecords.Select(sandboxes.RecoverAsync));
         await Task.WhenAll(containerRecords.Select(containers.RecoverAsync));
+        await ShutDownStrayShimsAsync(sandboxRecords.Select(record => record.Id).Concat(containerRecords.Select(record => record.Id)));
+        await sandboxes.PruneCgroupLevelsAsync();
         if (sandboxRecords.Count + containerRecords.Count > 0)
         {
             logger.LogInformation("Recovered {Sandboxes} pod sandboxes and {Containers} containers", sandboxRecords.Count, containerRecords.Count);
+        }
+    }
+
+    /// <summary>Shims (or the sockets of dead ones) that belong to no record are shut down and their sockets removed.</summary>
+    private async Task ShutDownStrayShimsAsync(IEnumerable<string> ids)
+    {
+        if (!Directory.Exists(paths.ShimSocketDir))
+        {
+            return;
+        }
+        var known = ids.Select(paths.ShimSocket).ToHashSet(StringComparer.Ordinal);
+        foreach (string socket in Directory.EnumerateFiles(paths.ShimSocketDir).Where(socket => !known.Contains(socket)))
+        {
+            logger.LogInformation("Shutting down the stray shim at {Socket}", socket);
+            await runtime.ShutdownAsync(new ShimTarget(Path.GetFileNameWithoutExtension(socket), "", socket), CancellationToken.None);
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using Berth.Core.Errors;
 using Berth.RuntimeService.Containers;
-using Grpc.Core;
 
 namespace Berth.RuntimeService.Pods;
 
@@ -25,17 +25,19 @@ public sealed class RuntimeRegistry
 
     public Container? FindContainer(string id) => Find(_containers, id, "container");
 
+    /// <summary>As <see cref="FindSandbox"/>; NotFound when there is none.</summary>
     public Sandbox RequireSandbox(string id) =>
-        FindSandbox(id) ?? throw new RpcException(new Status(StatusCode.NotFound, $"pod sandbox {id} not found"));
+        FindSandbox(id) ?? throw BerthException.NotFound($"pod sandbox {id} not found");
 
+    /// <summary>As <see cref="FindContainer"/>; NotFound when there is none.</summary>
     public Container RequireContainer(string id) =>
-        FindContainer(id) ?? throw new RpcException(new Status(StatusCode.NotFound, $"container {id} not found"));
+        FindContainer(id) ?? throw BerthException.NotFound($"container {id} not found");
 
     private static T? Find<T>(ConcurrentDictionary<string, T> items, string id, string what) where T : class
     {
         if (string.IsNullOrEmpty(id))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"a {what} ID is required"));
+            throw BerthException.InvalidArgument($"a {what} ID is required");
         }
         if (items.TryGetValue(id, out var exact))
         {
@@ -46,7 +48,7 @@ public sealed class RuntimeRegistry
         {
             1 => matches[0].Value,
             0 => null,
-            _ => throw new RpcException(new Status(StatusCode.InvalidArgument, $"{what} ID prefix {id} is ambiguous")),
+            _ => throw BerthException.InvalidArgument($"{what} ID prefix {id} is ambiguous"),
         };
     }
 }

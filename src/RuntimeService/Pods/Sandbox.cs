@@ -1,39 +1,184 @@
-using Berth.Api.Shim;
+using Berth.Core.Errors;
+using Berth.RuntimeService.Runtime;
+using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
 using Cri = Berth.Api.Cri;
 
 namespace Berth.RuntimeService.Pods;
 
-/// <summary>A pod sandbox as berthd knows it: its record and config, and a connection to its shim while it runs.</summary>
-public sealed class Sandbox(SandboxRecord record, Cri.PodSandboxConfig config, RuntimePaths paths)
+/// <summary>
+/// A pod sandbox as berthd knows it: its record and config, its shim, and its readiness. Readiness
+/// only moves forward (a sandbox that is not ready never becomes ready again: kubelet makes a new
+/// one), and the first reason given is kept. CreateContainer holds a lease on the sandbox, so stop
+/// and remove first close it to new creates, then wait for the creates under way.
+/// </summary>
+public sealed class Sandbox
 {
-    public SandboxRecord Record { get; } = record;
-    public Cri.PodSandboxConfig Config { get; } = config;
-    public string Id => Record.Id;
-    public string Bundle { get; } = paths.SandboxBundle(record.Id);
-    public string NamespaceDir { get; } = paths.NamespaceDir(record.Id);
-    public string SocketPath { get; } = paths.ShimSocket(record.Id);
-    public string ShmPath => Path.Combine(Bundle, "shm");
-    public string HostsPath => Path.Combine(Bundle, "hosts");
-    public string ResolvConfPath => Path.Combine(Bundle, "resolv.conf");
-    public string HostnamePath => Path.Combine(Bundle, "hostname");
+    private readonly object _gate = new();
+    private int _creates;
+    private TaskCompletionSource? _drained;
+    private bool _closed;
+    private SandboxPhase _phase = SandboxPhase.SettingUp;
+    private string _notReadyReason = "";
 
-    /// <summary>Its reaper's cgroup: a child of the pod cgroup, since on cgroup v2 a cgroup with children holds no process.</summary>
-    public string ReaperCgroupPath => Record.CgroupPath.TrimEnd('/') + "/" + Record.Id;
+    public Sandbox(SandboxRecord record, Cri.PodSandboxConfig config, RuntimePaths paths)
+    {
+        Record = record;
+        Config = config;
+        Files = paths.SandboxFiles(record.Id);
+        Shim = new ShimTarget(record.Id, paths.SandboxBundle(record.Id), paths.ShimSocket(record.Id));
+        ReaperCgroup = CgroupPaths.Sandbox(record.CgroupPath, record.Id);
+    }
+
+    public SandboxRecord Record { get; }
+
+    public Cri.PodSandboxConfig Config { get; }
+
+    public string Id => Record.Id;
+
+    public ShimTarget Shim { get; }
+
+    /// <summary>The pod files its containers share, and where its namespaces are pinned.</summary>
+    public SandboxFiles Files { get; }
+
+    /// <summary>The pod's cgroup (cgroupfs path).</summary>
+    public string PodCgroup => Record.CgroupPath;
+
+    /// <summary>The reaper's cgroup, a child of <see cref="PodCgroup"/>.</summary>
+    public string ReaperCgroup { get; }
+
+    /// <summary>The reaper's pid in the host's pid namespace; 0 before it runs.</summary>
+    public int ReaperPid { get; private set; }
 
     /// <summary>Serialises stop and remove of this sandbox.</summary>
     public SemaphoreSlim Lock { get; } = new(1, 1);
 
-    public ShimClient? Shim { get; set; }
+    public bool Ready
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _phase == SandboxPhase.Ready;
+            }
+        }
+    }
 
-    public volatile bool Ready;
+    /// <summary>Why the sandbox is not ready, in words that follow "is not ready: "; null when it is.</summary>
+    public string? NotReadyReason
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return Reason();
+            }
+        }
+    }
 
-    public volatile int ReaperPid;
+    public Cri.PodSandboxState CriState => Ready ? Cri.PodSandboxState.SandboxReady : Cri.PodSandboxState.SandboxNotready;
 
-    public Cri.NamespaceMode Mode(Func<Cri.NamespaceOption, Cri.NamespaceMode> select) =>
-        Config.Linux?.SecurityContext?.NamespaceOptions is { } options ? select(options) : Cri.NamespaceMode.Pod;
+    /// <summary>Its reaper runs: the sandbox is ready, unless something already made it not ready (a sandbox never comes back).</summary>
+    public void MarkReady(int reaperPid)
+    {
+        lock (_gate)
+        {
+            ReaperPid = reaperPid;
+            if (_phase == SandboxPhase.SettingUp)
+            {
+                _phase = SandboxPhase.Ready;
+            }
+        }
+    }
 
-    public bool HostNetwork => Mode(options => options.Network) == Cri.NamespaceMode.Node;
-    public bool HostIpc => Mode(options => options.Ipc) == Cri.NamespaceMode.Node;
-    public bool SharedPidNamespace => Mode(options => options.Pid) == Cri.NamespaceMode.Pod;
+    /// <summary>The sandbox is not ready from now on; the first reason stays. True when this call made it so.</summary>
+    public bool MarkNotReady(string reason)
+    {
+        lock (_gate)
+        {
+            return BecomeNotReady(reason);
+        }
+    }
+
+    /// <summary>
+    /// Lets one CreateContainer go ahead in this sandbox until the lease is disposed. Throws
+    /// FailedPrecondition, naming the reason, when the sandbox is not ready or is being stopped or removed.
+    /// </summary>
+    public IDisposable EnterCreate()
+    {
+        lock (_gate)
+        {
+            if (_closed || _phase != SandboxPhase.Ready)
+            {
+                throw BerthException.FailedPrecondition($"pod sandbox {Id} is not ready: {Reason() ?? "it is being stopped"}");
+            }
+            _creates++;
+            return new CreateLease(this);
+        }
+    }
+
+    /// <summary>Refuses new creates from now on (the sandbox becomes not ready for <paramref name="reason"/>) and waits for those under way.</summary>
+    public Task CloseAsync(string reason)
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            BecomeNotReady(reason);
+            if (_creates == 0)
+            {
+                return Task.CompletedTask;
+            }
+            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _drained.Task;
+        }
+    }
+
+    private bool BecomeNotReady(string reason)
+    {
+        if (_phase == SandboxPhase.NotReady)
+        {
+            return false;
+        }
+        _phase = SandboxPhase.NotReady;
+        _notReadyReason = reason;
+        return true;
+    }
+
+    private string? Reason() => _phase switch
+    {
+        SandboxPhase.Ready => null,
+        SandboxPhase.SettingUp => "it is being set up",
+        _ => _notReadyReason,
+    };
+
+    private void LeaveCreate()
+    {
+        lock (_gate)
+        {
+            if (--_creates == 0)
+            {
+                _drained?.TrySetResult();
+            }
+        }
+    }
+
+    private sealed class CreateLease(Sandbox sandbox) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                sandbox.LeaveCreate();
+            }
+        }
+    }
+
+    private enum SandboxPhase
+    {
+        SettingUp,
+        Ready,
+        NotReady,
+    }
 }

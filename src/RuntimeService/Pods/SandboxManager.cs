@@ -1,144 +1,138 @@
 using Berth.Api.Shim;
-using Berth.ImageService;
-using Berth.RuntimeService.Containers;
-using Berth.RuntimeService.Shims;
+using Berth.Core.Errors;
+using Berth.RuntimeService.Node;
+using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
 using Google.Protobuf;
-using Grpc.Core;
-using ShimStatus = Berth.Api.Shim.Status;
-using Status = Grpc.Core.Status;
 using Cri = Berth.Api.Cri;
 
 namespace Berth.RuntimeService.Pods;
 
 /// <summary>
 /// Runs, stops and removes pod sandboxes. A sandbox needs no pause image: its shim runs a built-in
-/// reaper in the pod's new network, IPC and UTS namespaces (and PID, when the pod shares one) and pins
-/// them under the state directory, where the pod's containers join them.
+/// reaper in the pod's new network, IPC, UTS and pid namespaces and pins them under the state
+/// directory, where the pod's containers join them. A watcher per sandbox marks it not ready the
+/// moment its reaper or its shim dies, so kubelet rebuilds the pod.
 /// </summary>
 public sealed class SandboxManager(
-    PodStore store, RuntimeRegistry registry, RuntimePaths paths, ShimLauncher launcher, ContainerManager containers,
-    ILogger<SandboxManager> logger)
+    PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
+    Func<NodeFacts> nodeFacts, ILogger<SandboxManager> logger)
 {
-    private const string ShmSize = "size=65536k,mode=1777";
+    /// <summary>Serialises what decides the life of berth-made cgroup levels: recording them for a new pod, and pruning them.</summary>
+    private readonly SemaphoreSlim _cgroupLevels = new(1, 1);
 
+    /// <summary>
+    /// Runs a sandbox. The plan is made and checked first, then the name is reserved, then the node is
+    /// prepared; a failure after the reservation removes what was made. Throws InvalidArgument (the
+    /// request cannot run), AlreadyExists (the name is reserved), FailedPrecondition or Unavailable
+    /// (the reaper or its shim could not be set up).
+    /// </summary>
     public async Task<Sandbox> RunAsync(Cri.PodSandboxConfig config, string runtimeHandler, CancellationToken daemonStopping)
     {
-        var metadata = config.Metadata;
-        if (metadata is null || string.IsNullOrEmpty(metadata.Name) || string.IsNullOrEmpty(metadata.Namespace) || string.IsNullOrEmpty(metadata.Uid))
+        if (runtimeHandler.Length > 0)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "sandbox config metadata needs a name, a namespace and a uid"));
+            throw BerthException.InvalidArgument($"runtime handler '{runtimeHandler}' is not configured; berth has only the default handler");
         }
-        if (!string.IsNullOrEmpty(runtimeHandler))
-        {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"runtime handler '{runtimeHandler}' is not configured; berth has only the default handler"));
-        }
-        var id = Identifiers.New();
-        var podCgroup = SandboxSpecBuilder.PodCgroupPath(config, id);
-        var record = new SandboxRecord(
-            Id: id,
-            Name: $"{metadata.Name}_{metadata.Namespace}_{metadata.Uid}_{metadata.Attempt}",
-            Config: config.ToByteArray(),
-            CreatedAt: Identifiers.NowNanoseconds(),
-            CgroupPath: podCgroup,
-            RuntimeHandler: runtimeHandler,
-            // kubelet makes and removes its pod cgroups; one that does not exist yet is ours to remove.
-            OwnsCgroupParent: !CgroupCleanup.Directories(podCgroup).Any(Directory.Exists));
-        if (store.TryAdd(record) is { } existing)
-        {
-            throw new RpcException(new Status(StatusCode.AlreadyExists,
-                $"pod sandbox name {record.Name} is reserved for {existing}"));
-        }
+        string id = Identifiers.New();
+        var plan = SandboxPlanner.Plan(new SandboxPlanInput(config, id, paths, nodeFacts()));
+        var record = new SandboxRecord(id, plan.Name, config.ToByteArray(), Identifiers.NowNanoseconds(), plan.PodCgroup, runtimeHandler);
         var sandbox = new Sandbox(record, config, paths);
-        registry.Add(sandbox);
+        await _cgroupLevels.WaitAsync(CancellationToken.None);
         try
         {
-            await SetUpAsync(sandbox, daemonStopping);
+            if (store.TryAdd(record) is { } existing)
+            {
+                throw BerthException.AlreadyExists($"pod sandbox name {record.Name} is reserved for {existing}");
+            }
+            // kubelet makes and removes its own pod cgroups; levels that do not exist yet are berth's to remove.
+            store.AddCreatedCgroups(CgroupPaths.Levels(plan.PodCgroup).Where(level => !node.CgroupExists(level)).ToList());
+            registry.Add(sandbox);
+        }
+        finally
+        {
+            _cgroupLevels.Release();
+        }
+        try
+        {
+            await SetUpAsync(sandbox, plan, daemonStopping);
         }
         catch
         {
-            await RemoveAsync(sandbox);
+            try
+            {
+                await StopAsync(sandbox, "it could not be set up");
+                await RemoveAsync(sandbox);
+            }
+            catch (Exception cleanup)
+            {
+                logger.LogError(cleanup, "Pod sandbox {Id}: removing what a failed run left failed", id);
+            }
             throw;
         }
         logger.LogInformation("Pod sandbox {Id} ({Name}) is ready", sandbox.Id, record.Name);
         return sandbox;
     }
 
-    private async Task SetUpAsync(Sandbox sandbox, CancellationToken ct)
+    private async Task SetUpAsync(Sandbox sandbox, SandboxPlan plan, CancellationToken ct)
     {
-        Directory.CreateDirectory(sandbox.Bundle);
-        Directory.CreateDirectory(sandbox.NamespaceDir);
-        var hostname = sandbox.HostNetwork ? Environment.MachineName : sandbox.Config.Hostname;
-        File.WriteAllText(sandbox.HostnamePath, hostname + "\n");
-        File.WriteAllText(sandbox.HostsPath, SandboxSpecBuilder.HostsFile(sandbox.Config, hostname));
-        if (SandboxSpecBuilder.ResolvConf(sandbox.Config.DnsConfig) is { } resolvConf)
+        Directory.CreateDirectory(plan.Bundle);
+        Directory.CreateDirectory(plan.NamespaceDir);
+        foreach (var file in plan.Files)
         {
-            File.WriteAllText(sandbox.ResolvConfPath, resolvConf);
+            File.WriteAllText(file.Path, file.Content);
         }
-        else
+        Directory.CreateDirectory(plan.ShmPath);
+        if (plan.MountShm)
         {
-            File.Copy("/etc/resolv.conf", sandbox.ResolvConfPath, overwrite: true);
+            node.MountTmpfs(plan.ShmPath, SandboxPlanner.ShmOptions);
         }
-        Directory.CreateDirectory(sandbox.ShmPath);
-        if (!sandbox.HostIpc)
-        {
-            Interop.Sys.Mount("shm", sandbox.ShmPath, "tmpfs", Interop.Sys.MS_NOSUID | Interop.Sys.MS_NODEV | Interop.Sys.MS_NOEXEC, ShmSize);
-        }
-
-        var spec = SandboxSpecBuilder.Build(new SandboxSpecInput(sandbox.Config, sandbox.Id, sandbox.ReaperCgroupPath, Files(sandbox)));
-        OciJson.WriteSpec(BundleLayout.ConfigPath(sandbox.Bundle), spec);
-        ShimJson.WriteOptions(BundleLayout.OptionsPath(sandbox.Bundle), new ShimOptions
-        {
-            Kind = ShimKind.Sandbox,
-            Id = sandbox.Id,
-            SandboxId = sandbox.Id,
-            NamespaceDir = sandbox.NamespaceDir,
-            SharePidNamespace = sandbox.SharedPidNamespace,
-            SocketPath = sandbox.SocketPath,
-        });
-        sandbox.Shim = await launcher.StartAsync(sandbox.Bundle, sandbox.SocketPath, ct);
-        var state = await sandbox.Shim.CreateAsync(ct);
-        sandbox.ReaperPid = state.Pid;
-        sandbox.Ready = true;
+        OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
+        ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
+        var state = await runtime.CreateAsync(sandbox.Shim, ct);
+        sandbox.MarkReady(state.Pid);
+        Watch(sandbox);
     }
 
-    public static SandboxFiles Files(Sandbox sandbox) =>
-        new(sandbox.NamespaceDir, sandbox.HostsPath, sandbox.ResolvConfPath, sandbox.HostnamePath, sandbox.ShmPath);
+    /// <summary>Keeps a long-poll Wait open on the sandbox's shim: the reaper's exit, or the shim's death, makes the sandbox not ready at once.</summary>
+    private void Watch(Sandbox sandbox) => _ = Task.Run(async () =>
+    {
+        ProcessState? exit;
+        try
+        {
+            exit = await runtime.WaitAsync(sandbox.Shim, CancellationToken.None);
+        }
+        catch (BerthException error)
+        {
+            logger.LogWarning("Pod sandbox {Id}: waiting for its reaper failed: {Error}", sandbox.Id, error.Message);
+            exit = null;
+        }
+        if (sandbox.MarkNotReady(exit is null ? "its shim is gone" : $"its reaper process exited (exit code {exit.ExitCode})"))
+        {
+            logger.LogWarning("Pod sandbox {Id} is not ready: {Reason}", sandbox.Id, sandbox.NotReadyReason);
+        }
+    });
 
     /// <summary>
-    /// Kills what still runs in the pod, stops the reaper and releases the pod's namespaces. Idempotent.
-    /// kubelet has already stopped each container with its own grace period, so anything left is
-    /// killed at once, as containerd does.
+    /// Stops the reaper and releases the pod's namespaces, /dev/shm and reaper cgroup; the sandbox is not
+    /// ready from now on, for <paramref name="reason"/>. Creates under way finish first and later ones are
+    /// refused. The pod's containers must already be stopped (<see cref="PodLifecycle"/>). Idempotent.
     /// </summary>
-    public async Task StopAsync(Sandbox sandbox)
+    public async Task StopAsync(Sandbox sandbox, string reason)
     {
-        await Task.WhenAll(registry.ContainersOf(sandbox.Id).Select(container => containers.StopAsync(container, TimeSpan.Zero)));
+        await sandbox.CloseAsync(reason);
         await sandbox.Lock.WaitAsync();
         try
         {
-            sandbox.Ready = false;
-            sandbox.Shim ??= await ShimLauncher.TryConnectAsync(sandbox.SocketPath, CancellationToken.None);
-            if (sandbox.Shim is { } shim)
+            await runtime.ShutdownAsync(sandbox.Shim, CancellationToken.None);
+            // The shim unpins what it pinned; a shim that was killed could not.
+            foreach (string pin in Directory.Exists(sandbox.Files.NamespaceDir) ? Directory.EnumerateFiles(sandbox.Files.NamespaceDir) : [])
             {
-                try
-                {
-                    await shim.ShutdownAsync();
-                }
-                catch (ShimUnavailableException)
-                {
-                    // It exited between the connect and the call: what it leaves is cleaned below.
-                }
-                shim.Dispose();
-                sandbox.Shim = null;
-            }
-            foreach (var pin in Directory.Exists(sandbox.NamespaceDir) ? Directory.EnumerateFiles(sandbox.NamespaceDir) : [])
-            {
-                Interop.Sys.Unmount(pin, Interop.Sys.MNT_DETACH);
+                node.UnmountAll(pin);
                 File.Delete(pin);
             }
-            await CgroupCleanup.KillAndRemoveAsync(sandbox.ReaperCgroupPath);
-            Interop.Sys.Unmount(sandbox.ShmPath, Interop.Sys.MNT_DETACH);
+            await node.KillCgroupAsync(sandbox.ReaperCgroup);
+            node.UnmountAll(sandbox.Files.ShmPath);
         }
         finally
         {
@@ -146,20 +140,17 @@ public sealed class SandboxManager(
         }
     }
 
-    /// <summary>Stops the sandbox, removes its containers and every trace of it on the node. Idempotent.</summary>
+    /// <summary>
+    /// Removes every trace of a stopped sandbox whose containers are removed: bundle, pins directory,
+    /// record, and the cgroup levels berth made for it once no other pod lives below them. Idempotent.
+    /// </summary>
     public async Task RemoveAsync(Sandbox sandbox)
     {
-        await StopAsync(sandbox);
-        await Task.WhenAll(registry.ContainersOf(sandbox.Id).ToList().Select(containers.RemoveAsync));
         await sandbox.Lock.WaitAsync();
         try
         {
-            DeleteDirectory(sandbox.Bundle);
-            DeleteDirectory(sandbox.NamespaceDir);
-            if (sandbox.Record.OwnsCgroupParent)
-            {
-                await CgroupCleanup.KillAndRemoveAsync(sandbox.Record.CgroupPath);
-            }
+            DeleteDirectory(sandbox.Shim.Bundle);
+            DeleteDirectory(sandbox.Files.NamespaceDir);
             store.RemoveSandbox(sandbox.Id);
             registry.Remove(sandbox);
         }
@@ -167,29 +158,51 @@ public sealed class SandboxManager(
         {
             sandbox.Lock.Release();
         }
+        await PruneCgroupLevelsAsync();
         logger.LogInformation("Pod sandbox {Id} removed", sandbox.Id);
     }
 
-    /// <summary>After a daemon restart: a sandbox is ready when its shim still answers and its reaper runs.</summary>
-    public async Task RecoverAsync(SandboxRecord record)
+    /// <summary>
+    /// Removes the cgroup levels berth made that no pod lives below any more, deepest first. Only
+    /// empty cgroups go (rmdir, never a kill): a level that still holds another pod's cgroups, or one
+    /// berth did not make, is left alone.
+    /// </summary>
+    public async Task PruneCgroupLevelsAsync()
+    {
+        await _cgroupLevels.WaitAsync();
+        try
+        {
+            var inUse = registry.Sandboxes.Select(sandbox => sandbox.PodCgroup).ToList();
+            foreach (string level in store.CreatedCgroups().OrderByDescending(level => level.Length))
+            {
+                if (!inUse.Any(podCgroup => CgroupPaths.IsAtOrBelow(podCgroup, level)) && node.TryRemoveEmptyCgroup(level))
+                {
+                    store.RemoveCreatedCgroup(level);
+                }
+            }
+        }
+        finally
+        {
+            _cgroupLevels.Release();
+        }
+    }
+
+    /// <summary>After a daemon restart: ready while its shim answers and its reaper runs, watched again; else not ready, with the reason.</summary>
+    public async Task<Sandbox> RecoverAsync(SandboxRecord record)
     {
         var sandbox = new Sandbox(record, Cri.PodSandboxConfig.Parser.ParseFrom(record.Config), paths);
         registry.Add(sandbox);
-        if (await ShimLauncher.TryConnectAsync(sandbox.SocketPath, CancellationToken.None) is { } shim)
+        var state = await runtime.TryGetStateAsync(sandbox.Shim, CancellationToken.None);
+        if (state is { Status: ProcessStatus.Running })
         {
-            try
-            {
-                var state = await shim.StateAsync();
-                sandbox.Shim = shim;
-                sandbox.ReaperPid = state.Pid;
-                sandbox.Ready = state.Status == ShimStatus.Running;
-            }
-            catch (ShimException error)
-            {
-                logger.LogWarning("Pod sandbox {Id}: its shim did not answer State: {Error}", sandbox.Id, error.Message);
-                shim.Dispose();
-            }
+            sandbox.MarkReady(state.Pid);
+            Watch(sandbox);
         }
+        else
+        {
+            sandbox.MarkNotReady(state is null ? "its shim is gone" : $"its reaper process exited (exit code {state.ExitCode})");
+        }
+        return sandbox;
     }
 
     private static void DeleteDirectory(string path)

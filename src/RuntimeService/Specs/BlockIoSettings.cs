@@ -31,7 +31,7 @@ public static class BlockIoSettings
     private const ushort MaxWeight = 1000;
 
     /// <summary>The block I/O settings for a container of this pod, or null when there are none.</summary>
-    internal static LinuxBlockIO? For(IReadOnlyDictionary<string, string> podAnnotations, BlockIoDefaults defaults, Func<string, DeviceNumber?> resolve)
+    internal static LinuxBlockIO? For(IReadOnlyDictionary<string, string> podAnnotations, BlockIoDefaults defaults, Func<string, DeviceLookup> resolve)
     {
         ushort? weight = defaults.Weight is { } defaultWeight ? CheckWeight(defaultWeight, "config blockIo weight") : null;
         if (podAnnotations.TryGetValue(WeightAnnotation, out string? weightText))
@@ -60,12 +60,12 @@ public static class BlockIoSettings
     }
 
     private static List<LinuxThrottleDevice>? Merge(List<BlockIoDeviceRate> defaults, string defaultsName,
-        IReadOnlyDictionary<string, string> podAnnotations, string annotation, Func<string, DeviceNumber?> resolve) =>
+        IReadOnlyDictionary<string, string> podAnnotations, string annotation, Func<string, DeviceLookup> resolve) =>
         Merge(defaults.Select(entry => (entry.Path, entry.Rate)), defaultsName, podAnnotations, annotation, resolve, isWeight: false);
 
     /// <summary>Defaults first, then the annotation's pairs; keyed by device number so two paths of one device are one entry.</summary>
     private static List<LinuxThrottleDevice>? Merge(IEnumerable<(string Path, ulong Value)> defaults, string defaultsName,
-        IReadOnlyDictionary<string, string> podAnnotations, string annotation, Func<string, DeviceNumber?> resolve, bool isWeight)
+        IReadOnlyDictionary<string, string> podAnnotations, string annotation, Func<string, DeviceLookup> resolve, bool isWeight)
     {
         var byDevice = new SortedDictionary<(long Major, long Minor), ulong>();
         foreach (var (path, value) in defaults)
@@ -112,17 +112,13 @@ public static class BlockIoSettings
         }
     }
 
-    private static DeviceNumber BlockDevice(string path, string source, Func<string, DeviceNumber?> resolve)
+    private static DeviceNumber BlockDevice(string path, string source, Func<string, DeviceLookup> resolve)
     {
         if (!SpecPaths.IsAbsolute(path))
         {
             throw new SpecException($"{source}: device \"{path}\" is not an absolute path");
         }
-        DeviceNumber? device = resolve(path);
-        if (device is null)
-        {
-            throw new SpecException($"{source}: device {path} does not exist on this node");
-        }
+        DeviceNumber device = resolve(path).Require($"{source}: device {path}");
         if (device.Type != 'b')
         {
             throw new SpecException($"{source}: {path} is not a block device");

@@ -32,7 +32,7 @@ internal static class ContainerDevices
         Allow('c', 10, 200), // /dev/net/tun: runc keeps it for compatibility with Docker-era expectations
     ];
 
-    public static Result For(IEnumerable<Device> devices, bool privileged, Func<string, DeviceNumber?> resolve)
+    public static Result For(IEnumerable<Device> devices, bool privileged, Func<string, DeviceLookup> resolve)
     {
         var nodes = new List<LinuxDevice>();
         var rules = privileged
@@ -44,11 +44,7 @@ internal static class ContainerDevices
             string containerPath = SpecPaths.RequireContainerPath(
                 device.ContainerPath.Length > 0 ? device.ContainerPath : device.HostPath, $"device {hostPath} container_path");
             string access = Permissions(device.Permissions, hostPath);
-            DeviceNumber number = resolve(hostPath) ?? throw new SpecException($"device {hostPath} does not exist on this node");
-            if (number.Type is not ('c' or 'b'))
-            {
-                throw new SpecException($"{hostPath} is not a character or block device");
-            }
+            DeviceNumber number = resolve(hostPath).Require($"device {hostPath}");
             nodes.Add(new LinuxDevice
             {
                 Path = containerPath,

@@ -76,10 +76,6 @@ public static class ContainerSpecBuilder
         return new ContainerSpec(spec, lookup);
     }
 
-    /// <summary>The pod cgroup's child for one container (cgroupfs layout).</summary>
-    public static string ContainerCgroupPath(string podCgroupPath, string containerId) =>
-        $"{podCgroupPath.TrimEnd('/')}/{containerId}";
-
     /// <summary>
     /// kubelet's rules (as containerd's WithProcessArgs): command replaces the image's ENTRYPOINT and,
     /// given alone, drops its CMD; args alone replace CMD after the image's ENTRYPOINT; neither runs
@@ -154,27 +150,28 @@ public static class ContainerSpecBuilder
     {
         var options = input.Config.Linux?.SecurityContext?.NamespaceOptions;
         PodNamespaces.RefuseUserNamespace(options?.UsernsOptions, "the container");
-        string dir = input.SandboxFiles.NamespaceDir.TrimEnd('/');
+        string dir = input.SandboxFiles.NamespaceDir;
         var namespaces = new List<LinuxNamespace>();
 
         // The pod-wide ones join the sandbox's pins; a host namespace is simply not listed.
         if (!pod.HostNetwork)
         {
-            namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Network, Path = $"{dir}/net" });
-            namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Uts, Path = $"{dir}/uts" });
+            namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Network, Path = NamespacePins.PathOf(dir, LinuxNamespaceType.Network) });
+            namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Uts, Path = NamespacePins.PathOf(dir, LinuxNamespaceType.Uts) });
         }
         if (!pod.HostIpc)
         {
-            namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Ipc, Path = $"{dir}/ipc" });
+            namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Ipc, Path = NamespacePins.PathOf(dir, LinuxNamespaceType.Ipc) });
         }
         switch (options?.Pid ?? NamespaceMode.Pod)
         {
             case NamespaceMode.Pod:
-                if (!input.SandboxHasPidNamespace)
+                // The sandbox's pid namespace, as containerd joins the pause container's: the pod's own
+                // when its mode is POD or CONTAINER, the host's when it is NODE.
+                if (!pod.HostPid)
                 {
-                    throw new SpecException("the container asks for the pod's pid namespace, but the pod sandbox has none (its pid mode is not POD)");
+                    namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Pid, Path = NamespacePins.PathOf(dir, LinuxNamespaceType.Pid) });
                 }
-                namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Pid, Path = $"{dir}/pid" });
                 break;
             case NamespaceMode.Container:
                 namespaces.Add(new LinuxNamespace { Type = LinuxNamespaceType.Pid });

@@ -18,8 +18,6 @@ public static class SandboxSpecBuilder
     /// <summary>containerd's DefaultSandboxCPUshares: the reaper needs next to no CPU.</summary>
     public const ulong SandboxCpuShares = 2;
 
-    private const string DefaultCgroupParent = "/berth";
-
     public static OciSpec Build(SandboxSpecInput input)
     {
         var config = input.Config;
@@ -51,11 +49,11 @@ public static class SandboxSpecBuilder
     }
 
     /// <summary>
-    /// The pod's /etc/hosts: the loopback names kubelet writes, then the hostname. The pod's IP is
-    /// not known before its network is set up, so without <paramref name="podIps"/> the hostname maps to
-    /// 127.0.1.1 (Debian's convention for a host without a fixed address); kubelet mounts its own
-    /// hosts file over this one for pods that are not on the host network. For a host-network pod
-    /// the daemon copies the node's /etc/hosts instead, as containerd does.
+    /// The /etc/hosts of a pod with a network namespace of its own: the loopback names kubelet writes,
+    /// then the hostname. The pod's IP is not known before its network is set up, so without
+    /// <paramref name="podIps"/> the hostname maps to 127.0.1.1 (Debian's convention for a host without
+    /// a fixed address); kubelet mounts its own hosts file over this one. A host-network pod gets the
+    /// node's /etc/hosts instead (<see cref="SandboxPlanner"/>), as containerd gives it.
     /// </summary>
     public static string HostsFile(Cri.PodSandboxConfig config, string hostname, IReadOnlyList<string>? podIps = null)
     {
@@ -123,52 +121,6 @@ public static class SandboxSpecBuilder
         return resolv.ToString();
     }
 
-    /// <summary>
-    /// The pod's cgroup (cgroupfs layout): kubelet's cgroup_parent as it is (e.g.
-    /// /kubepods/burstable/pod&lt;uid&gt;), or /berth/&lt;sandboxId&gt; for a pod without one (crictl). A
-    /// systemd-driver parent (kubepods-burstable-pod&lt;uid&gt;.slice) is expanded to the path systemd
-    /// gives it, so both kubelet drivers land in the same tree.
-    /// </summary>
-    public static string PodCgroupPath(Cri.PodSandboxConfig config, string sandboxId)
-    {
-        string parent = config.Linux?.CgroupParent ?? "";
-        if (parent.Length == 0)
-        {
-            return $"{DefaultCgroupParent}/{sandboxId}";
-        }
-        if (!parent.Contains('/') && parent.EndsWith(".slice", StringComparison.Ordinal))
-        {
-            return ExpandSlice(parent);
-        }
-        if (parent.Contains("..", StringComparison.Ordinal))
-        {
-            throw new SpecException($"cgroup_parent \"{parent}\" must not contain \"..\"");
-        }
-        return parent.StartsWith('/') ? parent.TrimEnd('/') : "/" + parent.TrimEnd('/');
-    }
-
-    /// <summary>systemd's slice nesting: a-b-c.slice lives in /a.slice/a-b.slice/a-b-c.slice.</summary>
-    private static string ExpandSlice(string slice)
-    {
-        string name = slice[..^".slice".Length];
-        if (name.Length == 0 || name == "-")
-        {
-            return "/";
-        }
-        if (name.StartsWith('-') || name.EndsWith('-') || name.Contains("--", StringComparison.Ordinal))
-        {
-            throw new SpecException($"cgroup_parent \"{slice}\" is not a valid systemd slice name");
-        }
-        var path = new StringBuilder();
-        string prefix = "";
-        foreach (string part in name.Split('-'))
-        {
-            prefix = prefix.Length == 0 ? part : $"{prefix}-{part}";
-            path.Append('/').Append(prefix).Append(".slice");
-        }
-        return path.ToString();
-    }
-
     private static OciUser SandboxUser(LinuxSandboxSecurityContext? security)
     {
         if (security is null)
@@ -196,7 +148,10 @@ public static class SandboxSpecBuilder
         {
             created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Ipc });
         }
-        if (namespaces.SharedPid)
+        // The reaper has a pid namespace of its own unless the pod uses the host's, as the pause
+        // container has in containerd: containers whose pid mode is POD join it, also in a pod whose
+        // own mode is CONTAINER (crictl's default), and the reaper is its PID 1.
+        if (!namespaces.HostPid)
         {
             created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Pid });
         }

@@ -5,7 +5,7 @@ using Cri = Berth.Api.Cri;
 namespace Berth.RuntimeService.Specs;
 
 /// <summary>What the sandbox spec is built from.</summary>
-/// <param name="CgroupsPath">The reaper's cgroup (cgroupfs path, e.g. from <see cref="SandboxSpecBuilder.PodCgroupPath"/>).</param>
+/// <param name="CgroupsPath">The reaper's cgroup (cgroupfs path, from <see cref="CgroupPaths.Sandbox"/>).</param>
 public sealed record SandboxSpecInput(Cri.PodSandboxConfig Config, string SandboxId, string CgroupsPath, SandboxFiles Files);
 
 /// <summary>
@@ -16,9 +16,8 @@ public sealed record SandboxSpecInput(Cri.PodSandboxConfig Config, string Sandbo
 public sealed record SandboxFiles(string NamespaceDir, string HostsPath, string ResolvConfPath, string HostnamePath, string ShmPath);
 
 /// <summary>What a container spec is built from.</summary>
-/// <param name="SandboxHasPidNamespace">Whether the sandbox created (and pinned) a pid namespace, i.e. the pod shares one.</param>
 /// <param name="BlockIoDefaults">Node-wide block I/O settings from config.json; the pod's blkio.berth.io annotations override them.</param>
-/// <param name="ResolveDevice">Host path → its device node (follow symlinks), or null when there is none there.</param>
+/// <param name="ResolveDevice">Host path → what is there (symbolic links followed): a device node, something else, or nothing.</param>
 /// <param name="TargetPidNamespacePath">
 /// For pid namespace mode TARGET: the target container's pid namespace (e.g. <c>/proc/&lt;pid&gt;/ns/pid</c>),
 /// which only the daemon can know; required in that mode, ignored otherwise.
@@ -32,10 +31,23 @@ public sealed record ContainerSpecInput(
     string RootfsPath,
     string CgroupsPath,
     SandboxFiles SandboxFiles,
-    bool SandboxHasPidNamespace,
     BlockIoDefaults BlockIoDefaults,
-    Func<string, DeviceNumber?> ResolveDevice,
+    Func<string, DeviceLookup> ResolveDevice,
     string? TargetPidNamespacePath = null);
+
+/// <summary>What a host path holds for a CRI device: nothing, something that is not a device node, or a device.</summary>
+public sealed record DeviceLookup(DeviceNumber? Device, bool Exists)
+{
+    public static DeviceLookup Missing { get; } = new(null, false);
+
+    public static DeviceLookup NotADevice { get; } = new(null, true);
+
+    public static DeviceLookup Found(DeviceNumber device) => new(device, true);
+
+    /// <summary>The device; a <see cref="SpecException"/> naming <paramref name="what"/> (e.g. "device /dev/fuse") when the path is missing or holds no device node.</summary>
+    public DeviceNumber Require(string what) =>
+        Device ?? throw new SpecException(Exists ? $"{what} is not a device node" : $"{what} does not exist on this node");
+}
 
 /// <summary>A device node on the host, as stat(2) reports it.</summary>
 /// <param name="Type"><c>c</c> (character) or <c>b</c> (block).</param>

@@ -32,6 +32,23 @@ internal static class SpecPaths
         return "/" + string.Join('/', parts);
     }
 
+    /// <summary>
+    /// <paramref name="relative"/> joined under <paramref name="directory"/> lexically, as Go's
+    /// filepath.Join that containerd uses (a leading "/" does not restart at the root); the result must lie
+    /// strictly inside the directory, so ".." that climbs out is refused with <see cref="SpecException"/>
+    /// naming <paramref name="what"/>.
+    /// </summary>
+    public static string JoinBeneath(string directory, string relative, string what)
+    {
+        string root = Clean(directory);
+        string joined = Clean(root + "/" + relative);
+        if (!joined.StartsWith(root == "/" ? "/" : root + "/", StringComparison.Ordinal) || joined == root)
+        {
+            throw new SpecException($"{what} \"{relative}\" does not name a file inside {directory}");
+        }
+        return joined;
+    }
+
     /// <summary>How deep a cleaned path is: "/" is 0, "/etc" 1, "/etc/hosts" 2.</summary>
     public static int Depth(string cleanPath) => cleanPath == "/" ? 0 : cleanPath.Count(c => c == '/');
 

@@ -149,7 +149,6 @@ public sealed class ShimHarness : IDisposable
             Id = id,
             SandboxId = id,
             NamespaceDir = Path.Combine(Root, "ns", id),
-            SharePidNamespace = sharePid,
         };
         return await StartAsync(id, SandboxSpec($"{CgroupParent}/{id}", sharePid), options);
     }

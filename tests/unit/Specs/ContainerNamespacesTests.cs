@@ -50,17 +50,24 @@ public sealed class ContainerNamespacesTests
         Assert.DoesNotContain("ipc", Namespaces(Input(pod: pod)).Select(ns => ns.Type));
     }
 
-    [Fact]
-    public void PodPidJoinsTheSandboxsPidNamespace()
+    [Theory]
+    [InlineData(NamespaceMode.Pod)]
+    [InlineData(NamespaceMode.Container)]
+    public void PodPidJoinsTheSandboxsPidNamespaceWhateverThePodsOwnMode(NamespaceMode podPid)
     {
-        var pid = Namespaces(Input(WithPid(NamespaceMode.Pod), sandboxHasPidNamespace: true)).Single(ns => ns.Type == "pid");
+        // As containerd joins the pause container's: crictl's "linux": {} leaves the container at POD in a CONTAINER pod.
+        var pod = Pod();
+        pod.Linux.SecurityContext.NamespaceOptions.Pid = podPid;
+        var pid = Namespaces(Input(WithPid(NamespaceMode.Pod), pod: pod)).Single(ns => ns.Type == "pid");
         Assert.Equal(NamespaceDir + "/pid", pid.Path);
     }
 
     [Fact]
-    public void PodPidWithoutASandboxPidNamespaceIsRefused()
+    public void PodPidInAHostPidPodUsesTheHosts()
     {
-        Assert.Contains("pid namespace", Refused(Input(WithPid(NamespaceMode.Pod), sandboxHasPidNamespace: false)).Message);
+        var pod = Pod();
+        pod.Linux.SecurityContext.NamespaceOptions.Pid = NamespaceMode.Node;
+        Assert.DoesNotContain("pid", Namespaces(Input(WithPid(NamespaceMode.Pod), pod: pod)).Select(ns => ns.Type));
     }
 
     [Fact]

@@ -97,7 +97,7 @@ public sealed class ContainerResourcesTests
     public void CgroupsPathIsTheInputsAndContainerPathNestsInThePods()
     {
         Assert.Equal("/kubepods/burstable/podpod-uid-1/container4567", Build(Container()).Linux!.CgroupsPath);
-        Assert.Equal("/kubepods/burstable/podx/c1", ContainerSpecBuilder.ContainerCgroupPath("/kubepods/burstable/podx/", "c1"));
-        Assert.Equal("/berth/s1/c1", ContainerSpecBuilder.ContainerCgroupPath("/berth/s1", "c1"));
+        Assert.Equal("/kubepods/burstable/podx/c1", CgroupPaths.Container("/kubepods/burstable/podx/", "c1"));
+        Assert.Equal("/berth/s1/c1", CgroupPaths.Container("/berth/s1", "c1"));
     }
 }

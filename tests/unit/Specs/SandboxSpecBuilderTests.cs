@@ -21,18 +21,19 @@ public sealed class SandboxSpecBuilderTests
     private static IEnumerable<string> Types(OciSpec spec) => spec.Linux!.Namespaces!.Select(ns => ns.Type);
 
     [Fact]
-    public void CreatesNetworkUtsAndIpc()
+    public void CreatesNetworkUtsIpcAndPid()
     {
         var spec = Build(PodWith());
-        Assert.Equal(["network", "uts", "ipc"], Types(spec));
+        Assert.Equal(["network", "uts", "ipc", "pid"], Types(spec));
         Assert.All(spec.Linux!.Namespaces!, ns => Assert.Null(ns.Path));
     }
 
     [Fact]
-    public void SharedPidNamespaceOnlyForPodMode()
+    public void TheReaperHasAPidNamespaceUnlessThePodUsesTheHosts()
     {
+        // As the pause container has one in containerd, whether the pod's mode is POD or CONTAINER.
         Assert.Contains("pid", Types(Build(PodWith(pid: NamespaceMode.Pod))));
-        Assert.DoesNotContain("pid", Types(Build(PodWith(pid: NamespaceMode.Container))));
+        Assert.Contains("pid", Types(Build(PodWith(pid: NamespaceMode.Container))));
         Assert.DoesNotContain("pid", Types(Build(PodWith(pid: NamespaceMode.Node))));
     }
 
@@ -40,14 +41,14 @@ public sealed class SandboxSpecBuilderTests
     public void HostNetworkCreatesNeitherNetworkNorUtsNorHostname()
     {
         var spec = Build(PodWith(network: NamespaceMode.Node));
-        Assert.Equal(["ipc"], Types(spec));
+        Assert.Equal(["ipc", "pid"], Types(spec));
         Assert.Null(spec.Hostname);
     }
 
     [Fact]
     public void HostIpcCreatesNoIpc()
     {
-        Assert.Equal(["network", "uts"], Types(Build(PodWith(ipc: NamespaceMode.Node))));
+        Assert.Equal(["network", "uts", "pid"], Types(Build(PodWith(ipc: NamespaceMode.Node))));
     }
 
     [Fact]
@@ -214,13 +215,13 @@ public sealed class SandboxSpecBuilderTests
     {
         var pod = Pod();
         pod.Linux.CgroupParent = parent;
-        Assert.Equal(expected, SandboxSpecBuilder.PodCgroupPath(pod, SandboxId));
+        Assert.Equal(expected, CgroupPaths.Pod(pod, SandboxId));
     }
 
     [Fact]
     public void PodCgroupPathWithoutLinuxConfig()
     {
-        Assert.Equal("/berth/s1", SandboxSpecBuilder.PodCgroupPath(new PodSandboxConfig(), "s1"));
+        Assert.Equal("/berth/s1", CgroupPaths.Pod(new PodSandboxConfig(), "s1"));
     }
 
     [Fact]
@@ -228,7 +229,7 @@ public sealed class SandboxSpecBuilderTests
     {
         var pod = Pod();
         pod.Linux.CgroupParent = "/kubepods/../../etc";
-        Assert.Throws<SpecException>(() => SandboxSpecBuilder.PodCgroupPath(pod, SandboxId));
+        Assert.Throws<SpecException>(() => CgroupPaths.Pod(pod, SandboxId));
     }
 
     [Fact]

@@ -20,6 +20,9 @@ internal static class SpecFixture
         HostnamePath: "/run/berth/pods/sandbox0123/hostname",
         ShmPath: "/run/berth/pods/sandbox0123/shm");
 
+    /// <summary>A regular file on the pretend host, where a device is expected.</summary>
+    public const string NotADevice = "/etc/hostname";
+
     /// <summary>Device nodes of the pretend host.</summary>
     public static readonly IReadOnlyDictionary<string, DeviceNumber> Devices = new Dictionary<string, DeviceNumber>
     {
@@ -78,7 +81,6 @@ internal static class SpecFixture
         ContainerConfig? container = null,
         PodSandboxConfig? pod = null,
         ImageConfig? image = null,
-        bool sandboxHasPidNamespace = false,
         BlockIoDefaults? blockIo = null,
         string? targetPidNamespace = null) =>
         new(
@@ -90,10 +92,12 @@ internal static class SpecFixture
             RootfsPath: "/var/lib/berth/containers/container4567/rootfs",
             CgroupsPath: "/kubepods/burstable/podpod-uid-1/container4567",
             Files,
-            sandboxHasPidNamespace,
             blockIo ?? BlockIoDefaults.None,
-            path => Devices.GetValueOrDefault(path),
+            ResolveDevice,
             targetPidNamespace);
+
+    public static DeviceLookup ResolveDevice(string path) =>
+        Devices.TryGetValue(path, out var device) ? DeviceLookup.Found(device) : path == NotADevice ? DeviceLookup.NotADevice : DeviceLookup.Missing;
 
     public static OciSpec Build(ContainerSpecInput input) => ContainerSpecBuilder.Build(input).Spec;
 

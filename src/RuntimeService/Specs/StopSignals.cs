@@ -1,7 +1,14 @@
-namespace Berth.RuntimeService.Containers;
+namespace Berth.RuntimeService.Specs;
 
-public static class Signals
+/// <summary>Signal numbers as images and kubelet name them (Linux numbering, x86-64 and arm64 alike).</summary>
+public static class StopSignals
 {
+    /// <summary>SIGTERM: what a container gets first when its image names no STOPSIGNAL.</summary>
+    public const int Default = 15;
+
+    /// <summary>SIGKILL.</summary>
+    public const int Kill = 9;
+
     private static readonly Dictionary<string, int> Numbers = new(StringComparer.OrdinalIgnoreCase)
     {
         ["HUP"] = 1, ["INT"] = 2, ["QUIT"] = 3, ["ILL"] = 4, ["TRAP"] = 5, ["ABRT"] = 6, ["BUS"] = 7, ["FPE"] = 8,

@@ -2,14 +2,14 @@ using Berth.Api.Shim;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Specs;
 
-namespace Berth.Tests.Unit.Containers;
+namespace Berth.Tests.Unit.Specs;
 
-public sealed class UserResolverTests : IDisposable
+public sealed class ImageAccountsTests : IDisposable
 {
     private readonly DirectoryInfo _lower = Directory.CreateTempSubdirectory("berth-user-lower-");
     private readonly DirectoryInfo _upper = Directory.CreateTempSubdirectory("berth-user-upper-");
 
-    public UserResolverTests()
+    public ImageAccountsTests()
     {
         Directory.CreateDirectory(Path.Combine(_lower.FullName, "etc"));
         File.WriteAllText(Path.Combine(_lower.FullName, "etc", "passwd"),
@@ -25,8 +25,9 @@ public sealed class UserResolverTests : IDisposable
     }
 
     private OciUser Resolve(OciUser user, UserLookup lookup) =>
-        UserResolver.Resolve(new ContainerSpec(new OciSpec { Process = new OciProcess { User = user } }, lookup), [_upper.FullName, _lower.FullName])
-            .Process!.User;
+        new ImageAccounts(TopmostFile("etc/passwd"), TopmostFile("etc/group")).Resolve(user, lookup);
+
+    private string? TopmostFile(string file) => ContainerImages.TopmostFile([_upper.FullName, _lower.FullName], file);
 
     [Fact]
     public void ANumericUserGetsItsPrimaryGroupAndImageGroupsLikeContainerd()

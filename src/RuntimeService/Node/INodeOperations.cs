@@ -1,0 +1,38 @@
+using Berth.RuntimeService.Specs;
+
+namespace Berth.RuntimeService.Node;
+
+/// <summary>
+/// What the managers do to the node beyond writing files: mounts, cgroups and device lookups, the
+/// operations that need root and a real kernel. Behind an interface so the managers' logic is tested
+/// without root (as youki passes its syscalls through a trait with a test implementation).
+/// </summary>
+public interface INodeOperations
+{
+    /// <summary>Mounts a tmpfs at <paramref name="path"/> (a pod's /dev/shm), nosuid, nodev, noexec, with tmpfs <paramref name="options"/>.</summary>
+    void MountTmpfs(string path, string options);
+
+    /// <summary>Detaches every mount stacked at <paramref name="path"/>; nothing when none is there or the path is gone.</summary>
+    void UnmountAll(string path);
+
+    /// <summary>True when the cgroupfs path (e.g. /kubepods/pod1) exists in any hierarchy.</summary>
+    bool CgroupExists(string cgroupPath);
+
+    /// <summary>
+    /// SIGKILLs every process in the cgroup and its children and removes them, deepest first, in every
+    /// hierarchy. Only for cgroups that belong to one sandbox or container. Throws when one will not go.
+    /// </summary>
+    Task KillCgroupAsync(string cgroupPath);
+
+    /// <summary>Removes the cgroup in every hierarchy if it holds no process and no child cgroup (rmdir, never kill); true when it is gone.</summary>
+    bool TryRemoveEmptyCgroup(string cgroupPath);
+
+    /// <summary>The device node at a host path, symbolic links followed (kubelet passes /dev/disk/by-id/... links).</summary>
+    DeviceLookup LookUpDevice(string hostPath);
+
+    /// <summary>
+    /// Makes a bind mount's host path exist: a missing one becomes a directory (mkdir -p, mode 0755), as
+    /// Docker, containerd and CRI-O do for kubelet's hostPath volumes of type "".
+    /// </summary>
+    void EnsureHostPath(string hostPath);
+}

@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using Berth.Api.Shim.Cgroups;
+using Berth.Core.Errors;
+using Berth.RuntimeService.Specs;
+
+namespace Berth.RuntimeService.Node;
+
+/// <summary><see cref="INodeOperations"/> on this node's kernel, cgroup file systems and /dev.</summary>
+public sealed class NodeOperations : INodeOperations
+{
+    private const ulong TmpfsFlags = Interop.Sys.MS_NOSUID | Interop.Sys.MS_NODEV | Interop.Sys.MS_NOEXEC;
+    private const int DrainAttempts = 50;
+
+    private readonly Lazy<CgroupLayout> _cgroups = new(() => CgroupLayout.Detect(null));
+
+    public void MountTmpfs(string path, string options)
+    {
+        try
+        {
+            Interop.Sys.Mount("shm", path, "tmpfs", TmpfsFlags, options);
+        }
+        catch (ErrnoException error)
+        {
+            throw BerthException.Internal($"mounting a tmpfs on {path}: {error.Message}", error);
+        }
+    }
+
+    public void UnmountAll(string path)
+    {
+        try
+        {
+            while (Interop.Sys.Unmount(path, Interop.Sys.MNT_DETACH))
+            {
+            }
+        }
+        catch (ErrnoException error)
+        {
+            throw BerthException.Internal($"unmounting {path}: {error.Message}", error);
+        }
+    }
+
+    public bool CgroupExists(string cgroupPath) => Directories(cgroupPath).Any(Directory.Exists);
+
+    public async Task KillCgroupAsync(string cgroupPath)
+    {
+        foreach (string directory in Directories(cgroupPath).Where(Directory.Exists))
+        {
+            var tree = Directory.EnumerateDirectories(directory, "*", SearchOption.AllDirectories)
+                .OrderByDescending(path => path.Length)
+                .Append(directory)
+                .ToList();
+            foreach (string cgroup in tree)
+            {
+                await KillAndRemoveAsync(cgroup);
+            }
+        }
+    }
+
+    public bool TryRemoveEmptyCgroup(string cgroupPath)
+    {
+        bool gone = true;
+        foreach (string directory in Directories(cgroupPath))
+        {
+            try
+            {
+                Directory.Delete(directory);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+            catch (IOException)
+            {
+                // EBUSY or ENOTEMPTY: it still holds a process or another pod's cgroup.
+                gone = false;
+            }
+        }
+        return gone;
+    }
+
+    public DeviceLookup LookUpDevice(string hostPath)
+    {
+        Interop.FileStatus? status;
+        try
+        {
+            status = Interop.Sys.TryStat(hostPath);
+        }
+        catch (ErrnoException error)
+        {
+            throw BerthException.FailedPrecondition($"device {hostPath}: {error.Message}", error);
+        }
+        return status switch
+        {
+            null => DeviceLookup.Missing,
+            { Type: Interop.FileType.CharacterDevice or Interop.FileType.BlockDevice } device => DeviceLookup.Found(new DeviceNumber(
+                device.RDeviceMajor, device.RDeviceMinor, device.Type == Interop.FileType.CharacterDevice ? 'c' : 'b',
+                (uint)device.Permissions, device.Uid, device.Gid)),
+            _ => DeviceLookup.NotADevice,
+        };
+    }
+
+    public void EnsureHostPath(string hostPath)
+    {
+        if (Path.Exists(hostPath))
+        {
+            return;
+        }
+        try
+        {
+            Directory.CreateDirectory(hostPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw BerthException.FailedPrecondition($"the mount source {hostPath} does not exist and could not be created: {error.Message}", error);
+        }
+    }
+
+    private IReadOnlyList<string> Directories(string cgroupPath) => _cgroups.Value.Directories(cgroupPath);
+
+    private static async Task KillAndRemoveAsync(string cgroup)
+    {
+        string procs = Path.Combine(cgroup, "cgroup.procs");
+        for (int attempt = 0; attempt < DrainAttempts; attempt++)
+        {
+            foreach (int pid in Processes(procs))
+            {
+                try
+                {
+                    using var process = Process.GetProcessById(pid);
+                    process.Kill();
+                }
+                catch (Exception error) when (error is ArgumentException or InvalidOperationException)
+                {
+                    // Already gone.
+                }
+            }
+            try
+            {
+                Directory.Delete(cgroup);
+                return;
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return;
+            }
+            catch (IOException)
+            {
+                // Busy while the killed processes are reaped.
+                await Task.Delay(20);
+            }
+        }
+        throw BerthException.Internal($"cgroup {cgroup} still holds processes after SIGKILL");
+    }
+
+    private static IEnumerable<int> Processes(string procs)
+    {
+        try
+        {
+            return File.ReadAllLines(procs).Where(line => line.Length > 0).Select(int.Parse).ToList();
+        }
+        catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return [];
+        }
+    }
+}

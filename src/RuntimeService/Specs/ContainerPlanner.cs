@@ -1,0 +1,113 @@
+using Berth.Api.Shim;
+using Berth.ImageService.Images;
+using Cri = Berth.Api.Cri;
+
+namespace Berth.RuntimeService.Specs;
+
+/// <summary>The container's image as spec generation needs it: its config, its unpacked layers (topmost first) and its accounts.</summary>
+public sealed record ContainerImage(ImageConfig Config, IReadOnlyList<string> LowerDirs, ImageAccounts Accounts);
+
+/// <summary>The pod a container is created in, as its sandbox recorded it.</summary>
+/// <param name="PodCgroup">The pod's cgroup (<see cref="CgroupPaths.Pod"/>).</param>
+public sealed record PodContext(string SandboxId, Cri.PodSandboxConfig Config, string PodCgroup);
+
+/// <summary>What a container plan is made from.</summary>
+/// <param name="ResolveDevice">Host path → what is there (symbolic links followed): devices and block I/O throttles name host device nodes.</param>
+/// <param name="TargetPidNamespacePath">For pid namespace mode TARGET: the target container's pid namespace (/proc/&lt;pid&gt;/ns/pid).</param>
+public sealed record ContainerPlanInput(
+    Cri.ContainerConfig Config,
+    PodContext Pod,
+    ContainerImage Image,
+    string ContainerId,
+    RuntimePaths Paths,
+    BlockIoDefaults BlockIo,
+    Func<string, DeviceLookup> ResolveDevice,
+    string? TargetPidNamespacePath = null);
+
+/// <summary>
+/// Everything CreateContainer makes on the node, decided before anything is made: the name kubelet
+/// reserves, the bundle with the spec and the shim's options, the container's cgroup, its CRI log file,
+/// its writable layer and the host paths its bind mounts need.
+/// </summary>
+/// <param name="Name">The reservation key kubelet relies on: container_pod_namespace_uid_attempt.</param>
+/// <param name="LogPath">The CRI log file, always inside the pod's log directory; empty when kubelet asked for none.</param>
+/// <param name="HostPaths">Bind mount sources that must exist on the host (missing ones become directories).</param>
+public sealed record ContainerPlan(
+    string Name,
+    string Bundle,
+    string SocketPath,
+    OciSpec Spec,
+    ShimOptions Options,
+    string CgroupPath,
+    string LogPath,
+    string WritableLayer,
+    IReadOnlyList<string> HostPaths);
+
+/// <summary>The one call that turns a CreateContainer request into a <see cref="ContainerPlan"/>. Pure; throws <see cref="SpecException"/> for what cannot run.</summary>
+public static class ContainerPlanner
+{
+    public static ContainerPlan Plan(ContainerPlanInput input)
+    {
+        var config = input.Config;
+        var pod = input.Pod.Config;
+        var podMetadata = pod.Metadata ?? new Cri.PodSandboxMetadata();
+        if (config.Metadata is not { Name.Length: > 0 } metadata)
+        {
+            throw new SpecException("container config metadata needs a name");
+        }
+        string id = input.ContainerId;
+        var paths = input.Paths;
+        string bundle = paths.ContainerBundle(id);
+        string layer = paths.ContainerLayer(id);
+        string cgroup = CgroupPaths.Container(input.Pod.PodCgroup, id);
+        string logPath = LogPath(pod.LogDirectory, config.LogPath);
+
+        var built = ContainerSpecBuilder.Build(new ContainerSpecInput(
+            config, pod, input.Image.Config, id, input.Pod.SandboxId, Path.Combine(bundle, "rootfs"), cgroup,
+            paths.SandboxFiles(input.Pod.SandboxId), input.BlockIo, input.ResolveDevice, input.TargetPidNamespacePath));
+        var process = built.Spec.Process!;
+        var spec = built.Spec with { Process = process with { User = input.Image.Accounts.Resolve(process.User, built.User) } };
+
+        string socket = paths.ShimSocket(id);
+        return new ContainerPlan(
+            Name: $"{metadata.Name}_{podMetadata.Name}_{podMetadata.Namespace}_{podMetadata.Uid}_{metadata.Attempt}",
+            Bundle: bundle,
+            SocketPath: socket,
+            Spec: spec,
+            Options: new ShimOptions
+            {
+                Kind = ShimKind.Container,
+                Id = id,
+                SandboxId = input.Pod.SandboxId,
+                LogPath = logPath.Length > 0 ? logPath : null,
+                Stdin = config.Stdin,
+                StdinOnce = config.StdinOnce,
+                Tty = config.Tty,
+                Rootfs = new RootfsLayers
+                {
+                    LowerDirs = input.Image.LowerDirs,
+                    UpperDir = Path.Combine(layer, "upper"),
+                    WorkDir = Path.Combine(layer, "work"),
+                },
+                SocketPath = socket,
+            },
+            CgroupPath: cgroup,
+            LogPath: logPath,
+            WritableLayer: layer,
+            HostPaths: config.Mounts.Where(mount => mount.HostPath.Length > 0).Select(mount => mount.HostPath).Distinct().ToList());
+    }
+
+    /// <summary>
+    /// kubelet's log_directory joined with the container's log_path (relative to it, per the CRI), as
+    /// containerd joins them; no log when either is empty. The file always lies inside the directory.
+    /// </summary>
+    internal static string LogPath(string logDirectory, string logPath)
+    {
+        if (logDirectory.Length == 0 || logPath.Length == 0)
+        {
+            return "";
+        }
+        SpecPaths.RequireHostPath(logDirectory, "log_directory");
+        return SpecPaths.JoinBeneath(logDirectory, logPath, "log_path");
+    }
+}
