@@ -79,6 +79,37 @@ internal static class PodTestSupport
         return await berth.Runtime.ExecSyncAsync(request);
     }
 
+    /// <summary>The pid PodSandboxStatus's verbose info names: the sandbox's reaper.</summary>
+    public static async Task<int> ReaperPidAsync(this BerthDaemon berth, string podId)
+    {
+        var response = await berth.Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = podId, Verbose = true });
+        using var info = System.Text.Json.JsonDocument.Parse(response.Info["info"]);
+        return info.RootElement.GetProperty("pid").GetInt32();
+    }
+
+    /// <summary>The pid of the shim serving a sandbox or container, from the shim.pid file in its bundle.</summary>
+    public static int ShimPid(this BerthDaemon berth, string kind, string id) =>
+        int.Parse(File.ReadAllText(Path.Combine(berth.State, kind, id, "shim.pid")).Trim());
+
+    /// <summary>Polls until the sandbox is in <paramref name="state"/>; returns how long that took.</summary>
+    public static async Task<TimeSpan> WaitForPodStateAsync(this BerthDaemon berth, string podId, PodSandboxState state, TimeSpan timeout)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await berth.PodStatusAsync(podId);
+            if (status.State == state)
+            {
+                return clock.Elapsed;
+            }
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"pod sandbox {podId} is {status.State}, not {state}, after {timeout}\n{berth.OutputTail()}");
+            }
+            await Task.Delay(10);
+        }
+    }
+
     public static async Task<ContainerStatus> WaitForStateAsync(this BerthDaemon berth, string id, ContainerState state, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
@@ -103,11 +134,11 @@ internal static class PodTestSupport
         await berth.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId });
     }
 
-    /// <summary>Every trace a removed pod must not leave: shims, bundles, namespace pins, cgroups, mounts.</summary>
+    /// <summary>Every trace a removed pod must not leave: shims and their sockets, bundles, namespace pins, cgroups, mounts.</summary>
     public static IReadOnlyList<string> Traces(BerthDaemon berth, PodSandboxConfig pod)
     {
         var traces = new List<string>();
-        foreach (var dir in new[] { "sandboxes", "containers", "ns" })
+        foreach (var dir in new[] { "sandboxes", "containers", "ns", "s" })
         {
             var path = Path.Combine(berth.State, dir);
             if (Directory.Exists(path))

@@ -59,7 +59,7 @@ public sealed class RecoveryTests(BusyboxRegistry registry) : IClassFixture<Busy
         var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "orphan", "sleep", "300"));
         await berth.StartContainerAsync(id);
         var pid = await PidAsync(berth, id);
-        var shimPid = int.Parse(File.ReadAllText(Path.Combine(berth.State, "containers", id, "shim.pid")).Trim());
+        var shimPid = berth.ShimPid("containers", id);
 
         Process.GetProcessById(shimPid).Kill();
 
