@@ -1,0 +1,86 @@
+using System.Collections.Concurrent;
+using Berth.RuntimeService.Node;
+using Berth.RuntimeService.Specs;
+
+namespace Berth.Tests.Unit.Fakes;
+
+/// <summary>An <see cref="INodeOperations"/> that keeps mounts and cgroups as sets, so tests see what the managers did to the node.</summary>
+internal sealed class FakeNodeOperations : INodeOperations
+{
+    private readonly object _gate = new();
+
+    public HashSet<string> Mounts { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Existing cgroups (cgroupfs paths); the shim's creation of a cgroup is simulated by the test adding it.</summary>
+    public HashSet<string> Cgroups { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Every cgroup KillCgroupAsync was asked to kill, in order.</summary>
+    public ConcurrentQueue<string> Killed { get; } = new();
+
+    public ConcurrentQueue<string> EnsuredHostPaths { get; } = new();
+
+    public Dictionary<string, DeviceLookup> Devices { get; } = new(StringComparer.Ordinal);
+
+    public void MountTmpfs(string path, string options)
+    {
+        lock (_gate)
+        {
+            Mounts.Add(path);
+        }
+    }
+
+    public void UnmountAll(string path)
+    {
+        lock (_gate)
+        {
+            Mounts.Remove(path);
+        }
+    }
+
+    public bool CgroupExists(string cgroupPath)
+    {
+        lock (_gate)
+        {
+            return Cgroups.Contains(cgroupPath);
+        }
+    }
+
+    public Task KillCgroupAsync(string cgroupPath)
+    {
+        Killed.Enqueue(cgroupPath);
+        lock (_gate)
+        {
+            Cgroups.RemoveWhere(path => path == cgroupPath || path.StartsWith(cgroupPath + "/", StringComparison.Ordinal));
+        }
+        return Task.CompletedTask;
+    }
+
+    public bool TryRemoveEmptyCgroup(string cgroupPath)
+    {
+        lock (_gate)
+        {
+            if (Cgroups.Any(path => path.StartsWith(cgroupPath + "/", StringComparison.Ordinal)))
+            {
+                return false;
+            }
+            Cgroups.Remove(cgroupPath);
+            return true;
+        }
+    }
+
+    public DeviceLookup LookUpDevice(string hostPath) => Devices.GetValueOrDefault(hostPath, DeviceLookup.Missing);
+
+    public void EnsureHostPath(string hostPath) => EnsuredHostPaths.Enqueue(hostPath);
+
+    /// <summary>What a shim does when it creates a cgroup: mkdir -p of every level.</summary>
+    public void MakeCgroup(string cgroupPath)
+    {
+        lock (_gate)
+        {
+            foreach (string level in CgroupPaths.Levels(cgroupPath))
+            {
+                Cgroups.Add(level);
+            }
+        }
+    }
+}
