@@ -9,6 +9,7 @@ using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Handlers;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Hosting;
+using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Shims;
 using Berth.RuntimeService.State;

@@ -1,4 +1,4 @@
-namespace Berth.RuntimeService.Hosting.Http2;
+namespace Berth.RuntimeService.Hosting.AuthorityRewrite;
 
 /// <summary>
 /// Rewrites, inside one HPACK header block (RFC 7541), the value of every literal <c>:authority</c> field so

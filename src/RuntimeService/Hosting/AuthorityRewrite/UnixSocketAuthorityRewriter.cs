@@ -1,11 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
-using Berth.RuntimeService.Hosting.Http2;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 
-namespace Berth.RuntimeService.Hosting;
+namespace Berth.RuntimeService.Hosting.AuthorityRewrite;
 
 /// <summary>
 /// Kestrel connection middleware for the CRI unix socket: turns the HTTP/2 <c>:authority</c> that Go gRPC

@@ -1,4 +1,4 @@
-namespace Berth.RuntimeService.Hosting.Http2;
+namespace Berth.RuntimeService.Hosting.AuthorityRewrite;
 
 /// <summary>
 /// The HPACK Huffman code (RFC 7541 Appendix B) and just enough decoding to find a symbol's codes in an

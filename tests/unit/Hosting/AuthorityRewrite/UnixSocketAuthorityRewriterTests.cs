@@ -3,17 +3,16 @@ using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
-using Berth.RuntimeService.Hosting;
-using Berth.RuntimeService.Hosting.Http2;
+using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
-using static Berth.Tests.Unit.Hosting.HpackBlock;
+using static Berth.Tests.Unit.Hosting.AuthorityRewrite.HpackBlock;
 
-namespace Berth.Tests.Unit.Hosting;
+namespace Berth.Tests.Unit.Hosting.AuthorityRewrite;
 
 public sealed class UnixSocketAuthorityRewriterTests
 {
