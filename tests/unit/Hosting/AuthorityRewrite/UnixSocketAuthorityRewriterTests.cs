@@ -216,7 +216,7 @@ public sealed class UnixSocketAuthorityRewriterTests
         fragment.AsSpan().Fill((byte)'/');
         await connection.SendAsync([.. ClientStart, .. Http2Frames.Frame(Http2Frames.Headers, 0, 1, [0x41, 0x7f, 0xff, 0xff, 0x3f])]);
         int sent = ClientStart.Length + 9 + 5;
-        while (sent < UnixSocketAuthorityRewriter.MaxHeldHeaderBlock + 64 * 1024)
+        while (sent < Http2FrameForwarder.MaxHeldHeaderBlock + 64 * 1024)
         {
             await connection.SendAsync(Http2Frames.Frame(Http2Frames.Continuation, 0, 1, fragment));
             sent += 9 + fragment.Length;
