@@ -6,14 +6,15 @@ namespace Berth.RuntimeService.Hosting.AuthorityRewrite;
 
 /// <summary>
 /// Kestrel connection middleware for the CRI unix socket: turns the HTTP/2 <c>:authority</c> that Go gRPC
-/// clients send when they dial a unix socket (the socket path, e.g. <c>/run/berth/berth.sock</c>) into one
-/// Kestrel accepts, by replacing every '/' with '-'. Hook it into the plaintext HTTP/2 unix-socket listener:
+/// clients send when they dial a unix socket by its bare path (the path, e.g. <c>/run/berth/berth.sock</c>, or
+/// from grpc-go 1.57 on the path percent-encoded, <c>%2Frun%2Fberth%2Fberth.sock</c>) into one Kestrel accepts,
+/// by replacing every '/' and '%' with '-'. Hook it into the plaintext HTTP/2 unix-socket listener:
 /// <code>kestrel.ListenUnixSocket(path, listen => listen.Use(UnixSocketAuthorityRewriter.Middleware));</code>
 /// </summary>
 /// <remarks>
 /// Why: Kestrel validates <c>:authority</c> as a Host header and resets the stream with PROTOCOL_ERROR when it
-/// holds a '/', and has no option to turn the check off (dotnet/aspnetcore #18522, #47043). Which clients send
-/// such an authority, and when this can go: see the README's Architecture section.
+/// holds a '/' or a '%', and has no option to turn the check off (dotnet/aspnetcore #18522, #47043). Which
+/// clients send such an authority, and when this can go: the README's Architecture section.
 /// How: the connection's input is re-fed through an <see cref="Http2FrameForwarder"/>, which forwards the client
 /// preface and every frame byte for byte, except inside header blocks (HEADERS and its CONTINUATIONs), where
 /// <see cref="HpackAuthorityRewriter"/> rewrites literal <c>:authority</c> values in place with the same encoded

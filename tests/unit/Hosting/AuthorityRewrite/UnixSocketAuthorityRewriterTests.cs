@@ -22,7 +22,7 @@ public sealed class UnixSocketAuthorityRewriterTests
     private static readonly byte[] ClientStart =
         [.. Http2Frames.Preface, .. Http2Frames.Frame(Http2Frames.Settings, 0, 0, [0x0, 0x4, 0x0, 0x40, 0x0, 0x0])];
 
-    // What crictl 1.28 (grpc-go 1.58, golang.org/x/net/http2/hpack) encodes for its first two calls on a
+    // What crictl 1.28 (grpc-go 1.54, golang.org/x/net/http2/hpack) encodes for its first two calls on a
     // connection, the authority being the socket path: the first adds ":authority" to the dynamic table as a
     // Huffman literal (41 8d ...), the second refers to it by index.
     private const string GoFirstRequest =
@@ -105,6 +105,27 @@ public sealed class UnixSocketAuthorityRewriterTests
         Assert.Contains((":path", "/runtime.v1.RuntimeService/Version"), fields);
         Assert.Contains(("x-socket", SocketPath), fields);
         Assert.Contains(("x-huffman", SocketPath), fields);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task APercentEncodedSocketPathIsRewrittenInPlaceToo(bool huffman)
+    {
+        // What grpc-go 1.57 and later send for a bare path target without WithAuthority (crictl 1.29 and 1.30).
+        const string PercentEncoded = "%2Ftmp%2Fbt%2Fberth.sock";
+        byte[] Stream(string value) =>
+        [
+            .. ClientStart,
+            .. Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders, 1, new HpackBlock()
+                .Literal(Indexing.Incremental, 1, value, huffman)
+                .Literal(Indexing.Without, "x-socket", PercentEncoded, huffmanValue: huffman)
+                .ToArray()),
+        ];
+
+        byte[] received = await RewriteAsync(Stream(PercentEncoded));
+
+        Assert.Equal(Stream("-2Ftmp-2Fbt-2Fberth.sock"), received);
     }
 
     private static HpackBlock AuthorityField(string representation, string value) => representation switch
@@ -257,22 +278,26 @@ public sealed class UnixSocketAuthorityRewriterTests
         Assert.Same(client.Reader, connection.Transport.Input);
     }
 
-    [Fact]
+    [Theory]
     [Trait("Category", "Kestrel")]
-    public async Task KestrelAnswersARequestWithASocketPathAuthorityOnceRewritten()
+    [InlineData("/tmp/x.sock", "-tmp-x.sock")]
+    [InlineData("%2Ftmp%2Fx.sock", "-2Ftmp-2Fx.sock")]
+    public async Task KestrelAnswersARequestWithASocketPathAuthorityOnceRewritten(string authority, string host)
     {
-        Http2Outcome outcome = await SendToKestrelAsync(rewrite: true, authority: "/tmp/x.sock");
+        Http2Outcome outcome = await SendToKestrelAsync(rewrite: true, authority);
 
-        Assert.Equal(new Http2Outcome("200", "-tmp-x.sock", null), outcome);
+        Assert.Equal(new Http2Outcome("200", host, null), outcome);
     }
 
-    [Fact]
+    [Theory]
     [Trait("Category", "Kestrel")]
-    public async Task KestrelResetsARequestWithASocketPathAuthorityWithoutTheRewriter()
+    [InlineData("/tmp/x.sock")]
+    [InlineData("%2Ftmp%2Fx.sock")] // grpc-go 1.57 and later, dialling a bare path
+    public async Task KestrelResetsARequestWithASocketPathAuthorityWithoutTheRewriter(string authority)
     {
         const int ProtocolError = 1;
 
-        Http2Outcome outcome = await SendToKestrelAsync(rewrite: false, authority: "/tmp/x.sock");
+        Http2Outcome outcome = await SendToKestrelAsync(rewrite: false, authority);
 
         Assert.Equal(new Http2Outcome(null, null, ProtocolError), outcome);
     }
