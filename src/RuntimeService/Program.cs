@@ -62,8 +62,11 @@ using (daemonLock)
         kestrel.ListenUnixSocket(config.SocketPath, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
-            // crictl, critest and CSI tools send the socket path as :authority, which Kestrel refuses.
-            listen.Use(UnixSocketAuthorityRewriter.Middleware);
+            if (config.RewriteSocketAuthority)
+            {
+                // Go clients before kubelet and crictl 1.31 send the socket path as :authority, which Kestrel refuses.
+                listen.Use(UnixSocketAuthorityRewriter.Middleware);
+            }
         });
         if (config.MetricsEndPoint is { } metrics)
         {
