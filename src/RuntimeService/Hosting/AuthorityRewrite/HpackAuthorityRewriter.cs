@@ -3,9 +3,10 @@ namespace Berth.RuntimeService.Hosting.AuthorityRewrite;
 /// <summary>
 /// Rewrites, inside one HPACK header block (RFC 7541), the value of every literal <c>:authority</c> field so
 /// that each '/' and '%' becomes '-', without changing a single length: a raw string gets the byte swapped, a
-/// Huffman string gets the 6-bit code of '/' or '%' overwritten with the 6-bit code of '-'. Because the decoded value keeps its
-/// length, the dynamic table entry the server stores has the size the client accounts for, and later fields that
-/// reference that entry by index already hold the rewritten value. Nothing else in the block is touched.
+/// Huffman string gets the 6-bit code of '/' or '%' overwritten with the 6-bit code of '-'. Because the decoded
+/// value keeps its length, the dynamic table entry the server stores has the size the client accounts for, and
+/// later fields that reference that entry by index already hold the rewritten value. Nothing else in the block is
+/// touched.
 /// </summary>
 /// <remarks>
 /// .NET's HPACK decoder is internal to System.Net.Http and Kestrel; there is no library to rewrite a block with.
