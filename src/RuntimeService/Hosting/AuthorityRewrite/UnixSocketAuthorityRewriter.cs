@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Berth.Core;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 
@@ -76,10 +77,15 @@ public static class UnixSocketAuthorityRewriter
                     source.AdvanceTo(read.Buffer.Start);
                     break;
                 }
+                bool hadRewritten = framing.HasRewrittenAuthority;
                 framing.Forward(read.Buffer, target);
                 if (read.IsCompleted)
                 {
                     framing.Complete(target);
+                }
+                if (framing.HasRewrittenAuthority && !hadRewritten)
+                {
+                    Telemetry.AuthorityRewrittenConnections.Add(1);
                 }
                 source.AdvanceTo(read.Buffer.End);
                 FlushResult flush = await target.FlushAsync();

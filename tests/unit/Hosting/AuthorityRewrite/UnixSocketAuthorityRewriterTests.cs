@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.Metrics;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
+using Berth.Core;
 using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -71,6 +73,29 @@ public sealed class UnixSocketAuthorityRewriterTests
         List<(string Name, string Value)> secondFields = decoder.Decode(HeaderPayload(received, secondAt));
         Assert.Equal(Rewritten, Authority(secondFields));
         Assert.Contains((":path", "/runtime.v1.RuntimeService/ListPodSandbox"), secondFields);
+    }
+
+    [Fact]
+    public async Task AConnectionIsCountedOnceInTheMetricsWhenItsAuthorityIsFirstRewritten()
+    {
+        long counted = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, meters) =>
+        {
+            if (instrument == Telemetry.AuthorityRewrittenConnections)
+            {
+                meters.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref counted, value));
+        listener.Start();
+        byte[] Request(int streamId, string authority) => Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders,
+            streamId, new HpackBlock().Indexed(3).Literal(Indexing.Without, 1, authority).ToArray());
+
+        await RewriteAsync([.. ClientStart, .. Request(1, SocketPath), .. Request(3, SocketPath)]);
+        await RewriteAsync([.. ClientStart, .. Request(1, "localhost")]);
+
+        Assert.Equal(1, Interlocked.Read(ref counted));
     }
 
     [Theory]
