@@ -9,6 +9,7 @@ using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Handlers;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Hosting;
+using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Runtime;
@@ -63,8 +64,11 @@ using (daemonLock)
         kestrel.ListenUnixSocket(config.SocketPath, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
-            // crictl, critest and CSI tools send the socket path as :authority, which Kestrel refuses.
-            listen.Use(UnixSocketAuthorityRewriter.Middleware);
+            if (config.RewriteSocketAuthority)
+            {
+                // Go clients before kubelet and crictl 1.31 send the socket path as :authority, which Kestrel refuses.
+                listen.Use(UnixSocketAuthorityRewriter.Middleware);
+            }
         });
         if (config.MetricsEndPoint is { } metrics)
         {

@@ -21,6 +21,12 @@ public sealed record BerthConfig
     /// <summary>Runtime state that a reboot clears: bundles, shim sockets, namespace pins.</summary>
     public string State { get; set; } = "/run/berth";
 
+    /// <summary>
+    /// Whether the CRI socket rewrites a socket-path HTTP/2 :authority (sent by Go clients older than kubelet and
+    /// crictl 1.31) into one Kestrel accepts, instead of letting Kestrel refuse the call.
+    /// </summary>
+    public bool RewriteSocketAuthority { get; set; } = true;
+
     /// <summary>Optional loopback HOST:PORT serving Prometheus text at /metrics.</summary>
     public string? MetricsAddress { get; set; }
 

@@ -1,4 +1,7 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
 using Berth.Api.Cri;
 using Berth.Tests.E2e.Fixtures;
 using Grpc.Core;
@@ -41,6 +44,99 @@ public sealed class DaemonTests
 
         Assert.Contains("berth_rpc_duration", text);
         Assert.Contains("Version", text);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ASocketPathAuthorityIsRewrittenAndCountedUnlessSwitchedOff(bool rewrite)
+    {
+        const int ProtocolError = 1;
+        var port = FreePort();
+        await using var berth = await BerthDaemon.StartAsync(new { metricsAddress = $"127.0.0.1:{port}", rewriteSocketAuthority = rewrite });
+        using var http = new HttpClient();
+
+        var reset = await CallVersionWithAuthorityAsync(berth.SocketPath, authority: berth.SocketPath);
+
+        var text = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
+        if (rewrite)
+        {
+            Assert.Null(reset);
+            Assert.Matches(@"(?m)^berth_cri_authority_rewritten_connections_total(\{[^}]*\})? 1( \d+)?$", text);
+        }
+        else
+        {
+            Assert.Equal(ProtocolError, reset);
+            Assert.DoesNotContain("berth_cri_authority_rewritten_connections", text);
+        }
+    }
+
+    /// <summary>
+    /// One Version call in hand-made h2c frames whose <c>:authority</c> is <paramref name="authority"/>, as Go
+    /// clients before kubelet and crictl 1.31 send it: null when answered, else the RST_STREAM error code.
+    /// </summary>
+    private static async Task<int?> CallVersionWithAuthorityAsync(string socketPath, string authority)
+    {
+        const byte Data = 0x0, Headers = 0x1, RstStream = 0x3, Settings = 0x4, GoAway = 0x7;
+        const byte EndStream = 0x1, EndHeaders = 0x4, Ack = 0x1;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), timeout.Token);
+        await using var stream = new NetworkStream(socket);
+        // HPACK (RFC 7541): indexed :method POST and :scheme http, then raw literals with incremental indexing
+        // (0x40 | static index: :path 4, :authority 1, content-type 31; 0x40 alone: a new name, te).
+        static byte[] String(string value) => [(byte)value.Length, .. Encoding.ASCII.GetBytes(value)];
+        byte[] block =
+        [
+            0x83, 0x86,
+            0x44, .. String("/runtime.v1.RuntimeService/Version"),
+            0x41, .. String(authority),
+            0x5f, .. String("application/grpc"),
+            0x40, .. String("te"), .. String("trailers"),
+        ];
+        byte[] opening =
+        [
+            .. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8,
+            .. Frame(Settings, 0, 0, []),
+            .. Frame(Headers, EndHeaders, 1, block),
+            .. Frame(Data, EndStream, 1, [0, 0, 0, 0, 0]), // an empty VersionRequest
+        ];
+        await stream.WriteAsync(opening, timeout.Token);
+        var answered = false;
+        var header = new byte[9];
+        while (true)
+        {
+            await stream.ReadExactlyAsync(header, timeout.Token);
+            var payload = new byte[(header[0] << 16) | (header[1] << 8) | header[2]];
+            await stream.ReadExactlyAsync(payload, timeout.Token);
+            byte type = header[3], flags = header[4];
+            var onStream1 = (BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(5)) & 0x7fffffff) == 1;
+            switch (type)
+            {
+                case Settings when (flags & Ack) == 0:
+                    await stream.WriteAsync(Frame(Settings, Ack, 0, []), timeout.Token);
+                    break;
+                case RstStream when onStream1:
+                    return BinaryPrimitives.ReadInt32BigEndian(payload);
+                case GoAway:
+                    Assert.Fail($"GOAWAY, error {BinaryPrimitives.ReadInt32BigEndian(payload.AsSpan(4))}");
+                    break;
+                case Data when onStream1:
+                    answered = true;
+                    break;
+                case Headers when onStream1 && (flags & EndStream) != 0:
+                    // A gRPC error comes as trailers alone; a VersionResponse comes as DATA before them.
+                    Assert.True(answered, "the call ended without a response message");
+                    return null;
+            }
+        }
+
+        static byte[] Frame(byte type, byte flags, int streamId, byte[] payload)
+        {
+            byte[] frame = [(byte)(payload.Length >> 16), (byte)(payload.Length >> 8), (byte)payload.Length, type, flags, 0, 0, 0, 0, .. payload];
+            BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
+            return frame;
+        }
     }
 
     private static int FreePort()

@@ -16,7 +16,16 @@ public sealed class ConfigLoaderTests
         Assert.Equal("/run/berth", config.State);
         Assert.Equal("/run/berth/berth.sock", config.SocketPath);
         Assert.Equal(3, config.MaxConcurrentDownloads);
+        Assert.True(config.RewriteSocketAuthority);
         ConfigLoader.Validate(config);
+    }
+
+    [Fact]
+    public void TheSocketAuthorityRewriterCanBeTurnedOff()
+    {
+        Assert.False(Parse("""{"rewriteSocketAuthority": false}""").RewriteSocketAuthority);
+        var error = Assert.Throws<ConfigException>(() => Parse("""{"rewriteSocketAuthority": "no"}"""));
+        Assert.Contains("rewriteSocketAuthority", error.Message);
     }
 
     [Fact]

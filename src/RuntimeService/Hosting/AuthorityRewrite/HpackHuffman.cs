@@ -1,4 +1,4 @@
-namespace Berth.RuntimeService.Hosting.Http2;
+namespace Berth.RuntimeService.Hosting.AuthorityRewrite;
 
 /// <summary>
 /// The HPACK Huffman code (RFC 7541 Appendix B) and just enough decoding to find a symbol's codes in an
@@ -283,10 +283,11 @@ internal static class HpackHuffman
     private static readonly int[] SymbolsByCode = BuildDecodingTables();
 
     /// <summary>
-    /// Counts the codes of <paramref name="symbol"/> in a Huffman-encoded string; false when the string is not
-    /// valid (RFC 7541 section 5.2: an undecodable code, EOS, or padding that is longer than 7 bits or not all ones).
+    /// Counts the codes of any of <paramref name="symbols"/> in a Huffman-encoded string; false when the string is
+    /// not valid (RFC 7541 section 5.2: an undecodable code, EOS, or padding that is longer than 7 bits or not all
+    /// ones).
     /// </summary>
-    public static bool TryCount(ReadOnlySpan<byte> encoded, byte symbol, out int count)
+    public static bool TryCount(ReadOnlySpan<byte> encoded, ReadOnlySpan<byte> symbols, out int count)
     {
         count = 0;
         int bitPosition = 0;
@@ -295,7 +296,7 @@ internal static class HpackHuffman
             switch (DecodeNext(encoded, ref bitPosition, out int decoded))
             {
                 case DecodeStep.Symbol:
-                    if (decoded == symbol)
+                    if (symbols.Contains((byte)decoded))
                     {
                         count++;
                     }
@@ -309,16 +310,19 @@ internal static class HpackHuffman
     }
 
     /// <summary>
-    /// Overwrites, in place, every code of <paramref name="from"/> with the code of <paramref name="to"/>. The two
-    /// codes must have the same bit length, so every other code stays where it was and the string keeps its
+    /// Overwrites, in place, every code of any of <paramref name="from"/> with the code of <paramref name="to"/>.
+    /// The codes must all have the same bit length, so every other code stays where it was and the string keeps its
     /// length. The string must be valid (see <see cref="TryCount"/>); decoding stops at the first invalid code.
     /// </summary>
-    public static void Replace(Span<byte> encoded, byte from, byte to)
+    public static void Replace(Span<byte> encoded, ReadOnlySpan<byte> from, byte to)
     {
         HuffmanCode replacement = Codes[to];
-        if (Codes[from].BitLength != replacement.BitLength)
+        foreach (byte symbol in from)
         {
-            throw new ArgumentException($"Symbols {from} and {to} have codes of different lengths.", nameof(to));
+            if (Codes[symbol].BitLength != replacement.BitLength)
+            {
+                throw new ArgumentException($"Symbols {symbol} and {to} have codes of different lengths.", nameof(to));
+            }
         }
         int bitPosition = 0;
         while (true)
@@ -328,7 +332,7 @@ internal static class HpackHuffman
             {
                 return;
             }
-            if (decoded == from)
+            if (from.Contains((byte)decoded))
             {
                 WriteBits(encoded, codeStart, replacement);
             }

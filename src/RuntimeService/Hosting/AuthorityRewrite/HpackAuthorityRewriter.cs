@@ -1,11 +1,12 @@
-namespace Berth.RuntimeService.Hosting.Http2;
+namespace Berth.RuntimeService.Hosting.AuthorityRewrite;
 
 /// <summary>
 /// Rewrites, inside one HPACK header block (RFC 7541), the value of every literal <c>:authority</c> field so
-/// that each '/' becomes '-', without changing a single length: a raw string gets the byte swapped, a Huffman
-/// string gets the 6-bit code of '/' overwritten with the 6-bit code of '-'. Because the decoded value keeps its
-/// length, the dynamic table entry the server stores has the size the client accounts for, and later fields that
-/// reference that entry by index already hold the rewritten value. Nothing else in the block is touched.
+/// that each '/' and '%' becomes '-', without changing a single length: a raw string gets the byte swapped, a
+/// Huffman string gets the 6-bit code of '/' or '%' overwritten with the 6-bit code of '-'. Because the decoded
+/// value keeps its length, the dynamic table entry the server stores has the size the client accounts for, and
+/// later fields that reference that entry by index already hold the rewritten value. Nothing else in the block is
+/// touched.
 /// </summary>
 /// <remarks>
 /// .NET's HPACK decoder is internal to System.Net.Http and Kestrel; there is no library to rewrite a block with.
@@ -16,7 +17,14 @@ internal static class HpackAuthorityRewriter
 {
     private const int AuthorityStaticIndex = 1;
 
+    private const byte Replacement = (byte)'-';
+
     private static ReadOnlySpan<byte> AuthorityName => ":authority"u8;
+
+    // What a socket-path authority holds that Kestrel refuses in a host: '/' (grpc-go before 1.57 sends the path as
+    // it is) and '%' (1.57 and later percent-encode it, "%2Frun%2Fberth%2Fberth.sock"). Their Huffman codes have 6
+    // bits, as the replacement's does.
+    private static ReadOnlySpan<byte> RefusedByKestrel => "/%"u8;
 
     // ":authority" Huffman-encoded: 57 bits of codes, then 7 bits of EOS padding. A valid encoding of a given
     // string is unique (padding is at most 7 bits, all ones), so comparing encoded bytes is exact.
@@ -29,7 +37,7 @@ internal static class HpackAuthorityRewriter
     public static bool TryRewrite(Span<byte> headerBlock)
     {
         // The first walk only reads, so a block found malformed halfway is never left half rewritten.
-        if (!TryWalk(headerBlock, rewrite: false, out bool authorityHasSlash) || !authorityHasSlash)
+        if (!TryWalk(headerBlock, rewrite: false, out bool authorityIsRefused) || !authorityIsRefused)
         {
             return false;
         }
@@ -37,9 +45,9 @@ internal static class HpackAuthorityRewriter
         return true;
     }
 
-    private static bool TryWalk(Span<byte> block, bool rewrite, out bool authorityHasSlash)
+    private static bool TryWalk(Span<byte> block, bool rewrite, out bool authorityIsRefused)
     {
-        authorityHasSlash = false;
+        authorityIsRefused = false;
         int position = 0;
         while (position < block.Length)
         {
@@ -89,36 +97,39 @@ internal static class HpackAuthorityRewriter
             if (isAuthority)
             {
                 Span<byte> encoded = block.Slice(value.Offset, value.Length);
-                if (!TryReplaceSlashes(encoded, value.IsHuffman, rewrite, out bool hadSlash))
+                if (!TryReplaceRefused(encoded, value.IsHuffman, rewrite, out bool hadRefused))
                 {
                     return false;
                 }
-                authorityHasSlash |= hadSlash;
+                authorityIsRefused |= hadRefused;
             }
         }
         return true;
     }
 
-    private static bool TryReplaceSlashes(Span<byte> encoded, bool isHuffman, bool rewrite, out bool hadSlash)
+    private static bool TryReplaceRefused(Span<byte> encoded, bool isHuffman, bool rewrite, out bool hadRefused)
     {
         if (!isHuffman)
         {
-            hadSlash = encoded.Contains((byte)'/');
+            hadRefused = encoded.ContainsAny(RefusedByKestrel);
             if (rewrite)
             {
-                encoded.Replace((byte)'/', (byte)'-');
+                foreach (byte refused in RefusedByKestrel)
+                {
+                    encoded.Replace(refused, Replacement);
+                }
             }
             return true;
         }
-        if (!HpackHuffman.TryCount(encoded, (byte)'/', out int slashes))
+        if (!HpackHuffman.TryCount(encoded, RefusedByKestrel, out int refusedCount))
         {
-            hadSlash = false;
+            hadRefused = false;
             return false;
         }
-        hadSlash = slashes > 0;
-        if (rewrite && hadSlash)
+        hadRefused = refusedCount > 0;
+        if (rewrite && hadRefused)
         {
-            HpackHuffman.Replace(encoded, (byte)'/', (byte)'-');
+            HpackHuffman.Replace(encoded, RefusedByKestrel, Replacement);
         }
         return true;
     }

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Text;
-using Berth.RuntimeService.Hosting.Http2;
+using Berth.RuntimeService.Hosting.AuthorityRewrite;
 
-namespace Berth.Tests.Unit.Hosting;
+namespace Berth.Tests.Unit.Hosting.AuthorityRewrite;
 
 /// <summary>
 /// Builds HPACK header blocks field by field (RFC 7541 section 6), so each test states exactly which

@@ -1,19 +1,20 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.Metrics;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
-using Berth.RuntimeService.Hosting;
-using Berth.RuntimeService.Hosting.Http2;
+using Berth.Core;
+using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
-using static Berth.Tests.Unit.Hosting.HpackBlock;
+using static Berth.Tests.Unit.Hosting.AuthorityRewrite.HpackBlock;
 
-namespace Berth.Tests.Unit.Hosting;
+namespace Berth.Tests.Unit.Hosting.AuthorityRewrite;
 
 public sealed class UnixSocketAuthorityRewriterTests
 {
@@ -23,7 +24,7 @@ public sealed class UnixSocketAuthorityRewriterTests
     private static readonly byte[] ClientStart =
         [.. Http2Frames.Preface, .. Http2Frames.Frame(Http2Frames.Settings, 0, 0, [0x0, 0x4, 0x0, 0x40, 0x0, 0x0])];
 
-    // What crictl 1.28 (grpc-go 1.58, golang.org/x/net/http2/hpack) encodes for its first two calls on a
+    // What crictl 1.28 (grpc-go 1.54, golang.org/x/net/http2/hpack) encodes for its first two calls on a
     // connection, the authority being the socket path: the first adds ":authority" to the dynamic table as a
     // Huffman literal (41 8d ...), the second refers to it by index.
     private const string GoFirstRequest =
@@ -74,6 +75,29 @@ public sealed class UnixSocketAuthorityRewriterTests
         Assert.Contains((":path", "/runtime.v1.RuntimeService/ListPodSandbox"), secondFields);
     }
 
+    [Fact]
+    public async Task AConnectionIsCountedOnceInTheMetricsWhenItsAuthorityIsFirstRewritten()
+    {
+        long counted = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, meters) =>
+        {
+            if (instrument == Telemetry.AuthorityRewrittenConnections)
+            {
+                meters.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref counted, value));
+        listener.Start();
+        byte[] Request(int streamId, string authority) => Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders,
+            streamId, new HpackBlock().Indexed(3).Literal(Indexing.Without, 1, authority).ToArray());
+
+        await RewriteAsync([.. ClientStart, .. Request(1, SocketPath), .. Request(3, SocketPath)]);
+        await RewriteAsync([.. ClientStart, .. Request(1, "localhost")]);
+
+        Assert.Equal(1, Interlocked.Read(ref counted));
+    }
+
     [Theory]
     [InlineData("incremental, static name, raw")]
     [InlineData("incremental, static name, Huffman")]
@@ -106,6 +130,27 @@ public sealed class UnixSocketAuthorityRewriterTests
         Assert.Contains((":path", "/runtime.v1.RuntimeService/Version"), fields);
         Assert.Contains(("x-socket", SocketPath), fields);
         Assert.Contains(("x-huffman", SocketPath), fields);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task APercentEncodedSocketPathIsRewrittenInPlaceToo(bool huffman)
+    {
+        // What grpc-go 1.57 and later send for a bare path target without WithAuthority (crictl 1.29 and 1.30).
+        const string PercentEncoded = "%2Ftmp%2Fbt%2Fberth.sock";
+        byte[] Stream(string value) =>
+        [
+            .. ClientStart,
+            .. Http2Frames.Frame(Http2Frames.Headers, Http2Frames.EndHeaders, 1, new HpackBlock()
+                .Literal(Indexing.Incremental, 1, value, huffman)
+                .Literal(Indexing.Without, "x-socket", PercentEncoded, huffmanValue: huffman)
+                .ToArray()),
+        ];
+
+        byte[] received = await RewriteAsync(Stream(PercentEncoded));
+
+        Assert.Equal(Stream("-2Ftmp-2Fbt-2Fberth.sock"), received);
     }
 
     private static HpackBlock AuthorityField(string representation, string value) => representation switch
@@ -217,7 +262,7 @@ public sealed class UnixSocketAuthorityRewriterTests
         fragment.AsSpan().Fill((byte)'/');
         await connection.SendAsync([.. ClientStart, .. Http2Frames.Frame(Http2Frames.Headers, 0, 1, [0x41, 0x7f, 0xff, 0xff, 0x3f])]);
         int sent = ClientStart.Length + 9 + 5;
-        while (sent < UnixSocketAuthorityRewriter.MaxHeldHeaderBlock + 64 * 1024)
+        while (sent < Http2FrameForwarder.MaxHeldHeaderBlock + 64 * 1024)
         {
             await connection.SendAsync(Http2Frames.Frame(Http2Frames.Continuation, 0, 1, fragment));
             sent += 9 + fragment.Length;
@@ -258,22 +303,26 @@ public sealed class UnixSocketAuthorityRewriterTests
         Assert.Same(client.Reader, connection.Transport.Input);
     }
 
-    [Fact]
+    [Theory]
     [Trait("Category", "Kestrel")]
-    public async Task KestrelAnswersARequestWithASocketPathAuthorityOnceRewritten()
+    [InlineData("/tmp/x.sock", "-tmp-x.sock")]
+    [InlineData("%2Ftmp%2Fx.sock", "-2Ftmp-2Fx.sock")]
+    public async Task KestrelAnswersARequestWithASocketPathAuthorityOnceRewritten(string authority, string host)
     {
-        Http2Outcome outcome = await SendToKestrelAsync(rewrite: true, authority: "/tmp/x.sock");
+        Http2Outcome outcome = await SendToKestrelAsync(rewrite: true, authority);
 
-        Assert.Equal(new Http2Outcome("200", "-tmp-x.sock", null), outcome);
+        Assert.Equal(new Http2Outcome("200", host, null), outcome);
     }
 
-    [Fact]
+    [Theory]
     [Trait("Category", "Kestrel")]
-    public async Task KestrelResetsARequestWithASocketPathAuthorityWithoutTheRewriter()
+    [InlineData("/tmp/x.sock")]
+    [InlineData("%2Ftmp%2Fx.sock")] // grpc-go 1.57 and later, dialling a bare path
+    public async Task KestrelResetsARequestWithASocketPathAuthorityWithoutTheRewriter(string authority)
     {
         const int ProtocolError = 1;
 
-        Http2Outcome outcome = await SendToKestrelAsync(rewrite: false, authority: "/tmp/x.sock");
+        Http2Outcome outcome = await SendToKestrelAsync(rewrite: false, authority);
 
         Assert.Equal(new Http2Outcome(null, null, ProtocolError), outcome);
     }
