@@ -1,6 +1,6 @@
 using Berth.Core.Cri;
+using Berth.Core.Errors;
 using Berth.ImageService.Images;
-using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
 namespace Berth.ImageService.Handlers;
@@ -17,7 +17,7 @@ public sealed partial class CriImageService(ImageManager images, string containe
         var name = spec?.Image;
         if (string.IsNullOrWhiteSpace(name))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "image.image must name an image (reference, ID or ID prefix)"));
+            throw BerthException.InvalidArgument("image.image must name an image (reference, ID or ID prefix)");
         }
         return name;
     }

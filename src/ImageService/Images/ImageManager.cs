@@ -81,7 +81,7 @@ public sealed class ImageManager
         _store.SetName(name, image.Id, resolved.RepoDigest);
         Telemetry.PullDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _logger.LogInformation("Pulled {Reference} as {ImageId}", reference, image.Id);
-        return _store.FindById(image.Id) ?? throw new InvalidOperationException($"image {image.Id} was removed while it was being pulled");
+        return _store.FindById(image.Id) ?? throw BerthException.Unavailable($"image {image.Id} was removed while it was being pulled; pull it again");
     }
 
     /// <summary>
