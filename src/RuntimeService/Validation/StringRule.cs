@@ -62,6 +62,12 @@ public sealed record StringRule(int MaxBytes, Characters Characters = Characters
     private static readonly SearchValues<char> s_controls = SearchValues.Create(
         string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Select(code => (char)code)));
 
+    // Sets of what is allowed: ContainsAnyExcept over SearchValues is vectorized and, unlike
+    // ContainsAnyExceptInRange, allocates nothing.
+    private static readonly SearchValues<char> s_token = SearchValues.Create(Ascii('!', '~'));
+
+    private static readonly SearchValues<char> s_environmentName = SearchValues.Create(Ascii(' ', '~').Replace("=", ""));
+
     private static readonly SearchValues<char> s_deviceAccess = SearchValues.Create("rwm");
 
     /// <summary>What is wrong with <paramref name="value"/>, as a predicate on the field ("must ..."), or null when it passes.</summary>
@@ -97,13 +103,16 @@ public sealed record StringRule(int MaxBytes, Characters Characters = Characters
         return nul >= 0 ? NulProblem(nul) : null;
     }
 
+    private static string Ascii(char first, char last) =>
+        string.Concat(Enumerable.Range(first, last - first + 1).Select(code => (char)code));
+
     private static string NulProblem(int offset) => $"must not contain a NUL character (one is at offset {offset})";
 
     private string? CharacterProblem(ReadOnlySpan<char> value) => Characters switch
     {
         Characters.SingleLine when value.ContainsAny(s_controls) => "must not contain control characters such as a newline",
-        Characters.Token when value.ContainsAnyExceptInRange('!', '~') => "must be printable ASCII without spaces",
-        Characters.EnvironmentName when value.ContainsAnyExceptInRange(' ', '~') || value.Contains('=') =>
+        Characters.Token when value.ContainsAnyExcept(s_token) => "must be printable ASCII without spaces",
+        Characters.EnvironmentName when value.ContainsAnyExcept(s_environmentName) =>
             "must be printable ASCII without '='",
         Characters.DeviceAccess when value.ContainsAnyExcept(s_deviceAccess) => "must be made of the letters r, w and m",
         _ => null,
