@@ -1,5 +1,7 @@
 using Berth.Api.Cri;
 using Berth.Tests.E2e.Fixtures;
+using Berth.Tests.Unit.Validation;
+using Google.Protobuf;
 using Grpc.Core;
 using Xunit.Abstractions;
 using static Berth.Tests.E2e.Images.ImageTestSupport;
@@ -95,6 +97,50 @@ public sealed class BadStringTests(BusyboxRegistry registry, ITestOutputHelper o
         // ASP.NET Core's own request lines are about 4 KB a call at Information; the id is never in them.
         Assert.True(logged < 16 << 10, $"berthd logged {logged} characters");
         Assert.DoesNotContain(new string('a', 33), berth.OutputTail(20));
+        Assert.True(berth.IsRunning);
+    }
+
+    [Fact]
+    public async Task EveryStringOfEveryRequestIsCheckedByThePublishedBerthd()
+    {
+        // The NativeAOT binary walks requests through Google.Protobuf's descriptors and field accessors:
+        // a NUL in each string of each request of both services must come back naming its path.
+        await using var berth = await BerthDaemon.StartAsync();
+        var wrong = new List<string>();
+        int calls = 0;
+        foreach (var slot in RequestSlot.All())
+        {
+            var method = slot.Method;
+            var call = new Method<IMessage, IMessage>(method.IsServerStreaming ? MethodType.ServerStreaming : MethodType.Unary,
+                method.Service.FullName, method.Name,
+                Marshallers.Create<IMessage>(message => message.ToByteArray(), method.InputType.Parser.ParseFrom),
+                Marshallers.Create<IMessage>(message => message.ToByteArray(), method.OutputType.Parser.ParseFrom));
+            string expected = $"{slot.Path}{(slot.IsKey ? " keys" : "")} must not contain a NUL character";
+            try
+            {
+                var request = slot.Build("a\0b");
+                if (method.IsServerStreaming)
+                {
+                    using var stream = berth.CallInvoker.AsyncServerStreamingCall(call, null, new CallOptions(), request);
+                    await stream.ResponseStream.MoveNext(CancellationToken.None);
+                }
+                else
+                {
+                    await berth.CallInvoker.AsyncUnaryCall(call, null, new CallOptions(), request);
+                }
+                wrong.Add($"{slot}: accepted");
+            }
+            catch (RpcException error) when (error.StatusCode == StatusCode.InvalidArgument && error.Status.Detail.StartsWith(expected, StringComparison.Ordinal))
+            {
+            }
+            catch (RpcException error)
+            {
+                wrong.Add($"{slot}: {error.StatusCode} {error.Status.Detail}");
+            }
+            calls++;
+        }
+        output.WriteLine($"{calls} requests refused");
+        Assert.True(wrong.Count == 0, string.Join('\n', wrong) + "\n" + berth.OutputTail());
         Assert.True(berth.IsRunning);
     }
 
