@@ -1,13 +1,16 @@
 using Berth.Core;
 using System.Diagnostics;
+using Berth.RuntimeService.Validation;
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 
 namespace Berth.RuntimeService.Hosting;
 
 /// <summary>
-/// Wraps every CRI call: a trace span, a latency measurement, and the one place where domain
-/// exceptions become gRPC statuses, through <see cref="ErrorTable"/> (handlers stay free of try/catch).
+/// Wraps every CRI call: a trace span, a latency measurement, the check of every string of the request
+/// (<see cref="RequestValidator"/>, before any handler runs), and the one place where domain exceptions
+/// become gRPC statuses, through <see cref="ErrorTable"/> (handlers stay free of try/catch).
 /// </summary>
 public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Interceptor
 {
@@ -19,6 +22,7 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         var code = StatusCode.OK;
         try
         {
+            Validate(request);
             return await continuation(request, context);
         }
         catch (Exception error)
@@ -44,6 +48,7 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         using var activity = Telemetry.Source.StartActivity(context.Method, ActivityKind.Server);
         try
         {
+            Validate(request);
             await continuation(request, responseStream, context);
         }
         catch (Exception error)
@@ -52,6 +57,14 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
             activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
             Log(context.Method, mapped, error);
             throw mapped;
+        }
+    }
+
+    private static void Validate<TRequest>(TRequest request)
+    {
+        if (request is IMessage message)
+        {
+            RequestValidator.Validate(message);
         }
     }
 

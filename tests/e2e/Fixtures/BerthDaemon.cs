@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Text.Json;
 using Berth.Api.Cri;
+using Grpc.Core;
 using Grpc.Net.Client;
 
 namespace Berth.Tests.E2e.Fixtures;
@@ -38,6 +39,9 @@ public sealed class BerthDaemon : IAsyncDisposable
     public ImageService.ImageServiceClient Images { get; private set; } = null!;
 
     public RuntimeService.RuntimeServiceClient Runtime { get; private set; } = null!;
+
+    /// <summary>Calls on the daemon's channel that the generated clients do not shape: any method, messages built from descriptors.</summary>
+    public CallInvoker CallInvoker => (_channel ?? throw new InvalidOperationException("berthd is not running")).CreateCallInvoker();
 
     public bool IsRunning => _process is { HasExited: false };
 
