@@ -50,6 +50,9 @@ using (daemonLock)
     var builder = WebApplication.CreateSlimBuilder();
     builder.Logging.ClearProviders();
     builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(config.LogLevel, ignoreCase: true));
+    // ASP.NET Core and gRPC log every request at Information (about 3 KB a call); the interceptor logs what matters.
+    builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+    builder.Logging.AddFilter("Grpc", LogLevel.Warning);
     builder.Logging.AddJsonConsole(options =>
     {
         options.TimestampFormat = "O";

@@ -1,5 +1,6 @@
 using Berth.Api.Shim;
 using Berth.ImageService.Images;
+using Berth.RuntimeService.Validation;
 using Cri = Berth.Api.Cri;
 
 namespace Berth.RuntimeService.Specs;
@@ -60,7 +61,7 @@ public static class ContainerPlanner
         string bundle = paths.ContainerBundle(id);
         string layer = paths.ContainerLayer(id);
         string cgroup = CgroupPaths.Container(input.Pod.PodCgroup, id);
-        string logPath = LogPath(pod.LogDirectory, config.LogPath);
+        string logPath = LogPaths.Join(pod.LogDirectory, config.LogPath) ?? "";
 
         var built = ContainerSpecBuilder.Build(new ContainerSpecInput(
             config, pod, input.Image.Config, id, input.Pod.SandboxId, Path.Combine(bundle, "rootfs"), cgroup,
@@ -95,19 +96,5 @@ public static class ContainerPlanner
             LogPath: logPath,
             WritableLayer: layer,
             HostPaths: config.Mounts.Where(mount => mount.HostPath.Length > 0).Select(mount => mount.HostPath).Distinct().ToList());
-    }
-
-    /// <summary>
-    /// kubelet's log_directory joined with the container's log_path (relative to it, per the CRI), as
-    /// containerd joins them; no log when either is empty. The file always lies inside the directory.
-    /// </summary>
-    internal static string LogPath(string logDirectory, string logPath)
-    {
-        if (logDirectory.Length == 0 || logPath.Length == 0)
-        {
-            return "";
-        }
-        SpecPaths.RequireHostPath(logDirectory, "log_directory");
-        return SpecPaths.JoinBeneath(logDirectory, logPath, "log_path");
     }
 }
