@@ -12,9 +12,6 @@ public sealed record CgroupLayout
     /// <summary>statfs magic of tmpfs (TMPFS_MAGIC), the usual v1 and hybrid root.</summary>
     public const long TmpfsMagic = 0x01021994;
 
-    /// <summary>statfs magic of a v1 cgroup file system (CGROUP_SUPER_MAGIC).</summary>
-    public const long CgroupSuperMagic = 0x27e0eb;
-
     /// <summary>2 when the root is the unified tree; 1 otherwise (controllers live in v1 hierarchies, hybrid included).</summary>
     public required int Version { get; init; }
 

@@ -180,34 +180,6 @@ internal static class CgroupConversions
         }
     }
 
-    /// <summary>
-    /// The hugetlb file name of a page size in bytes, as the kernel spells it: 65536 → "64KB",
-    /// 2097152 → "2MB", 1073741824 → "1GB".
-    /// </summary>
-    public static string HugepageSizeName(ulong bytes)
-    {
-        string[] units = ["B", "KB", "MB", "GB", "TB"];
-        int unit = 0;
-        while (unit < units.Length - 1 && bytes >= 1024 && bytes % 1024 == 0)
-        {
-            bytes /= 1024;
-            unit++;
-        }
-        return bytes.ToString(CultureInfo.InvariantCulture) + units[unit];
-    }
-
-    /// <summary>A /sys/kernel/mm/hugepages directory name ("hugepages-2048kB") to the hugetlb name ("2MB"); null when it is not one.</summary>
-    public static string? HugepageSizeFromSysfs(string directoryName)
-    {
-        const string prefix = "hugepages-";
-        if (!directoryName.StartsWith(prefix, StringComparison.Ordinal) || !directoryName.EndsWith("kB", StringComparison.Ordinal)
-            || !ulong.TryParse(directoryName.AsSpan(prefix.Length, directoryName.Length - prefix.Length - 2), NumberStyles.None, CultureInfo.InvariantCulture, out ulong kb))
-        {
-            return null;
-        }
-        return HugepageSizeName(kb * 1024);
-    }
-
     /// <summary>A spec pageSize is digits and a unit the kernel uses (KB, MB, GB, TB), e.g. "2MB".</summary>
     public static bool IsHugepageSize(string pageSize)
     {

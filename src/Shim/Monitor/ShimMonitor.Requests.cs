@@ -24,7 +24,6 @@ internal sealed unsafe partial class ShimMonitor
                 Request.KindOneofCase.Kill => Kill(request.Kill),
                 Request.KindOneofCase.ExecSync => StartExec(index, request.ExecSync),
                 Request.KindOneofCase.UpdateResources => UpdateResources(request.UpdateResources),
-                Request.KindOneofCase.Stats => Stats(),
                 Request.KindOneofCase.ReopenLog => ReopenLog(),
                 Request.KindOneofCase.Shutdown => Shutdown(),
                 _ => Error(ErrorCode.InvalidArgument, "empty or unknown request"),
@@ -120,25 +119,6 @@ internal sealed unsafe partial class ShimMonitor
             throw new ShimRequestException(ErrorCode.Internal, $"updating cgroup {_cgroup.Path}: {e.Message}");
         }
         return new Response();
-    }
-
-    private Response Stats()
-    {
-        var response = new StatsResponse { Timestamp = Interop.Sys.RealtimeNanos() };
-        if (_cgroup is not null)
-        {
-            var stats = _cgroup.Stats();
-            response.CpuUsageNanos = stats.CpuUsageNanos;
-            response.MemoryUsageBytes = stats.MemoryUsageBytes;
-            response.MemoryWorkingSetBytes = stats.MemoryWorkingSetBytes;
-            response.MemoryRssBytes = stats.MemoryRssBytes;
-            response.MemoryPageFaults = stats.MemoryPageFaults;
-            response.MemoryMajorPageFaults = stats.MemoryMajorPageFaults;
-            response.MemoryLimitBytes = stats.MemoryLimitBytes;
-            response.OomKills = stats.OomKills > _oomBaseline ? stats.OomKills - _oomBaseline : 0;
-            response.Pids = stats.Pids;
-        }
-        return new Response { Stats = response };
     }
 
     private Response ReopenLog()

@@ -186,7 +186,7 @@ public sealed class ShimLifecycleTests : IDisposable
     }
 
     [Fact]
-    public async Task UpdateStatsKillAndShutdown()
+    public async Task UpdateKillAndShutdown()
     {
         ShimInstance sandbox = await _harness.StartSandboxAsync("sb6");
         await sandbox.Client.CreateAsync();
@@ -201,12 +201,6 @@ public sealed class ShimLifecycleTests : IDisposable
         Assert.Equal("256", File.ReadAllText($"/sys/fs/cgroup/cpu/{cg}/cpu.shares").Trim());
         Assert.Equal("20000", File.ReadAllText($"/sys/fs/cgroup/cpu/{cg}/cpu.cfs_quota_us").Trim());
         Assert.Equal("50", File.ReadAllText($"/sys/fs/cgroup/pids/{cg}/pids.max").Trim());
-
-        StatsResponse stats = await container.Client.StatsAsync();
-        Assert.True(stats.MemoryUsageBytes > 0);
-        Assert.Equal(64UL << 20, stats.MemoryLimitBytes);
-        Assert.True(stats.Pids >= 1);
-        Assert.True(stats.Timestamp > 0);
 
         await Task.Delay(300);
         await container.Client.KillAsync(15);

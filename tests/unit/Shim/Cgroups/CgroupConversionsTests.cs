@@ -95,25 +95,6 @@ public sealed class CgroupConversionsTests
     }
 
     [Theory]
-    [InlineData(65536UL, "64KB")]
-    [InlineData(2097152UL, "2MB")]
-    [InlineData(33554432UL, "32MB")]
-    [InlineData(1073741824UL, "1GB")]
-    [InlineData(16UL * 1024 * 1024 * 1024, "16GB")]
-    [InlineData(1536UL * 1024, "1536KB")]
-    public void HugepageSizeNamesAsTheKernelSpellsThem(ulong bytes, string name) =>
-        Assert.Equal(name, CgroupConversions.HugepageSizeName(bytes));
-
-    [Theory]
-    [InlineData("hugepages-2048kB", "2MB")]
-    [InlineData("hugepages-1048576kB", "1GB")]
-    [InlineData("hugepages-64kB", "64KB")]
-    [InlineData("hugepages-x", null)]
-    [InlineData("nr_hugepages", null)]
-    public void HugepageSizesFromSysfsNames(string directory, string? name) =>
-        Assert.Equal(name, CgroupConversions.HugepageSizeFromSysfs(directory));
-
-    [Theory]
     [InlineData("2MB", true)]
     [InlineData("1GB", true)]
     [InlineData("64KB", true)]
