@@ -82,7 +82,7 @@ internal static class RootfsSetup
             {
                 continue;
             }
-            string mountPoint = UnescapeOctal(fields[4]);
+            string mountPoint = CgroupMounts.Unescape(fields[4]);
             bool contains = path == mountPoint || path.StartsWith(mountPoint.TrimEnd('/') + "/", StringComparison.Ordinal);
             if (contains && mountPoint.Length > best.Length)
             {
@@ -91,32 +91,6 @@ internal static class RootfsSetup
         }
         return best;
     }
-
-    /// <summary>mountinfo writes space, tab, newline and backslash as \ooo (three octal digits).</summary>
-    private static string UnescapeOctal(string field)
-    {
-        if (!field.Contains('\\'))
-        {
-            return field;
-        }
-        var text = new System.Text.StringBuilder(field.Length);
-        for (int i = 0; i < field.Length; i++)
-        {
-            if (field[i] == '\\' && IsOctal(field, i + 1))
-            {
-                text.Append((char)((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
-                i += 3;
-            }
-            else
-            {
-                text.Append(field[i]);
-            }
-        }
-        return text.ToString();
-    }
-
-    private static bool IsOctal(string text, int start) =>
-        start + 2 < text.Length && text[start] is >= '0' and <= '7' && text[start + 1] is >= '0' and <= '7' && text[start + 2] is >= '0' and <= '7';
 
     /// <summary>After pivot_root (and sysctls): masked and read-only paths, root propagation, read-only root.</summary>
     public static void Finish(OciSpec spec)
