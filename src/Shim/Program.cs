@@ -6,8 +6,6 @@ using Berth.Shim.Init;
 using Berth.Shim.Monitor;
 using Berth.Shim.Pause;
 
-using Berth.Shim.Spawn;
-
 namespace Berth.Shim;
 
 /// <summary>
@@ -38,9 +36,6 @@ internal static class Program
                 return PauseStage.Run(bundle);
             case "noop":
                 return 0;
-            case "spawn-floor" when int.TryParse(args.Length > 1 ? args[1] : "", out int count) && count > 0:
-                WarmUpChildProcesses();
-                return SpawnFloor.Run(count);
             default:
                 string usage = "usage: berth-shim serve <bundle>\n";
                 Interop.Sys.WriteAll(2, System.Text.Encoding.ASCII.GetBytes(usage));
