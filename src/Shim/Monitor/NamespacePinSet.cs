@@ -1,0 +1,77 @@
+using Berth.Api.Shim;
+
+namespace Berth.Shim.Monitor;
+
+/// <summary>
+/// A sandbox's namespace pins (<see cref="NamespacePins"/>): a bind mount of
+/// /proc/&lt;reaper&gt;/ns/&lt;kind&gt; on a file in the pod's namespace directory for each namespace the
+/// sandbox created, so the pod's containers can join them by path and they outlive the reaper
+/// until the sandbox is shut down.
+/// </summary>
+internal sealed class NamespacePinSet
+{
+    private readonly string? _directory;
+    private readonly List<string> _pins = [];
+
+    /// <param name="directory">The pod's namespace directory (<see cref="ShimOptions.NamespaceDir"/>); null or empty: nothing is pinned.</param>
+    public NamespacePinSet(string? directory)
+    {
+        _directory = string.IsNullOrEmpty(directory) ? null : directory;
+    }
+
+    /// <summary>Pins each namespace of <paramref name="createdTypes"/> that is ever pinned, from process <paramref name="pid"/>.</summary>
+    public void Pin(int pid, List<string> createdTypes)
+    {
+        if (_directory is null)
+        {
+            return;
+        }
+        Directory.CreateDirectory(_directory);
+        foreach (string type in createdTypes)
+        {
+            if (NamespacePins.FileName(type) is not { } name)
+            {
+                continue;
+            }
+            string target = NamespacePins.PathOf(_directory, type);
+            using (File.Open(target, FileMode.OpenOrCreate, FileAccess.Write))
+            {
+            }
+            Interop.Sys.Mount($"/proc/{pid}/ns/{name}", target, null, Interop.Sys.MS_BIND, null);
+            _pins.Add(target);
+        }
+    }
+
+    /// <summary>Unmounts and removes every pin, then the directory if it is left empty; what fails goes into <paramref name="problems"/>.</summary>
+    public void Unpin(List<string> problems)
+    {
+        foreach (string pin in _pins)
+        {
+            try
+            {
+                while (Interop.Sys.Unmount(pin, Interop.Sys.MNT_DETACH))
+                {
+                }
+                File.Delete(pin);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                problems.Add($"unpinning {pin}: {e.Message}");
+            }
+        }
+        _pins.Clear();
+        if (_directory is not null)
+        {
+            try
+            {
+                if (Directory.Exists(_directory) && !Directory.EnumerateFileSystemEntries(_directory).Any())
+                {
+                    Directory.Delete(_directory);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
