@@ -24,10 +24,13 @@ public sealed record CgroupLayout
     public string? HybridUnified { get; init; }
 
     /// <summary>Reads the layout of this node: statfs of <paramref name="root"/> and /proc/self/mountinfo.</summary>
-    public static CgroupLayout Detect(string? root)
+    public static CgroupLayout Detect(string? root) => Detect(root, File.ReadAllText(CgroupMounts.MountInfo));
+
+    /// <summary>The layout from statfs of <paramref name="root"/> and a <paramref name="mountinfo"/> text the caller read (the shim reads it itself, so that its errors are in its own words).</summary>
+    public static CgroupLayout Detect(string? root, string mountinfo)
     {
         root = string.IsNullOrEmpty(root) ? "/sys/fs/cgroup" : root.TrimEnd('/');
-        return Classify(root, Interop.Sys.StatFsType(root), CgroupMounts.Read());
+        return Classify(root, Interop.Sys.StatFsType(root), CgroupMounts.Parse(mountinfo));
     }
 
     /// <summary>

@@ -8,7 +8,7 @@ namespace Berth.Shim.Cgroups;
 /// Implementations hold one small type per controller and version (DESIGN.md, "Habits"):
 /// V1/ (memory, cpu, cpuset, blkio, pids, hugetlb, devices) and V2/ (memory, cpu,
 /// cpuset, io, pids, hugetlb, unified); <see cref="CgroupManagerFactory"/> picks one.
-/// Errors: invalid input is an <see cref="ArgumentException"/>; what the node cannot do is a
+/// Errors: invalid input is an <see cref="InvalidSpecException"/>; what the node cannot do is a
 /// <see cref="CgroupUnsupportedException"/>; a value the kernel refuses a <see cref="CgroupWriteException"/>;
 /// a cgroup that will not go away a <see cref="CgroupBusyException"/> (all IOExceptions).
 /// </summary>

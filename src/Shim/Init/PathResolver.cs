@@ -9,6 +9,7 @@ internal static class PathResolver
     private const int MaxLinks = 255;
 
     /// <summary>The host path of <paramref name="path"/> inside <paramref name="root"/>, links resolved within it.</summary>
+    /// <exception cref="ErrnoException">ELOOP: more than 255 links on the way.</exception>
     public static string SecureJoin(string root, string path)
     {
         root = root.TrimEnd('/');
@@ -35,17 +36,11 @@ internal static class PathResolver
             string? target = null;
             try
             {
-                var info = new FileInfo(candidate);
-                if (info.Exists || Directory.Exists(candidate) || info.LinkTarget is not null)
-                {
-                    target = info.LinkTarget;
-                }
+                target = Interop.Sys.TryReadLink(candidate);
             }
-            catch (IOException)
+            catch (ErrnoException)
             {
-            }
-            catch (UnauthorizedAccessException)
-            {
+                // Unreadable (EACCES): taken as it is, as a component that is no link.
             }
             if (target is null)
             {
@@ -54,7 +49,7 @@ internal static class PathResolver
             }
             if (++links > MaxLinks)
             {
-                throw new IOException($"too many symbolic links resolving {path} in {root}");
+                throw new ErrnoException(Interop.Errno.ELOOP, "resolving", $"{path} in {root}");
             }
             if (target.StartsWith('/'))
             {

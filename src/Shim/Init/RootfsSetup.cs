@@ -23,7 +23,7 @@ internal static class RootfsSetup
         Interop.Sys.Mount(null, "/", null, Interop.Sys.MS_REC | rootPropagation, null);
 
         string rootfs = Path.GetFullPath(spec.Root?.Path ?? "rootfs", bundle);
-        Directory.CreateDirectory(rootfs);
+        ShimFiles.MakeDirectories(rootfs);
         if (options.Rootfs is { } layers)
         {
             MountOverlay(rootfs, layers);
@@ -75,7 +75,7 @@ internal static class RootfsSetup
     private static string MountPointOf(string path)
     {
         string best = "/";
-        foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+        foreach (string line in ShimFiles.ReadText(CgroupMounts.MountInfo).Split('\n'))
         {
             string[] fields = line.Split(' ');
             if (fields.Length < 5)
@@ -122,7 +122,7 @@ internal static class RootfsSetup
         if (layers.LowerDirs.Count == 0)
         {
             // A scratch image: nothing below the writable layer.
-            Directory.CreateDirectory(layers.UpperDir);
+            ShimFiles.MakeDirectories(layers.UpperDir);
             Interop.Sys.Mount(layers.UpperDir, rootfs, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REC, null);
             return;
         }
@@ -130,15 +130,15 @@ internal static class RootfsSetup
         {
             if (dir.Contains(',') || dir.Contains(':'))
             {
-                throw new ArgumentException($"overlay directory {dir} contains ',' or ':'");
+                throw new InvalidSpecException($"overlay directory {dir} contains ',' or ':'");
             }
         }
-        Directory.CreateDirectory(layers.UpperDir);
-        Directory.CreateDirectory(layers.WorkDir);
+        ShimFiles.MakeDirectories(layers.UpperDir);
+        ShimFiles.MakeDirectories(layers.WorkDir);
         string data = $"lowerdir={string.Join(':', layers.LowerDirs)},upperdir={layers.UpperDir},workdir={layers.WorkDir}";
         if (data.Length >= 4096)
         {
-            throw new ArgumentException($"overlay options for {layers.LowerDirs.Count} layers exceed a page ({data.Length} bytes)");
+            throw new InvalidSpecException($"overlay options for {layers.LowerDirs.Count} layers exceed a page ({data.Length} bytes)");
         }
         Interop.Sys.Mount("overlay", rootfs, "overlay", 0, data);
     }
@@ -147,23 +147,23 @@ internal static class RootfsSetup
     {
         if (!mount.Destination.StartsWith('/'))
         {
-            throw new ArgumentException($"mount destination {mount.Destination} is not absolute");
+            throw new InvalidSpecException($"mount destination {mount.Destination} is not absolute");
         }
         string destination = PathResolver.SecureJoin(rootfs, mount.Destination);
         var options = MountOptions.Parse(mount.Options);
         string type = mount.Type ?? "";
         if (options.Bind || type == "bind")
         {
-            string source = Path.GetFullPath(mount.Source ?? throw new ArgumentException($"bind mount on {mount.Destination} has no source"), bundle);
+            string source = Path.GetFullPath(mount.Source ?? throw new InvalidSpecException($"bind mount on {mount.Destination} has no source"), bundle);
             if (Directory.Exists(source))
             {
-                Directory.CreateDirectory(destination);
+                ShimFiles.MakeDirectories(destination);
             }
             else
             {
                 if (!File.Exists(source))
                 {
-                    throw new FileNotFoundException($"bind mount source {source} does not exist");
+                    throw new InvalidSpecException($"bind mount source {source} does not exist");
                 }
                 CreateFile(destination);
             }
@@ -180,7 +180,7 @@ internal static class RootfsSetup
         }
         else
         {
-            Directory.CreateDirectory(destination);
+            ShimFiles.MakeDirectories(destination);
             Interop.Sys.Mount(string.IsNullOrEmpty(mount.Source) ? type : mount.Source, destination, type,
                 options.Flags & ~Interop.Sys.MS_REMOUNT, options.Data);
         }
@@ -196,10 +196,10 @@ internal static class RootfsSetup
     /// </summary>
     private static void MountCgroups(string destination, MountOptions options, string? cgroupsPath)
     {
-        Directory.CreateDirectory(destination);
+        ShimFiles.MakeDirectories(destination);
         ulong readOnly = options.Flags & Interop.Sys.MS_RDONLY;
         string path = (cgroupsPath ?? "").Trim('/');
-        var mounts = CgroupMounts.Read();
+        var mounts = CgroupMounts.Parse(ShimFiles.ReadText(CgroupMounts.MountInfo));
         if (mounts.Exists(m => m.MountPoint == "/sys/fs/cgroup" && m.IsV2))
         {
             string source = Directory.Exists("/sys/fs/cgroup/" + path) ? "/sys/fs/cgroup/" + path : "/sys/fs/cgroup";
@@ -221,7 +221,7 @@ internal static class RootfsSetup
                 continue;
             }
             string target = destination + "/" + name;
-            Directory.CreateDirectory(target);
+            ShimFiles.MakeDirectories(target);
             string own = mountPoint + "/" + path;
             // The container's own directory: in each v1 hierarchy and in the hybrid cgroup2 tree, where the shim made it too.
             string source = path.Length > 0 && Directory.Exists(own) ? own : mountPoint;
@@ -239,13 +239,11 @@ internal static class RootfsSetup
         string? parent = Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(parent))
         {
-            Directory.CreateDirectory(parent);
+            ShimFiles.MakeDirectories(parent);
         }
         if (!File.Exists(path))
         {
-            using (File.Open(path, FileMode.OpenOrCreate, FileAccess.Write))
-            {
-            }
+            ShimFiles.CreateFile(path);
         }
     }
 
@@ -281,9 +279,9 @@ internal static class RootfsSetup
 
     private static void CreateSymlink(string path, string target)
     {
-        if (new FileInfo(path).LinkTarget is null && !File.Exists(path) && !Directory.Exists(path))
+        if (Interop.Sys.TryReadLink(path) is null && !File.Exists(path) && !Directory.Exists(path))
         {
-            File.CreateSymbolicLink(path, target);
+            ShimFiles.CreateSymlink(path, target);
         }
     }
 
@@ -295,18 +293,18 @@ internal static class RootfsSetup
             string? parent = Path.GetDirectoryName(path);
             if (!string.IsNullOrEmpty(parent))
             {
-                Directory.CreateDirectory(parent);
+                ShimFiles.MakeDirectories(parent);
             }
             Interop.FileType kind = device.Type switch
             {
                 "c" or "u" => Interop.FileType.CharacterDevice,
                 "b" => Interop.FileType.BlockDevice,
                 "p" => Interop.FileType.Fifo,
-                _ => throw new ArgumentException($"device {device.Path} has unknown type {device.Type}"),
+                _ => throw new InvalidSpecException($"device {device.Path} has unknown type {device.Type}"),
             };
             if (File.Exists(path))
             {
-                File.Delete(path);
+                ShimFiles.Delete(path);
             }
             Interop.Sys.Mknod(path, kind, device.FileMode ?? 0b110_110_110, (uint)device.Major, (uint)device.Minor);
             Interop.Sys.Chown(path, device.Uid ?? 0, device.Gid ?? 0);

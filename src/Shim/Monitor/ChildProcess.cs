@@ -180,7 +180,7 @@ internal sealed class ChildProcess
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            ShimLog.Write($"writing the exit file {_exitPath}: {e.Message}");
+            ShimLog.Write($"writing the exit file {_exitPath}: {FailureText.Describe(e)}");
         }
         Status = Status.Exited;
         ShimLog.Write($"process {Pid} exited: code {_exitCode}, {_reason}");

@@ -130,6 +130,7 @@ internal sealed class ControlClients
         }
         catch (InvalidDataException e)
         {
+            // ShimFraming's own text: the announced frame length.
             ShimLog.Write($"closing a connection: {e.Message}");
             Close(index);
             return false;
@@ -145,7 +146,7 @@ internal sealed class ControlClients
         }
         catch (Exception e)
         {
-            ShimLog.Write($"closing a connection: bad request: {e.Message}");
+            ShimLog.Write($"closing a connection: bad request: {FailureText.Describe(e)}");
             Close(index);
             return false;
         }

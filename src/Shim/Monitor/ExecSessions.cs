@@ -132,7 +132,7 @@ internal sealed class ExecSessions
                 Interop.Sys.WaitPidfd(session.Pidfd, block: true);
             }
             session.CloseAll();
-            throw new ShimRequestException(ErrorCode.ExecFailed, e.Message);
+            throw new ShimRequestException(ErrorCode.ExecFailed, FailureText.Describe(e));
         }
         finally
         {

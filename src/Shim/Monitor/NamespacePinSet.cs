@@ -26,7 +26,7 @@ internal sealed class NamespacePinSet
         {
             return;
         }
-        Directory.CreateDirectory(_directory);
+        ShimFiles.MakeDirectories(_directory);
         foreach (string type in createdTypes)
         {
             if (NamespacePins.FileName(type) is not { } name)
@@ -34,9 +34,7 @@ internal sealed class NamespacePinSet
                 continue;
             }
             string target = NamespacePins.PathOf(_directory, type);
-            using (File.Open(target, FileMode.OpenOrCreate, FileAccess.Write))
-            {
-            }
+            ShimFiles.CreateFile(target);
             Interop.Sys.Mount($"/proc/{pid}/ns/{name}", target, null, Interop.Sys.MS_BIND, null);
             _pins.Add(target);
         }
@@ -52,9 +50,9 @@ internal sealed class NamespacePinSet
                 while (Interop.Sys.Unmount(pin, Interop.Sys.MNT_DETACH))
                 {
                 }
-                File.Delete(pin);
+                ShimFiles.Delete(pin);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (ErrnoException e)
             {
                 problems.Add($"unpinning {pin}: {e.Message}");
             }
@@ -62,16 +60,8 @@ internal sealed class NamespacePinSet
         _pins.Clear();
         if (_directory is not null)
         {
-            try
-            {
-                if (Directory.Exists(_directory) && !Directory.EnumerateFileSystemEntries(_directory).Any())
-                {
-                    Directory.Delete(_directory);
-                }
-            }
-            catch (IOException)
-            {
-            }
+            // Removed only when empty (else ENOTEMPTY): other files there are not ours to delete.
+            Interop.Sys.TryRmDir(_directory);
         }
     }
 }

@@ -127,7 +127,7 @@ internal sealed partial class ShimMonitor
         }
         catch (Exception e)
         {
-            string why = e.Message;
+            string why = FailureText.Describe(e);
             FailCreate(why);
             throw new ShimRequestException(ErrorCode.CreateFailed, why);
         }
@@ -156,7 +156,7 @@ internal sealed partial class ShimMonitor
         }
         catch (IOException e)
         {
-            ShimLog.Write($"deleting the cgroup after a failed create: {e.Message}");
+            ShimLog.Write($"deleting the cgroup after a failed create: {FailureText.Describe(e)}");
         }
     }
 

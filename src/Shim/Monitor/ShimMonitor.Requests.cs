@@ -36,7 +36,7 @@ internal sealed partial class ShimMonitor
         catch (Exception e)
         {
             ShimLog.Write($"{request.KindCase} failed: {e}");
-            response = ControlClients.Error(ErrorCode.Internal, $"{request.KindCase}: {e.Message}");
+            response = ControlClients.Error(ErrorCode.Internal, $"{request.KindCase}: {FailureText.Describe(e)}");
         }
         if (response is not null)
         {
@@ -110,13 +110,13 @@ internal sealed partial class ShimMonitor
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new ShimRequestException(ErrorCode.InvalidArgument, $"resources: {e.Message}");
+            throw new ShimRequestException(ErrorCode.InvalidArgument, $"resources: {FailureText.Describe(e)}");
         }
         try
         {
             _cgroup.Update(resources);
         }
-        catch (ArgumentException e)
+        catch (InvalidSpecException e)
         {
             throw new ShimRequestException(ErrorCode.InvalidArgument, $"updating cgroup {_cgroup.Path}: {e.Message}");
         }
@@ -126,7 +126,7 @@ internal sealed partial class ShimMonitor
         }
         catch (IOException e)
         {
-            throw new ShimRequestException(ErrorCode.Internal, $"updating cgroup {_cgroup.Path}: {e.Message}");
+            throw new ShimRequestException(ErrorCode.Internal, $"updating cgroup {_cgroup.Path}: {FailureText.Describe(e)}");
         }
         return new Response();
     }
@@ -139,7 +139,7 @@ internal sealed partial class ShimMonitor
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ShimRequestException(ErrorCode.Internal, $"reopening {_options?.LogPath}: {e.Message}");
+            throw new ShimRequestException(ErrorCode.Internal, $"reopening {_options?.LogPath}: {FailureText.Describe(e)}");
         }
         return new Response();
     }
@@ -167,9 +167,9 @@ internal sealed partial class ShimMonitor
                     problems.Add($"process {_process.Pid} did not exit after SIGKILL");
                 }
             }
-            catch (Exception e) when (e is IOException)
+            catch (IOException e)
             {
-                problems.Add(e.Message);
+                problems.Add(FailureText.Describe(e));
             }
         }
         _execs.StopAll();
@@ -188,7 +188,7 @@ internal sealed partial class ShimMonitor
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                problems.Add($"deleting cgroup {_cgroup.Path}: {e.Message}");
+                problems.Add($"deleting cgroup {_cgroup.Path}: {FailureText.Describe(e)}");
             }
         }
         TryDelete(_socketPath);
@@ -211,9 +211,9 @@ internal sealed partial class ShimMonitor
     {
         try
         {
-            File.Delete(path);
+            ShimFiles.Delete(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (ErrnoException)
         {
         }
     }

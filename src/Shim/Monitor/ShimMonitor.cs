@@ -39,12 +39,12 @@ internal sealed partial class ShimMonitor : IDisposable
         _bundle = bundle;
         try
         {
-            _spec = OciJson.ReadSpec(BundleLayout.ConfigPath(bundle));
-            _options = ShimJson.ReadOptions(BundleLayout.OptionsPath(bundle));
+            _spec = BundleFiles.ReadSpec(bundle);
+            _options = BundleFiles.ReadOptions(bundle);
         }
         catch (Exception e)
         {
-            _loadError = $"reading the bundle {bundle}: {e.Message}";
+            _loadError = $"reading the bundle {bundle}: {FailureText.Describe(e)}";
             ShimLog.Write(_loadError);
         }
         ShimOptions options = _options ?? new ShimOptions();
@@ -65,10 +65,8 @@ internal sealed partial class ShimMonitor : IDisposable
     /// <summary>Binds the socket, writes the pid file and serves until Shutdown.</summary>
     public int Run()
     {
-        if (File.Exists(_socketPath) || new FileInfo(_socketPath).LinkTarget is not null)
-        {
-            File.Delete(_socketPath);
-        }
+        // A stale socket (or anything else there) from an earlier shim of this bundle.
+        ShimFiles.Delete(_socketPath);
         _clients.Listen(_socketPath);
         AtomicFile.Write(BundleLayout.PidPath(_bundle), System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"));
         ShimLog.Write($"serving {_options?.Kind} {Id} on {_socketPath}");

@@ -116,6 +116,18 @@ public sealed class ShimLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task ABrokenBundleIsReportedInOurWords()
+    {
+        ShimInstance broken = await _harness.StartWithRawConfigAsync("c10", "{\"process\": {\"args\": \"sh\"}}");
+        var error = await Assert.ThrowsAsync<ShimException>(() => broken.Client.CreateAsync());
+        Assert.Equal(ErrorCode.InvalidArgument, error.Code);
+        Assert.Equal($"reading the bundle {broken.Bundle}: {broken.Bundle}/config.json: not valid JSON, or a value of the wrong type at $.process.args (line 1, byte 25)",
+            error.Message);
+        await broken.Client.ShutdownAsync();
+        Assert.True(broken.Process.WaitForExit(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task ExecSyncRunsInTheContainer()
     {
         ShimInstance sandbox = await _harness.StartSandboxAsync("sb4");

@@ -362,8 +362,8 @@ public sealed class CgroupV1RealTests : IDisposable
         }
         MakeParent();
         var manager = CgroupManagerFactory.For(_layout!);
-        Assert.Throws<ArgumentException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Unified = new Dictionary<string, string> { ["../escape"] = "1" } }));
-        Assert.Throws<ArgumentException>(() => manager.Create(_parent + "/../escape", null));
+        Assert.Throws<InvalidSpecException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Unified = new Dictionary<string, string> { ["../escape"] = "1" } }));
+        Assert.Throws<InvalidSpecException>(() => manager.Create(_parent + "/../escape", null));
         // The kernel refuses a cpuset outside the node's CPUs: the made directories are removed again.
         Assert.Throws<CgroupWriteException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Cpu = new() { Cpus = "63" } }));
         foreach (CgroupMount hierarchy in _layout!.Hierarchies)
@@ -371,6 +371,6 @@ public sealed class CgroupV1RealTests : IDisposable
             Assert.False(Directory.Exists(hierarchy.MountPoint + "/" + _parent + "/bad"), hierarchy.MountPoint);
         }
         // Swap beyond the limit where swap accounting is missing would be refused; a swap below the limit always is.
-        Assert.Throws<ArgumentException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Memory = new() { Limit = 64 * Mi, Swap = 32 * Mi } }));
+        Assert.Throws<InvalidSpecException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Memory = new() { Limit = 64 * Mi, Swap = 32 * Mi } }));
     }
 }
