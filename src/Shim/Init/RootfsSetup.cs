@@ -145,11 +145,7 @@ internal static class RootfsSetup
 
     private static void MountOne(string bundle, string rootfs, OciMount mount, string? cgroupsPath)
     {
-        if (!mount.Destination.StartsWith('/'))
-        {
-            throw new InvalidSpecException($"mount destination {mount.Destination} is not absolute");
-        }
-        string destination = PathResolver.SecureJoin(rootfs, mount.Destination);
+        string destination = PathResolver.MountDestination(rootfs, mount.Destination);
         var options = MountOptions.Parse(mount.Options);
         string type = mount.Type ?? "";
         if (options.Bind || type == "bind")

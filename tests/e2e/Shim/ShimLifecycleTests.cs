@@ -116,6 +116,24 @@ public sealed class ShimLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task AMountOverALinkToTheRootIsRefusedInOurWords()
+    {
+        ShimInstance sandbox = await _harness.StartSandboxAsync("sb9");
+        await sandbox.Client.CreateAsync();
+        OciSpec spec = _harness.ContainerSpec(sandbox, "c9", ["true"]);
+        spec = spec with { Mounts = [.. spec.Mounts!, new OciMount { Destination = "/hostroot", Type = "bind", Source = _harness.Root, Options = ["rbind"] }] };
+        ShimInstance container = await _harness.StartContainerAsync(sandbox, "c9", spec);
+        // The image has /hostroot -> /, so the mount would cover the container's whole root with a host directory.
+        Directory.CreateDirectory(container.Options.Rootfs!.UpperDir);
+        File.CreateSymbolicLink(Path.Combine(container.Options.Rootfs.UpperDir, "hostroot"), "/");
+        var error = await Assert.ThrowsAsync<ShimException>(() => container.Client.CreateAsync());
+        Assert.Equal(ErrorCode.CreateFailed, error.Code);
+        Assert.Equal("mount destination /hostroot resolves to the container's root directory", error.Message);
+        await container.Client.ShutdownAsync();
+        Assert.True(container.Process.WaitForExit(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task ABrokenBundleIsReportedInOurWords()
     {
         ShimInstance broken = await _harness.StartWithRawConfigAsync("c10", "{\"process\": {\"args\": \"sh\"}}");

@@ -64,6 +64,35 @@ public sealed class InitLogicTests
     }
 
     [Fact]
+    public void MountDestinationsResolvingToTheRootAreRefused()
+    {
+        string root = Directory.CreateTempSubdirectory("berth-mountdest-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root, "data"));
+            File.CreateSymbolicLink(Path.Combine(root, "hostroot"), "/");
+            File.CreateSymbolicLink(Path.Combine(root, "parent"), "..");
+            File.CreateSymbolicLink(Path.Combine(root, "chain"), "hostroot");
+            File.CreateSymbolicLink(Path.Combine(root, "tmp"), "/data");
+
+            Assert.Equal(root + "/data", PathResolver.MountDestination(root, "/data"));
+            Assert.Equal(root + "/data", PathResolver.MountDestination(root + "/", "/tmp"));
+            Assert.Equal(root + "/data/x", PathResolver.MountDestination(root, "/hostroot/data/x"));
+            foreach (string destination in new[] { "/", "/hostroot", "/parent", "/chain/", "/data/..", "/./" })
+            {
+                var refused = Assert.Throws<InvalidSpecException>(() => PathResolver.MountDestination(root, destination));
+                Assert.Equal($"mount destination {destination} resolves to the container's root directory", refused.Message);
+            }
+            var relative = Assert.Throws<InvalidSpecException>(() => PathResolver.MountDestination(root, "data"));
+            Assert.Equal("mount destination data is not absolute", relative.Message);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void CapabilityAndRlimitNames()
     {
         Assert.True(CapabilityNames.TryParse("CAP_SYS_ADMIN", out int admin));
