@@ -95,17 +95,7 @@ internal sealed class ContainerOutput : IDisposable
     /// <summary>Moves what the process wrote on one stream into the CRI log; at end of stream closes the pipe.</summary>
     public void Pump(bool stderr)
     {
-        ref int fd = ref stderr ? ref _stderrFd : ref _stdoutFd;
-        int n;
-        try
-        {
-            n = Interop.Sys.Read(fd, _buffer);
-        }
-        catch (ErrnoException)
-        {
-            // EIO: the pty's last slave descriptor closed, which is its end of file.
-            n = 0;
-        }
+        int n = Pipes.Read(ref stderr ? ref _stderrFd : ref _stdoutFd, _buffer);
         if (n < 0)
         {
             return;
@@ -115,8 +105,6 @@ internal sealed class ContainerOutput : IDisposable
         if (n == 0)
         {
             stream.End(now, _log!);
-            Interop.Sys.Close(fd);
-            fd = -1;
             return;
         }
         stream.Write(_buffer.AsSpan(0, n), now, _log!);

@@ -191,27 +191,11 @@ internal sealed class ExecSessions
         {
             return;
         }
-        ref int fd = ref (stderr ? ref exec.Stderr : ref exec.Stdout);
-        int n;
-        try
+        int n = Pipes.Read(ref stderr ? ref exec.Stderr : ref exec.Stdout, _buffer);
+        if (n > 0)
         {
-            n = Interop.Sys.Read(fd, _buffer);
+            (stderr ? exec.Err : exec.Out).Append(_buffer.AsSpan(0, n));
         }
-        catch (ErrnoException)
-        {
-            n = 0;
-        }
-        if (n < 0)
-        {
-            return;
-        }
-        if (n == 0)
-        {
-            Interop.Sys.Close(fd);
-            fd = -1;
-            return;
-        }
-        (stderr ? exec.Err : exec.Out).Append(_buffer.AsSpan(0, n));
     }
 
     /// <summary>Command <paramref name="slot"/>'s pidfd is readable: reap it, take the rest of its output and answer its connection.</summary>
