@@ -41,14 +41,20 @@ internal static class ShimFiles
         int fd = Interop.Sys.Open(path, Interop.Sys.O_RDONLY);
         try
         {
-            var content = new MemoryStream();
-            Span<byte> buffer = stackalloc byte[4096];
+            // On the heap, not the stack: the monitor reads its bundle with this, and a deeper
+            // stack stays resident in every shim.
+            byte[] content = new byte[4096];
+            int length = 0;
             int n;
-            while ((n = Interop.Sys.Read(fd, buffer)) > 0)
+            while ((n = Interop.Sys.Read(fd, content.AsSpan(length))) > 0)
             {
-                content.Write(buffer[..n]);
+                length += n;
+                if (length == content.Length)
+                {
+                    Array.Resize(ref content, content.Length * 2);
+                }
             }
-            return content.ToArray();
+            return content[..length];
         }
         catch (ErrnoException e)
         {
@@ -70,7 +76,7 @@ internal static class ShimFiles
     {
         try
         {
-            Interop.Sys.UnlinkAt(Interop.Sys.AtFdCwd, path);
+            Interop.Sys.Unlink(path);
         }
         catch (ErrnoException e) when (e.Error == Interop.Errno.ENOENT)
         {

@@ -22,7 +22,7 @@ internal sealed partial class ShimMonitor : IDisposable
     private readonly string? _loadError;
     private readonly string _socketPath;
 
-    private readonly PollSet _poll = new();
+    private readonly PollSet _poll;
     private readonly ControlClients _clients;
     private readonly ChildProcess _process;
     private readonly ContainerOutput _output;
@@ -50,6 +50,7 @@ internal sealed partial class ShimMonitor : IDisposable
         ShimOptions options = _options ?? new ShimOptions();
         _socketPath = BundleLayout.SocketPath(bundle, options);
         // One read buffer for the output and the exec pipes: only one of them reads at a time.
+        _poll = new PollSet();
         byte[] readBuffer = new byte[64 * 1024];
         _clients = new ControlClients(ExecAbandoned);
         _execs = new ExecSessions(_clients, readBuffer);
