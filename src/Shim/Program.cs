@@ -13,7 +13,7 @@ namespace Berth.Shim;
 /// <list type="bullet">
 /// <item><c>serve &lt;bundle&gt;</c>: the monitor of one container or sandbox (started detached by berthd).</item>
 /// <item><c>init &lt;bundle&gt;</c>, <c>exec &lt;bundle&gt;</c>, <c>pause &lt;bundle&gt;</c>: internal stages the monitor spawns.</item>
-/// <item><c>noop</c>: exits at once (the monitor's start-up Process.Start).</item>
+/// <item><c>noop</c>: exits at once (the monitor's start-up Process.Start, and what bench/SpawnFloor spawns).</item>
 /// </list>
 /// </summary>
 internal static class Program
