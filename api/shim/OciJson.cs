@@ -17,10 +17,9 @@ public sealed partial class OciJsonContext : JsonSerializerContext;
 /// <summary>Reads and writes config.json and LinuxResources.</summary>
 public static class OciJson
 {
+    /// <summary>config.json's content (the shim reads the file itself, so that its errors are in its own words).</summary>
     public static OciSpec ParseSpec(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, OciJsonContext.Default.OciSpec) ?? throw new JsonException("config.json is null");
-
-    public static OciSpec ReadSpec(string path) => ParseSpec(File.ReadAllBytes(path));
 
     public static byte[] Serialize(OciSpec spec) => JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.OciSpec);
 

@@ -171,9 +171,6 @@ public sealed class ShimClient : IDisposable
         CallAsync(new Request { UpdateResources = new UpdateResourcesRequest { ResourcesJson = ByteString.CopyFrom(OciJson.Serialize(resources)) } },
             DefaultTimeout, cancellationToken);
 
-    public async Task<StatsResponse> StatsAsync(CancellationToken cancellationToken = default) =>
-        (await CallAsync(new Request { Stats = new StatsRequest() }, DefaultTimeout, cancellationToken).ConfigureAwait(false)).Stats;
-
     public Task ReopenLogAsync(CancellationToken cancellationToken = default) =>
         CallAsync(new Request { ReopenLog = new ReopenLogRequest() }, DefaultTimeout, cancellationToken);
 

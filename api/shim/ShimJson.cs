@@ -14,9 +14,9 @@ public sealed partial class ShimJsonContext : JsonSerializerContext;
 /// <summary>Reads and writes shim.json and the exit record.</summary>
 public static class ShimJson
 {
-    public static ShimOptions ReadOptions(string path) =>
-        JsonSerializer.Deserialize(File.ReadAllBytes(path), ShimJsonContext.Default.ShimOptions)
-        ?? throw new JsonException($"{path} is null");
+    /// <summary>shim.json's content (the shim reads the file itself, so that its errors are in its own words).</summary>
+    public static ShimOptions ParseOptions(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, ShimJsonContext.Default.ShimOptions) ?? throw new JsonException("shim.json is null");
 
     public static void WriteOptions(string path, ShimOptions options) =>
         AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(options, ShimJsonContext.Default.ShimOptions));

@@ -348,7 +348,7 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
         }
 
         var shim = Path.Combine(Path.GetDirectoryName(options.Berthd)!, "berth-shim");
-        using var floor = Process.Start(new ProcessStartInfo(shim, ["spawn-floor", (options.Warmup + options.Runs).ToString()])
+        using var floor = Process.Start(new ProcessStartInfo(options.SpawnFloor, [shim, (options.Warmup + options.Runs).ToString()])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,

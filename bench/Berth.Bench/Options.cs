@@ -18,6 +18,9 @@ public sealed record BenchOptions
 
     public string Berthd { get; init; } = "";
 
+    /// <summary>bench/SpawnFloor's program, which bench/run publishes to out/bench/.</summary>
+    public string SpawnFloor { get; init; } = "";
+
     public string Results { get; init; } = "";
 
     public const string Usage = """
@@ -40,6 +43,7 @@ public sealed record BenchOptions
         options = options with
         {
             Berthd = root is null ? "" : Path.Combine(root, "out", "berthd"),
+            SpawnFloor = root is null ? "" : Path.Combine(root, "out", "bench", "spawn-floor"),
             Results = root is null ? "bench-results" : Path.Combine(root, "bench", "results"),
         };
         for (var i = 0; i < args.Length; i++)

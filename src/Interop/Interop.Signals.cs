@@ -107,17 +107,5 @@ internal static partial class Interop
                 }
             }
         }
-
-        /// <summary>Sets SIGCHLD to "ignore", which makes the kernel reap exited children by itself.</summary>
-        internal static void AutoReapChildren()
-        {
-            byte* action = stackalloc byte[256];
-            new Span<byte>(action, 256).Clear();
-            *(nint*)action = 1; // SIG_IGN
-            if (sigaction(SIGCHLD, action, null) != 0)
-            {
-                throw Fail("sigaction(SIGCHLD)");
-            }
-        }
     }
 }

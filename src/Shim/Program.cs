@@ -6,8 +6,6 @@ using Berth.Shim.Init;
 using Berth.Shim.Monitor;
 using Berth.Shim.Pause;
 
-using Berth.Shim.Spawn;
-
 namespace Berth.Shim;
 
 /// <summary>
@@ -15,7 +13,7 @@ namespace Berth.Shim;
 /// <list type="bullet">
 /// <item><c>serve &lt;bundle&gt;</c>: the monitor of one container or sandbox (started detached by berthd).</item>
 /// <item><c>init &lt;bundle&gt;</c>, <c>exec &lt;bundle&gt;</c>, <c>pause &lt;bundle&gt;</c>: internal stages the monitor spawns.</item>
-/// <item><c>noop</c>: exits at once (the monitor's start-up Process.Start).</item>
+/// <item><c>noop</c>: exits at once (the monitor's start-up Process.Start, and what bench/SpawnFloor spawns).</item>
 /// </list>
 /// </summary>
 internal static class Program
@@ -38,9 +36,6 @@ internal static class Program
                 return PauseStage.Run(bundle);
             case "noop":
                 return 0;
-            case "spawn-floor" when int.TryParse(args.Length > 1 ? args[1] : "", out int count) && count > 0:
-                WarmUpChildProcesses();
-                return SpawnFloor.Run(count);
             default:
                 string usage = "usage: berth-shim serve <bundle>\n";
                 Interop.Sys.WriteAll(2, System.Text.Encoding.ASCII.GetBytes(usage));

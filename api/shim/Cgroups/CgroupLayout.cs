@@ -12,9 +12,6 @@ public sealed record CgroupLayout
     /// <summary>statfs magic of tmpfs (TMPFS_MAGIC), the usual v1 and hybrid root.</summary>
     public const long TmpfsMagic = 0x01021994;
 
-    /// <summary>statfs magic of a v1 cgroup file system (CGROUP_SUPER_MAGIC).</summary>
-    public const long CgroupSuperMagic = 0x27e0eb;
-
     /// <summary>2 when the root is the unified tree; 1 otherwise (controllers live in v1 hierarchies, hybrid included).</summary>
     public required int Version { get; init; }
 
@@ -27,10 +24,13 @@ public sealed record CgroupLayout
     public string? HybridUnified { get; init; }
 
     /// <summary>Reads the layout of this node: statfs of <paramref name="root"/> and /proc/self/mountinfo.</summary>
-    public static CgroupLayout Detect(string? root)
+    public static CgroupLayout Detect(string? root) => Detect(root, File.ReadAllText(CgroupMounts.MountInfo));
+
+    /// <summary>The layout from statfs of <paramref name="root"/> and a <paramref name="mountinfo"/> text the caller read (the shim reads it itself, so that its errors are in its own words).</summary>
+    public static CgroupLayout Detect(string? root, string mountinfo)
     {
         root = string.IsNullOrEmpty(root) ? "/sys/fs/cgroup" : root.TrimEnd('/');
-        return Classify(root, Interop.Sys.StatFsType(root), CgroupMounts.Read());
+        return Classify(root, Interop.Sys.StatFsType(root), CgroupMounts.Parse(mountinfo));
     }
 
     /// <summary>

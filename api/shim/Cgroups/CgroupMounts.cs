@@ -36,10 +36,11 @@ public sealed record CgroupMount(string MountPoint, string Type, string Root, st
     }
 }
 
-/// <summary>Reads the cgroup mounts of this mount namespace.</summary>
+/// <summary>The cgroup mounts of a mount namespace, from its mountinfo.</summary>
 public static class CgroupMounts
 {
-    public static List<CgroupMount> Read() => Parse(File.ReadAllText("/proc/self/mountinfo"));
+    /// <summary>This process's mount table.</summary>
+    public const string MountInfo = "/proc/self/mountinfo";
 
     /// <summary>
     /// Parses mountinfo text: <c>id parent major:minor root mountpoint options [optional...] - fstype source superoptions</c>;

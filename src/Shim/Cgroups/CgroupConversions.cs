@@ -5,7 +5,7 @@ namespace Berth.Shim.Cgroups;
 
 /// <summary>
 /// The pure mappings from the OCI resource model to control-file values, with runc's
-/// conversions where v1 and v2 differ. Invalid input throws <see cref="ArgumentException"/>.
+/// conversions where v1 and v2 differ. Invalid input throws <see cref="InvalidSpecException"/>.
 /// </summary>
 internal static class CgroupConversions
 {
@@ -56,15 +56,15 @@ internal static class CgroupConversions
         }
         if (memory is 0 or -1)
         {
-            throw new ArgumentException("a swap limit needs a memory limit");
+            throw new InvalidSpecException("a swap limit needs a memory limit");
         }
         if (memory < 0 || memorySwap < 0)
         {
-            throw new ArgumentException($"invalid memory ({memory}) or swap ({memorySwap}) value");
+            throw new InvalidSpecException($"invalid memory ({memory}) or swap ({memorySwap}) value");
         }
         if (memorySwap < memory)
         {
-            throw new ArgumentException($"memory+swap limit ({memorySwap}) must be at least the memory limit ({memory})");
+            throw new InvalidSpecException($"memory+swap limit ({memorySwap}) must be at least the memory limit ({memory})");
         }
         return memorySwap - memory;
     }
@@ -180,34 +180,6 @@ internal static class CgroupConversions
         }
     }
 
-    /// <summary>
-    /// The hugetlb file name of a page size in bytes, as the kernel spells it: 65536 → "64KB",
-    /// 2097152 → "2MB", 1073741824 → "1GB".
-    /// </summary>
-    public static string HugepageSizeName(ulong bytes)
-    {
-        string[] units = ["B", "KB", "MB", "GB", "TB"];
-        int unit = 0;
-        while (unit < units.Length - 1 && bytes >= 1024 && bytes % 1024 == 0)
-        {
-            bytes /= 1024;
-            unit++;
-        }
-        return bytes.ToString(CultureInfo.InvariantCulture) + units[unit];
-    }
-
-    /// <summary>A /sys/kernel/mm/hugepages directory name ("hugepages-2048kB") to the hugetlb name ("2MB"); null when it is not one.</summary>
-    public static string? HugepageSizeFromSysfs(string directoryName)
-    {
-        const string prefix = "hugepages-";
-        if (!directoryName.StartsWith(prefix, StringComparison.Ordinal) || !directoryName.EndsWith("kB", StringComparison.Ordinal)
-            || !ulong.TryParse(directoryName.AsSpan(prefix.Length, directoryName.Length - prefix.Length - 2), NumberStyles.None, CultureInfo.InvariantCulture, out ulong kb))
-        {
-            return null;
-        }
-        return HugepageSizeName(kb * 1024);
-    }
-
     /// <summary>A spec pageSize is digits and a unit the kernel uses (KB, MB, GB, TB), e.g. "2MB".</summary>
     public static bool IsHugepageSize(string pageSize)
     {
@@ -228,7 +200,7 @@ internal static class CgroupConversions
         string type = string.IsNullOrEmpty(rule.Type) ? "a" : rule.Type;
         if (type is not ("a" or "c" or "b"))
         {
-            throw new ArgumentException($"device rule type {type} is not a, b or c");
+            throw new InvalidSpecException($"device rule type {type} is not a, b or c");
         }
         string access = string.IsNullOrEmpty(rule.Access) ? "rwm" : rule.Access;
         int seen = 0;
@@ -237,7 +209,7 @@ internal static class CgroupConversions
             int bit = c switch { 'r' => 1, 'w' => 2, 'm' => 4, _ => 0 };
             if (bit == 0 || (seen & bit) != 0)
             {
-                throw new ArgumentException($"device rule access {access} is not a set of r, w and m");
+                throw new InvalidSpecException($"device rule access {access} is not a set of r, w and m");
             }
             seen |= bit;
         }
@@ -296,7 +268,7 @@ internal static class CgroupConversions
     {
         if (key.Length == 0 || key.Contains('/') || key.Contains("..", StringComparison.Ordinal) || key[0] == '.' || key.Contains('\0'))
         {
-            throw new ArgumentException($"unified key \"{key}\" is not a cgroup file name");
+            throw new InvalidSpecException($"unified key \"{key}\" is not a cgroup file name");
         }
     }
 
@@ -306,13 +278,13 @@ internal static class CgroupConversions
         string trimmed = path.Trim('/');
         if (trimmed.Length == 0)
         {
-            throw new ArgumentException("cgroupsPath is empty (the root cgroup is not a container's)");
+            throw new InvalidSpecException("cgroupsPath is empty (the root cgroup is not a container's)");
         }
         foreach (string part in trimmed.Split('/'))
         {
             if (part is "" or "." or ".." || part.Contains('\0'))
             {
-                throw new ArgumentException($"cgroupsPath {path} has an empty, . or .. component");
+                throw new InvalidSpecException($"cgroupsPath {path} has an empty, . or .. component");
             }
         }
         return trimmed;
@@ -332,7 +304,7 @@ internal static class CgroupConversions
         {
             if (!IsHugepageSize(limit.PageSize))
             {
-                throw new ArgumentException($"hugepage size \"{limit.PageSize}\" is not like 2MB or 1GB");
+                throw new InvalidSpecException($"hugepage size \"{limit.PageSize}\" is not like 2MB or 1GB");
             }
         }
         foreach (string key in resources.Unified?.Keys ?? (IEnumerable<string>)[])
@@ -343,11 +315,11 @@ internal static class CgroupConversions
         {
             if (memory.Swappiness is { } swappiness && swappiness > 100 && swappiness != ulong.MaxValue)
             {
-                throw new ArgumentException($"memory swappiness {swappiness} is outside 0-100");
+                throw new InvalidSpecException($"memory swappiness {swappiness} is outside 0-100");
             }
             if (memory.Limit > 0 && memory.Swap > 0 && memory.Swap < memory.Limit)
             {
-                throw new ArgumentException($"memory+swap limit ({memory.Swap}) must be at least the memory limit ({memory.Limit})");
+                throw new InvalidSpecException($"memory+swap limit ({memory.Swap}) must be at least the memory limit ({memory.Limit})");
             }
             if (version == 2)
             {

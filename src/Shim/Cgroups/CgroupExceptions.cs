@@ -1,6 +1,6 @@
 namespace Berth.Shim.Cgroups;
 
-/// <summary>A cgroup operation the kernel refused or the node cannot do. Invalid input is an <see cref="ArgumentException"/> instead.</summary>
+/// <summary>A cgroup operation the kernel refused or the node cannot do. Invalid input is an <see cref="InvalidSpecException"/> instead.</summary>
 internal abstract class CgroupException : IOException
 {
     protected CgroupException(string message, string? file)

@@ -5,11 +5,14 @@ namespace Berth.Shim.Cgroups;
 
 /// <summary>
 /// Reads and writes cgroup control files. Reads go into a caller's buffer and are parsed as spans,
-/// so the stats path allocates nothing but the result; writes are one write(2) per value, as the
-/// kernel wants (one devices rule or io.max line per write).
+/// so reading a counter at a process's exit allocates nothing; writes are one write(2) per value,
+/// as the kernel wants (one devices rule or io.max line per write).
 /// </summary>
 internal static class CgroupFiles
 {
+    /// <summary>Room, in bytes, for a small flat-keyed control file (memory.events, memory.oom_control: under 200 bytes).</summary>
+    public const int SmallFileBytes = 512;
+
     /// <summary>Writes <paramref name="value"/>; ENOENT becomes <see cref="CgroupUnsupportedException"/> (with <paramref name="missingHint"/>), any other errno <see cref="CgroupWriteException"/>.</summary>
     public static void Write(string path, string value, string? missingHint = null, string? refusedHint = null)
     {
@@ -207,13 +210,6 @@ internal static class CgroupFiles
 
     /// <summary><see cref="TryGetKey"/>, or 0 when the key is absent.</summary>
     public static ulong GetKey(ReadOnlySpan<byte> text, ReadOnlySpan<byte> key) => TryGetKey(text, key, out ulong value) ? value : 0;
-
-    /// <summary>How many lines of a cgroup.procs text (each a pid).</summary>
-    public static int CountLines(ReadOnlySpan<byte> text)
-    {
-        int count = text.Count((byte)'\n');
-        return text.IsEmpty || text[^1] == (byte)'\n' ? count : count + 1;
-    }
 
     /// <summary>The pids of a cgroup.procs text.</summary>
     public static List<int> ParsePids(ReadOnlySpan<byte> text)

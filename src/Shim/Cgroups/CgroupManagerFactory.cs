@@ -13,7 +13,7 @@ internal static class CgroupManagerFactory
         CgroupLayout layout;
         try
         {
-            layout = CgroupLayout.Detect(root);
+            layout = CgroupLayout.Detect(root, ShimFiles.ReadText(CgroupMounts.MountInfo));
         }
         catch (NotSupportedException e)
         {

@@ -23,8 +23,6 @@ internal static class CgroupRequests
 
     public static bool Pids(LinuxResources r) => r.Pids is not null;
 
-    public static bool Hugetlb(LinuxResources r) => r.HugepageLimits is { Count: > 0 };
-
     public static bool Devices(LinuxResources r) => r.Devices is not null;
 
     public static bool Unified(LinuxResources r) => r.Unified is { Count: > 0 };

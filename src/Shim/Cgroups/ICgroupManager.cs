@@ -6,9 +6,9 @@ namespace Berth.Shim.Cgroups;
 /// The node's cgroup layout (v1 hierarchies or the v2 unified tree), cgroupfs driver: a
 /// config.json <c>linux.cgroupsPath</c> is relative to each hierarchy's mount point.
 /// Implementations hold one small type per controller and version (DESIGN.md, "Habits"):
-/// V1/ (memory, cpu, cpuacct, cpuset, blkio, pids, hugetlb, devices) and V2/ (memory, cpu,
+/// V1/ (memory, cpu, cpuset, blkio, pids, hugetlb, devices) and V2/ (memory, cpu,
 /// cpuset, io, pids, hugetlb, unified); <see cref="CgroupManagerFactory"/> picks one.
-/// Errors: invalid input is an <see cref="ArgumentException"/>; what the node cannot do is a
+/// Errors: invalid input is an <see cref="InvalidSpecException"/>; what the node cannot do is a
 /// <see cref="CgroupUnsupportedException"/>; a value the kernel refuses a <see cref="CgroupWriteException"/>;
 /// a cgroup that will not go away a <see cref="CgroupBusyException"/> (all IOExceptions).
 /// </summary>
@@ -42,27 +42,10 @@ internal interface ICgroup
     /// <summary>How many times the kernel's OOM killer killed a process of this cgroup (memory.oom_control or memory.events oom_kill).</summary>
     ulong OomKillCount();
 
-    /// <summary>Reads usage; allocates only the result (files are parsed as spans in a kept buffer).</summary>
-    CgroupStats Stats();
-
     /// <summary>
     /// Removes the cgroup's directories in every hierarchy (it must hold no process), retrying for
     /// about a second while the kernel still counts exiting tasks, and then the parents it made
     /// that are now empty. Safe to call twice.
     /// </summary>
     void Delete();
-}
-
-/// <summary>A point-in-time reading of a cgroup's usage; zero where a controller is absent.</summary>
-internal sealed record CgroupStats
-{
-    public ulong CpuUsageNanos { get; init; }
-    public ulong MemoryUsageBytes { get; init; }
-    public ulong MemoryWorkingSetBytes { get; init; }
-    public ulong MemoryRssBytes { get; init; }
-    public ulong MemoryPageFaults { get; init; }
-    public ulong MemoryMajorPageFaults { get; init; }
-    public ulong MemoryLimitBytes { get; init; }
-    public ulong OomKills { get; init; }
-    public ulong Pids { get; init; }
 }

@@ -25,7 +25,7 @@ internal static class ExecStage
             Interop.Sys.SetCloseOnExec(RequestFd, true);
             Interop.Sys.SetCloseOnExec(MountNamespaceFd, true);
             var request = ExecSyncRequest.Parser.ParseFrom(ReadAll(RequestFd));
-            OciSpec spec = OciJson.ReadSpec(BundleLayout.ConfigPath(bundle));
+            OciSpec spec = BundleFiles.ReadSpec(bundle);
             OciProcess process = spec.Process ?? new OciProcess();
 
             Interop.Sys.SetSid();
@@ -54,7 +54,7 @@ internal static class ExecStage
         }
         catch (Exception e)
         {
-            StageReport.SendError(StageReport.StatusFd, ContainerInit.Describe(e));
+            StageReport.SendError(StageReport.StatusFd, FailureText.Describe(e));
             return 127;
         }
     }

@@ -20,9 +20,9 @@ internal static class ContainerInit
         {
             Interop.Sys.SetCloseOnExec(StageReport.StatusFd, true);
             Interop.Sys.SetCloseOnExec(GateFd, true);
-            OciSpec spec = OciJson.ReadSpec(BundleLayout.ConfigPath(bundle));
-            ShimOptions options = ShimJson.ReadOptions(BundleLayout.OptionsPath(bundle));
-            OciProcess process = spec.Process ?? throw new ArgumentException("config.json has no process");
+            OciSpec spec = BundleFiles.ReadSpec(bundle);
+            ShimOptions options = BundleFiles.ReadOptions(bundle);
+            OciProcess process = spec.Process ?? throw new InvalidSpecException("config.json has no process");
 
             Interop.Sys.SetSid();
             if (process.Terminal)
@@ -69,11 +69,8 @@ internal static class ContainerInit
         }
         catch (Exception e)
         {
-            StageReport.SendError(StageReport.StatusFd, Describe(e));
+            StageReport.SendError(StageReport.StatusFd, FailureText.Describe(e));
             return 127;
         }
     }
-
-    internal static string Describe(Exception e) =>
-        e is AggregateException { InnerException: { } inner } ? Describe(inner) : e.Message;
 }

@@ -8,7 +8,29 @@ internal static class PathResolver
 {
     private const int MaxLinks = 255;
 
+    /// <summary>
+    /// Where a config.json mount goes: <paramref name="destination"/> (absolute) resolved inside
+    /// <paramref name="root"/> by <see cref="SecureJoin"/>. A destination that resolves to the root
+    /// itself ("/", or an image's link to "/" or "..") is refused: the OCI runtime spec's mounts go
+    /// below the root, and a mount there would cover the whole container root with the host's path.
+    /// </summary>
+    /// <exception cref="InvalidSpecException">The destination is not absolute, or resolves to the root.</exception>
+    public static string MountDestination(string root, string destination)
+    {
+        if (!destination.StartsWith('/'))
+        {
+            throw new InvalidSpecException($"mount destination {destination} is not absolute");
+        }
+        string resolved = SecureJoin(root, destination);
+        if (resolved == root.TrimEnd('/'))
+        {
+            throw new InvalidSpecException($"mount destination {destination} resolves to the container's root directory");
+        }
+        return resolved;
+    }
+
     /// <summary>The host path of <paramref name="path"/> inside <paramref name="root"/>, links resolved within it.</summary>
+    /// <exception cref="ErrnoException">ELOOP: more than 255 links on the way.</exception>
     public static string SecureJoin(string root, string path)
     {
         root = root.TrimEnd('/');
@@ -35,17 +57,11 @@ internal static class PathResolver
             string? target = null;
             try
             {
-                var info = new FileInfo(candidate);
-                if (info.Exists || Directory.Exists(candidate) || info.LinkTarget is not null)
-                {
-                    target = info.LinkTarget;
-                }
+                target = Interop.Sys.TryReadLink(candidate);
             }
-            catch (IOException)
+            catch (ErrnoException)
             {
-            }
-            catch (UnauthorizedAccessException)
-            {
+                // Unreadable (EACCES): taken as it is, as a component that is no link.
             }
             if (target is null)
             {
@@ -54,7 +70,7 @@ internal static class PathResolver
             }
             if (++links > MaxLinks)
             {
-                throw new IOException($"too many symbolic links resolving {path} in {root}");
+                throw new ErrnoException(Interop.Errno.ELOOP, "resolving", $"{path} in {root}");
             }
             if (target.StartsWith('/'))
             {

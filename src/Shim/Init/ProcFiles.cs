@@ -23,13 +23,14 @@ internal static class ProcFiles
         }
     }
 
+    /// <summary>A kernel file's text, trimmed; null when it cannot be read.</summary>
     public static string? TryRead(string path)
     {
         try
         {
-            return File.ReadAllText(path);
+            return ShimFiles.ReadText(path).Trim();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (ErrnoException)
         {
             return null;
         }

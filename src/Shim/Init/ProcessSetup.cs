@@ -32,7 +32,7 @@ internal static class ProcessSetup
         {
             if (key.Length == 0 || key.Contains("..", StringComparison.Ordinal) || key.StartsWith('/'))
             {
-                throw new ArgumentException($"sysctl {key} is not a valid name");
+                throw new InvalidSpecException($"sysctl {key} is not a valid name");
             }
             string path = "/proc/sys/" + (key.Contains('/') ? key : key.Replace('.', '/'));
             try
@@ -41,7 +41,7 @@ internal static class ProcessSetup
             }
             catch (ErrnoException e)
             {
-                throw new InvalidOperationException($"sysctl {key}={value}: {e.Message}", e);
+                throw new ErrnoException(e.Error, "sysctl", $"{key}={value}");
             }
         }
     }
@@ -52,7 +52,7 @@ internal static class ProcessSetup
         {
             if (!RlimitNames.TryParse(limit.Type, out int resource))
             {
-                throw new ArgumentException($"unknown rlimit {limit.Type}");
+                throw new InvalidSpecException($"unknown rlimit {limit.Type}");
             }
             Interop.Sys.SetRlimit(resource, limit.Soft, limit.Hard, limit.Type);
         }
@@ -75,7 +75,7 @@ internal static class ProcessSetup
         }
         catch (ErrnoException e) when (e.Error is Interop.Errno.EACCES or Interop.Errno.EPERM)
         {
-            string current = ProcFiles.TryRead("/proc/self/oom_score_adj")?.Trim() ?? "";
+            string current = ProcFiles.TryRead("/proc/self/oom_score_adj") ?? "";
             if (!int.TryParse(current, out int now) || wanted >= now)
             {
                 throw;
@@ -84,17 +84,10 @@ internal static class ProcessSetup
     }
 
     /// <summary>The highest capability the kernel knows (/proc/sys/kernel/cap_last_cap), or the table's.</summary>
-    private static int LastCap()
-    {
-        try
-        {
-            return int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
-        {
-            return CapabilityNames.All.Count - 1;
-        }
-    }
+    private static int LastCap() =>
+        int.TryParse(ProcFiles.TryRead("/proc/sys/kernel/cap_last_cap"), System.Globalization.CultureInfo.InvariantCulture, out int last)
+            ? last
+            : CapabilityNames.All.Count - 1;
 
     /// <summary>
     /// Becomes the process's user with its capabilities: drops the bounding set, keeps capabilities
@@ -146,14 +139,16 @@ internal static class ProcessSetup
         }
     }
 
-    /// <summary>A capability mask from /proc/self/status (CapPrm, CapEff, CapBnd).</summary>
+    /// <summary>A capability mask from /proc/self/status (CapPrm, CapEff, CapBnd); all bits when the field is missing or unparsable.</summary>
+    /// <exception cref="ErrnoException">/proc/self/status cannot be read (no /proc).</exception>
     private static ulong ReadCapabilityMask(string field)
     {
-        foreach (string line in File.ReadAllLines("/proc/self/status"))
+        foreach (string line in ShimFiles.ReadText("/proc/self/status").Split('\n'))
         {
             if (line.StartsWith(field + ":", StringComparison.Ordinal))
             {
-                return Convert.ToUInt64(line[(field.Length + 1)..].Trim(), 16);
+                return ulong.TryParse(line.AsSpan(field.Length + 1).Trim(), System.Globalization.NumberStyles.AllowHexSpecifier,
+                    System.Globalization.CultureInfo.InvariantCulture, out ulong mask) ? mask : ulong.MaxValue;
             }
         }
         return ulong.MaxValue;
@@ -170,9 +165,9 @@ internal static class ProcessSetup
         {
             try
             {
-                Directory.CreateDirectory(cwd);
+                ShimFiles.MakeDirectories(cwd);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (ErrnoException)
             {
                 // chdir below reports what matters.
             }
@@ -185,10 +180,10 @@ internal static class ProcessSetup
     {
         if (args is null || args.Count == 0 || string.IsNullOrEmpty(args[0]))
         {
-            throw new ArgumentException("the process has no args");
+            throw new InvalidSpecException("the process has no args");
         }
         return PathResolver.LookPath(args[0], PathResolver.GetEnv(env, "PATH"), Interop.Sys.IsExecutable)
-            ?? throw new FileNotFoundException(args[0].Contains('/')
+            ?? throw new InvalidSpecException(args[0].Contains('/')
                 ? $"exec: \"{args[0]}\": no such executable file"
                 : $"exec: \"{args[0]}\": executable file not found in $PATH");
     }

@@ -23,7 +23,7 @@ internal static class RootfsSetup
         Interop.Sys.Mount(null, "/", null, Interop.Sys.MS_REC | rootPropagation, null);
 
         string rootfs = Path.GetFullPath(spec.Root?.Path ?? "rootfs", bundle);
-        Directory.CreateDirectory(rootfs);
+        ShimFiles.MakeDirectories(rootfs);
         if (options.Rootfs is { } layers)
         {
             MountOverlay(rootfs, layers);
@@ -75,14 +75,14 @@ internal static class RootfsSetup
     private static string MountPointOf(string path)
     {
         string best = "/";
-        foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+        foreach (string line in ShimFiles.ReadText(CgroupMounts.MountInfo).Split('\n'))
         {
             string[] fields = line.Split(' ');
             if (fields.Length < 5)
             {
                 continue;
             }
-            string mountPoint = UnescapeOctal(fields[4]);
+            string mountPoint = CgroupMounts.Unescape(fields[4]);
             bool contains = path == mountPoint || path.StartsWith(mountPoint.TrimEnd('/') + "/", StringComparison.Ordinal);
             if (contains && mountPoint.Length > best.Length)
             {
@@ -91,32 +91,6 @@ internal static class RootfsSetup
         }
         return best;
     }
-
-    /// <summary>mountinfo writes space, tab, newline and backslash as \ooo (three octal digits).</summary>
-    private static string UnescapeOctal(string field)
-    {
-        if (!field.Contains('\\'))
-        {
-            return field;
-        }
-        var text = new System.Text.StringBuilder(field.Length);
-        for (int i = 0; i < field.Length; i++)
-        {
-            if (field[i] == '\\' && IsOctal(field, i + 1))
-            {
-                text.Append((char)((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0')));
-                i += 3;
-            }
-            else
-            {
-                text.Append(field[i]);
-            }
-        }
-        return text.ToString();
-    }
-
-    private static bool IsOctal(string text, int start) =>
-        start + 2 < text.Length && text[start] is >= '0' and <= '7' && text[start + 1] is >= '0' and <= '7' && text[start + 2] is >= '0' and <= '7';
 
     /// <summary>After pivot_root (and sysctls): masked and read-only paths, root propagation, read-only root.</summary>
     public static void Finish(OciSpec spec)
@@ -148,7 +122,7 @@ internal static class RootfsSetup
         if (layers.LowerDirs.Count == 0)
         {
             // A scratch image: nothing below the writable layer.
-            Directory.CreateDirectory(layers.UpperDir);
+            ShimFiles.MakeDirectories(layers.UpperDir);
             Interop.Sys.Mount(layers.UpperDir, rootfs, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REC, null);
             return;
         }
@@ -156,40 +130,36 @@ internal static class RootfsSetup
         {
             if (dir.Contains(',') || dir.Contains(':'))
             {
-                throw new ArgumentException($"overlay directory {dir} contains ',' or ':'");
+                throw new InvalidSpecException($"overlay directory {dir} contains ',' or ':'");
             }
         }
-        Directory.CreateDirectory(layers.UpperDir);
-        Directory.CreateDirectory(layers.WorkDir);
+        ShimFiles.MakeDirectories(layers.UpperDir);
+        ShimFiles.MakeDirectories(layers.WorkDir);
         string data = $"lowerdir={string.Join(':', layers.LowerDirs)},upperdir={layers.UpperDir},workdir={layers.WorkDir}";
         if (data.Length >= 4096)
         {
-            throw new ArgumentException($"overlay options for {layers.LowerDirs.Count} layers exceed a page ({data.Length} bytes)");
+            throw new InvalidSpecException($"overlay options for {layers.LowerDirs.Count} layers exceed a page ({data.Length} bytes)");
         }
         Interop.Sys.Mount("overlay", rootfs, "overlay", 0, data);
     }
 
     private static void MountOne(string bundle, string rootfs, OciMount mount, string? cgroupsPath)
     {
-        if (!mount.Destination.StartsWith('/'))
-        {
-            throw new ArgumentException($"mount destination {mount.Destination} is not absolute");
-        }
-        string destination = PathResolver.SecureJoin(rootfs, mount.Destination);
+        string destination = PathResolver.MountDestination(rootfs, mount.Destination);
         var options = MountOptions.Parse(mount.Options);
         string type = mount.Type ?? "";
         if (options.Bind || type == "bind")
         {
-            string source = Path.GetFullPath(mount.Source ?? throw new ArgumentException($"bind mount on {mount.Destination} has no source"), bundle);
+            string source = Path.GetFullPath(mount.Source ?? throw new InvalidSpecException($"bind mount on {mount.Destination} has no source"), bundle);
             if (Directory.Exists(source))
             {
-                Directory.CreateDirectory(destination);
+                ShimFiles.MakeDirectories(destination);
             }
             else
             {
                 if (!File.Exists(source))
                 {
-                    throw new FileNotFoundException($"bind mount source {source} does not exist");
+                    throw new InvalidSpecException($"bind mount source {source} does not exist");
                 }
                 CreateFile(destination);
             }
@@ -206,7 +176,7 @@ internal static class RootfsSetup
         }
         else
         {
-            Directory.CreateDirectory(destination);
+            ShimFiles.MakeDirectories(destination);
             Interop.Sys.Mount(string.IsNullOrEmpty(mount.Source) ? type : mount.Source, destination, type,
                 options.Flags & ~Interop.Sys.MS_REMOUNT, options.Data);
         }
@@ -222,10 +192,10 @@ internal static class RootfsSetup
     /// </summary>
     private static void MountCgroups(string destination, MountOptions options, string? cgroupsPath)
     {
-        Directory.CreateDirectory(destination);
+        ShimFiles.MakeDirectories(destination);
         ulong readOnly = options.Flags & Interop.Sys.MS_RDONLY;
         string path = (cgroupsPath ?? "").Trim('/');
-        var mounts = CgroupMounts.Read();
+        var mounts = CgroupMounts.Parse(ShimFiles.ReadText(CgroupMounts.MountInfo));
         if (mounts.Exists(m => m.MountPoint == "/sys/fs/cgroup" && m.IsV2))
         {
             string source = Directory.Exists("/sys/fs/cgroup/" + path) ? "/sys/fs/cgroup/" + path : "/sys/fs/cgroup";
@@ -247,7 +217,7 @@ internal static class RootfsSetup
                 continue;
             }
             string target = destination + "/" + name;
-            Directory.CreateDirectory(target);
+            ShimFiles.MakeDirectories(target);
             string own = mountPoint + "/" + path;
             // The container's own directory: in each v1 hierarchy and in the hybrid cgroup2 tree, where the shim made it too.
             string source = path.Length > 0 && Directory.Exists(own) ? own : mountPoint;
@@ -265,13 +235,11 @@ internal static class RootfsSetup
         string? parent = Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(parent))
         {
-            Directory.CreateDirectory(parent);
+            ShimFiles.MakeDirectories(parent);
         }
         if (!File.Exists(path))
         {
-            using (File.Open(path, FileMode.OpenOrCreate, FileAccess.Write))
-            {
-            }
+            ShimFiles.CreateFile(path);
         }
     }
 
@@ -307,9 +275,9 @@ internal static class RootfsSetup
 
     private static void CreateSymlink(string path, string target)
     {
-        if (new FileInfo(path).LinkTarget is null && !File.Exists(path) && !Directory.Exists(path))
+        if (Interop.Sys.TryReadLink(path) is null && !File.Exists(path) && !Directory.Exists(path))
         {
-            File.CreateSymbolicLink(path, target);
+            ShimFiles.CreateSymlink(path, target);
         }
     }
 
@@ -321,18 +289,18 @@ internal static class RootfsSetup
             string? parent = Path.GetDirectoryName(path);
             if (!string.IsNullOrEmpty(parent))
             {
-                Directory.CreateDirectory(parent);
+                ShimFiles.MakeDirectories(parent);
             }
             Interop.FileType kind = device.Type switch
             {
                 "c" or "u" => Interop.FileType.CharacterDevice,
                 "b" => Interop.FileType.BlockDevice,
                 "p" => Interop.FileType.Fifo,
-                _ => throw new ArgumentException($"device {device.Path} has unknown type {device.Type}"),
+                _ => throw new InvalidSpecException($"device {device.Path} has unknown type {device.Type}"),
             };
             if (File.Exists(path))
             {
-                File.Delete(path);
+                ShimFiles.Delete(path);
             }
             Interop.Sys.Mknod(path, kind, device.FileMode ?? 0b110_110_110, (uint)device.Major, (uint)device.Minor);
             Interop.Sys.Chown(path, device.Uid ?? 0, device.Gid ?? 0);

@@ -40,7 +40,7 @@ internal sealed class CriLogFile : IDisposable
         string? directory = Path.GetDirectoryName(_path);
         if (!string.IsNullOrEmpty(directory))
         {
-            Directory.CreateDirectory(directory);
+            ShimFiles.MakeDirectories(directory);
         }
         _fd = Interop.Sys.Open(_path, Interop.Sys.O_WRONLY | Interop.Sys.O_APPEND | Interop.Sys.O_CREAT, 0b110_100_000);
     }

@@ -1,20 +1,19 @@
 using Berth.Api.Shim;
 using Berth.Shim.Cgroups;
-using Berth.Shim.Logging;
 using Berth.Shim.Spawn;
 
 namespace Berth.Shim.Monitor;
 
-internal sealed unsafe partial class ShimMonitor
+internal sealed partial class ShimMonitor
 {
     /// <summary>How long the init or pause stage may take to set up before Create gives up.</summary>
     private const int StageTimeoutMs = 60_000;
 
     private Response Create()
     {
-        if (_status != Status.Initial)
+        if (_process.Status != Status.Initial)
         {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"already created ({_status})");
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"already created ({_process.Status})");
         }
         OciSpec spec = _spec!;
         ShimOptions options = _options!;
@@ -60,8 +59,7 @@ internal sealed unsafe partial class ShimMonitor
                 _oomBaseline = _cgroup.OomKillCount();
             }
 
-            var (statusRead, statusWrite) = Interop.Sys.Pipe();
-            _statusFd = statusRead;
+            int statusWrite = _process.OpenStatusPipe();
             toClose.Add(statusWrite);
             var descriptors = new List<(int Child, int Parent)>();
             string[] arguments;
@@ -78,16 +76,15 @@ internal sealed unsafe partial class ShimMonitor
             }
             else
             {
-                SetUpStdio(spec, options, descriptors, toClose);
-                var (gateRead, gateWrite) = Interop.Sys.Pipe();
-                _gateFd = gateWrite;
+                _output.SetUp(spec, options, descriptors, toClose);
+                int gateRead = _process.OpenGate();
                 toClose.Add(gateRead);
-                descriptors.Add((4, gateRead));
+                descriptors.Add((Init.ContainerInit.GateFd, gateRead));
                 arguments = ["berth-shim", "init", _bundle];
             }
             descriptors.Add((StageReport.StatusFd, statusWrite));
 
-            _pid = NamespaceSpawner.Spawn(new SpawnPlan
+            int pid = NamespaceSpawner.Spawn(new SpawnPlan
             {
                 Arguments = arguments,
                 Descriptors = [.. descriptors],
@@ -100,10 +97,10 @@ internal sealed unsafe partial class ShimMonitor
                 Interop.Sys.Close(fd);
             }
             toClose.Clear();
-            _pidfd = Interop.Sys.PidfdOpen(_pid);
-            _cgroup?.AddProcess(_pid);
+            _process.Spawned(pid);
+            _cgroup?.AddProcess(pid);
 
-            StageResult result = StageReport.Receive(_statusFd, _pidfd, StageTimeoutMs);
+            StageResult result = _process.AwaitStage(StageTimeoutMs);
             if (result.Outcome != StageOutcome.Ready)
             {
                 string why = result.Outcome switch
@@ -115,21 +112,14 @@ internal sealed unsafe partial class ShimMonitor
                 FailCreate(why);
                 throw new ShimRequestException(ErrorCode.CreateFailed, why);
             }
-            _createdAt = Interop.Sys.RealtimeNanos();
             if (IsSandbox)
             {
-                Interop.Sys.Close(_statusFd);
-                _statusFd = -1;
-                PinNamespaces(options, created);
-                _startedAt = _createdAt;
-                _status = Status.Running;
+                // Pinned before the sandbox counts as created: a pin that fails fails the Create.
+                _pins.Pin(pid, created);
             }
-            else
-            {
-                _status = Status.Created;
-            }
-            ShimLog.Write($"created {options.Kind} {Id}: pid {_pid}");
-            return new Response { State = CurrentState() };
+            _process.Created(IsSandbox);
+            ShimLog.Write($"created {options.Kind} {Id}: pid {pid}");
+            return new Response { State = _process.State() };
         }
         catch (ShimRequestException)
         {
@@ -137,7 +127,7 @@ internal sealed unsafe partial class ShimMonitor
         }
         catch (Exception e)
         {
-            string why = e.Message;
+            string why = FailureText.Describe(e);
             FailCreate(why);
             throw new ShimRequestException(ErrorCode.CreateFailed, why);
         }
@@ -154,107 +144,35 @@ internal sealed unsafe partial class ShimMonitor
     private void FailCreate(string why)
     {
         ShimLog.Write($"create failed: {why}");
-        if (_pidfd >= 0)
-        {
-            Interop.Sys.PidfdSignal(_pidfd, Interop.Sys.SIGKILL);
-            Interop.Sys.WaitPidfd(_pidfd, block: true);
-        }
-        if (_status == Status.Initial)
+        _process.KillAndReap();
+        if (_process.Status == Status.Initial)
         {
             RecordExit(128 + Interop.Sys.SIGKILL, why);
         }
-        var problems = new List<string>();
-        UnpinNamespaces(problems);
+        _pins.Unpin([]);
         try
         {
             _cgroup?.Delete();
         }
         catch (IOException e)
         {
-            ShimLog.Write($"deleting the cgroup after a failed create: {e.Message}");
+            ShimLog.Write($"deleting the cgroup after a failed create: {FailureText.Describe(e)}");
         }
-    }
-
-    /// <summary>Pipes (or a pty) for the container's stdio; the shim keeps the reading ends and the log.</summary>
-    private void SetUpStdio(OciSpec spec, ShimOptions options, List<(int Child, int Parent)> descriptors, List<int> toClose)
-    {
-        _log = new CriLogFile(options.LogPath);
-        bool tty = options.Tty || spec.Process?.Terminal == true;
-        if (tty)
-        {
-            var (master, slave) = Interop.Sys.OpenPty();
-            toClose.Add(slave);
-            if (spec.Process?.ConsoleSize is { } size && size.Height > 0 && size.Width > 0)
-            {
-                Interop.Sys.SetWindowSize(master, (ushort)size.Height, (ushort)size.Width);
-            }
-            Interop.Sys.SetNonBlocking(master, true);
-            _stdoutFd = master;
-            descriptors.Add((0, slave));
-            descriptors.Add((1, slave));
-            descriptors.Add((2, slave));
-            return;
-        }
-        if (options.Stdin)
-        {
-            var (stdinRead, stdinWrite) = Interop.Sys.Pipe();
-            _stdinFd = stdinWrite;
-            toClose.Add(stdinRead);
-            descriptors.Add((0, stdinRead));
-        }
-        else
-        {
-            int devNull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDONLY);
-            toClose.Add(devNull);
-            descriptors.Add((0, devNull));
-        }
-        var (outRead, outWrite) = Interop.Sys.Pipe();
-        var (errRead, errWrite) = Interop.Sys.Pipe();
-        // Only the shim's ends are non-blocking: a container writing faster than the log is stored waits.
-        Interop.Sys.SetNonBlocking(outRead, true);
-        Interop.Sys.SetNonBlocking(errRead, true);
-        Interop.Sys.TrySetPipeSize(outRead, 256 * 1024);
-        Interop.Sys.TrySetPipeSize(errRead, 256 * 1024);
-        _stdoutFd = outRead;
-        _stderrFd = errRead;
-        toClose.Add(outWrite);
-        toClose.Add(errWrite);
-        descriptors.Add((1, outWrite));
-        descriptors.Add((2, errWrite));
     }
 
     private Response Start()
     {
-        if (IsSandbox && _status == Status.Running)
+        if (IsSandbox && _process.Status == Status.Running)
         {
-            return new Response { State = CurrentState() };
+            return new Response { State = _process.State() };
         }
-        if (_status != Status.Created)
+        if (_process.Status != Status.Created)
         {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"cannot start: the container is {_status}");
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"cannot start: the container is {_process.Status}");
         }
-        Interop.Sys.WriteAll(_gateFd, [1]);
-        Interop.Sys.Close(_gateFd);
-        _gateFd = -1;
-        StageResult result = StageReport.Receive(_statusFd, -1, 10_000);
-        Interop.Sys.Close(_statusFd);
-        _statusFd = -1;
-        switch (result.Outcome)
-        {
-            case StageOutcome.Closed:
-                _startedAt = Interop.Sys.RealtimeNanos();
-                if (_status == Status.Created)
-                {
-                    _status = Status.Running;
-                }
-                ShimLog.Write($"started {Id}");
-                return new Response { State = CurrentState() };
-            case StageOutcome.Failed:
-                _message = result.Message;
-                throw new ShimRequestException(ErrorCode.CreateFailed, result.Message);
-            default:
-                throw new ShimRequestException(ErrorCode.Internal, "the init stage did not exec within 10 s");
-        }
+        _process.Start();
+        ShimLog.Write($"started {Id}");
+        return new Response { State = _process.State() };
     }
 
     private static int CloneFlag(string type) => type switch
@@ -269,59 +187,4 @@ internal sealed unsafe partial class ShimMonitor
             "user namespaces are not supported (unshare(CLONE_NEWUSER) fails in a multithreaded process)"),
         _ => throw new ShimRequestException(ErrorCode.InvalidArgument, $"unsupported namespace type {type}"),
     };
-
-    /// <summary>Bind-mounts /proc/&lt;pid&gt;/ns/&lt;kind&gt; on a file in the pin directory for each namespace the sandbox created.</summary>
-    private void PinNamespaces(ShimOptions options, List<string> created)
-    {
-        if (string.IsNullOrEmpty(options.NamespaceDir))
-        {
-            return;
-        }
-        Directory.CreateDirectory(options.NamespaceDir);
-        foreach (string type in created)
-        {
-            if (NamespacePins.FileName(type) is not { } name)
-            {
-                continue;
-            }
-            string target = NamespacePins.PathOf(options.NamespaceDir, type);
-            using (File.Open(target, FileMode.OpenOrCreate, FileAccess.Write))
-            {
-            }
-            Interop.Sys.Mount($"/proc/{_pid}/ns/{name}", target, null, Interop.Sys.MS_BIND, null);
-            _pins.Add(target);
-        }
-    }
-
-    private void UnpinNamespaces(List<string> problems)
-    {
-        foreach (string pin in _pins)
-        {
-            try
-            {
-                while (Interop.Sys.Unmount(pin, Interop.Sys.MNT_DETACH))
-                {
-                }
-                File.Delete(pin);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                problems.Add($"unpinning {pin}: {e.Message}");
-            }
-        }
-        _pins.Clear();
-        if (_options?.NamespaceDir is { Length: > 0 } dir)
-        {
-            try
-            {
-                if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
-                {
-                    Directory.Delete(dir);
-                }
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
 }

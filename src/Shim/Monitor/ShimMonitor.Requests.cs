@@ -1,9 +1,9 @@
 using Berth.Api.Shim;
-using Google.Protobuf;
+using Berth.Shim.Cgroups;
 
 namespace Berth.Shim.Monitor;
 
-internal sealed unsafe partial class ShimMonitor
+internal sealed partial class ShimMonitor
 {
     private void Handle(int index, Request request)
     {
@@ -19,47 +19,47 @@ internal sealed unsafe partial class ShimMonitor
             {
                 Request.KindOneofCase.Create => Create(),
                 Request.KindOneofCase.Start => Start(),
-                Request.KindOneofCase.State => new Response { State = CurrentState() },
+                Request.KindOneofCase.State => new Response { State = _process.State() },
                 Request.KindOneofCase.Wait => Wait(index),
                 Request.KindOneofCase.Kill => Kill(request.Kill),
                 Request.KindOneofCase.ExecSync => StartExec(index, request.ExecSync),
                 Request.KindOneofCase.UpdateResources => UpdateResources(request.UpdateResources),
-                Request.KindOneofCase.Stats => Stats(),
                 Request.KindOneofCase.ReopenLog => ReopenLog(),
                 Request.KindOneofCase.Shutdown => Shutdown(),
-                _ => Error(ErrorCode.InvalidArgument, "empty or unknown request"),
+                _ => ControlClients.Error(ErrorCode.InvalidArgument, "empty or unknown request"),
             };
         }
         catch (ShimRequestException e)
         {
-            response = Error(e.Code, e.Message);
+            response = ControlClients.Error(e.Code, e.Message);
         }
         catch (Exception e)
         {
             ShimLog.Write($"{request.KindCase} failed: {e}");
-            response = Error(ErrorCode.Internal, $"{request.KindCase}: {e.Message}");
+            response = ControlClients.Error(ErrorCode.Internal, $"{request.KindCase}: {FailureText.Describe(e)}");
         }
         if (response is not null)
         {
-            Send(index, response);
+            _clients.Send(index, response);
         }
         if (_stopping)
         {
-            Finish();
+            // After Shutdown's answer: close everything; Run's loop then returns.
+            _clients.CloseAll();
         }
     }
 
     private Response? Wait(int index)
     {
-        if (_status == Status.Exited)
+        if (_process.Status == Status.Exited)
         {
-            return new Response { State = CurrentState() };
+            return new Response { State = _process.State() };
         }
-        if (_status == Status.Initial)
+        if (_process.Status == Status.Initial)
         {
             throw new ShimRequestException(ErrorCode.FailedPrecondition, "nothing has been created to wait for");
         }
-        _clients[index].Pending = Pending.Exit;
+        _clients.Defer(index, Pending.Exit);
         return null;
     }
 
@@ -69,23 +69,32 @@ internal sealed unsafe partial class ShimMonitor
         {
             throw new ShimRequestException(ErrorCode.InvalidArgument, $"signal {request.Signal} is out of range");
         }
-        if (_status is Status.Initial)
+        if (_process.Status is Status.Initial)
         {
             throw new ShimRequestException(ErrorCode.FailedPrecondition, "nothing has been created to signal");
         }
         int signal = (int)request.Signal;
         if (request.All && _cgroup is not null)
         {
-            foreach (int pid in _cgroup.Processes())
-            {
-                Interop.Sys.Kill(pid, signal);
-            }
+            SignalCgroup(signal);
         }
-        if (_pidfd >= 0)
-        {
-            Interop.Sys.PidfdSignal(_pidfd, signal);
-        }
+        _process.Signal(signal);
         return new Response();
+    }
+
+    /// <summary>ExecSync: runs in the container's namespaces and cgroup; the answer is deferred to the command's exit.</summary>
+    private Response? StartExec(int client, ExecSyncRequest request)
+    {
+        if (_process.Status != Status.Running || _process.Pidfd < 0)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"cannot exec: the container is {_process.Status}");
+        }
+        if (IsSandbox)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, "cannot exec in a sandbox");
+        }
+        _execs.Start(client, request, _process.Pid, _bundle, _cgroup);
+        return null;
     }
 
     private Response UpdateResources(UpdateResourcesRequest request)
@@ -101,233 +110,100 @@ internal sealed unsafe partial class ShimMonitor
         }
         catch (System.Text.Json.JsonException e)
         {
-            throw new ShimRequestException(ErrorCode.InvalidArgument, $"resources: {e.Message}");
+            throw new ShimRequestException(ErrorCode.InvalidArgument, $"resources: {FailureText.Describe(e)}");
         }
         try
         {
             _cgroup.Update(resources);
         }
-        catch (ArgumentException e)
+        catch (InvalidSpecException e)
         {
             throw new ShimRequestException(ErrorCode.InvalidArgument, $"updating cgroup {_cgroup.Path}: {e.Message}");
         }
-        catch (Cgroups.CgroupUnsupportedException e)
+        catch (CgroupUnsupportedException e)
         {
             throw new ShimRequestException(ErrorCode.FailedPrecondition, $"updating cgroup {_cgroup.Path}: {e.Message}");
         }
         catch (IOException e)
         {
-            throw new ShimRequestException(ErrorCode.Internal, $"updating cgroup {_cgroup.Path}: {e.Message}");
+            throw new ShimRequestException(ErrorCode.Internal, $"updating cgroup {_cgroup.Path}: {FailureText.Describe(e)}");
         }
         return new Response();
-    }
-
-    private Response Stats()
-    {
-        var response = new StatsResponse { Timestamp = Interop.Sys.RealtimeNanos() };
-        if (_cgroup is not null)
-        {
-            var stats = _cgroup.Stats();
-            response.CpuUsageNanos = stats.CpuUsageNanos;
-            response.MemoryUsageBytes = stats.MemoryUsageBytes;
-            response.MemoryWorkingSetBytes = stats.MemoryWorkingSetBytes;
-            response.MemoryRssBytes = stats.MemoryRssBytes;
-            response.MemoryPageFaults = stats.MemoryPageFaults;
-            response.MemoryMajorPageFaults = stats.MemoryMajorPageFaults;
-            response.MemoryLimitBytes = stats.MemoryLimitBytes;
-            response.OomKills = stats.OomKills > _oomBaseline ? stats.OomKills - _oomBaseline : 0;
-            response.Pids = stats.Pids;
-        }
-        return new Response { Stats = response };
     }
 
     private Response ReopenLog()
     {
-        if (_log is null)
-        {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition, "no log is open");
-        }
         try
         {
-            _log.Reopen();
+            _output.ReopenLog();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ShimRequestException(ErrorCode.Internal, $"reopening {_options?.LogPath}: {e.Message}");
+            throw new ShimRequestException(ErrorCode.Internal, $"reopening {_options?.LogPath}: {FailureText.Describe(e)}");
         }
         return new Response();
-    }
-
-    /// <summary>The process ended: reap it, flush its output, work out why, record it durably, tell the waiters.</summary>
-    private void OnProcessExit()
-    {
-        var exit = Interop.Sys.WaitPidfd(_pidfd, block: false);
-        if (exit is null)
-        {
-            return;
-        }
-        RecordExit(exit.Value.ExitCode, null);
-    }
-
-    private void RecordExit(int exitCode, string? failure)
-    {
-        Interop.Sys.Close(_pidfd);
-        _pidfd = -1;
-        Interop.Sys.Close(_gateFd);
-        _gateFd = -1;
-        Interop.Sys.Close(_statusFd);
-        _statusFd = -1;
-        DrainOutput();
-        _finishedAt = Interop.Sys.RealtimeNanos();
-        _exitCode = exitCode;
-        ulong ooms = 0;
-        try
-        {
-            ooms = _cgroup?.OomKillCount() ?? 0;
-        }
-        catch (IOException)
-        {
-        }
-        if (failure is not null)
-        {
-            _reason = "Error";
-            _message = failure;
-        }
-        else if (ooms > _oomBaseline)
-        {
-            _reason = "OOMKilled";
-        }
-        else
-        {
-            _reason = exitCode == 0 ? "Completed" : "Error";
-        }
-        try
-        {
-            AtomicFile.Write(_exitPath, ShimJson.Serialize(new ExitRecord
-            {
-                Id = Id,
-                Pid = _pid,
-                ExitCode = _exitCode,
-                StartedAt = _startedAt,
-                FinishedAt = _finishedAt,
-                Reason = _reason,
-                Message = _message.Length > 0 ? _message : null,
-            }));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            ShimLog.Write($"writing the exit file {_exitPath}: {e.Message}");
-        }
-        _status = Status.Exited;
-        ShimLog.Write($"process {_pid} exited: code {_exitCode}, {_reason}");
-        for (int i = 0; i < _clients.Length; i++)
-        {
-            if (_clients[i].InUse && _clients[i].Pending == Pending.Exit)
-            {
-                Send(i, new Response { State = CurrentState() });
-            }
-        }
     }
 
     /// <summary>Kills what is left, waits for it, removes the cgroup, the pins and the socket; the loop then ends.</summary>
     private Response Shutdown()
     {
         var problems = new List<string>();
-        if (_pidfd >= 0)
+        if (_process.Pidfd >= 0)
         {
             try
             {
-                KillEverything();
-                WaitExit(_pidfd, 10_000);
-                var exit = Interop.Sys.WaitPidfd(_pidfd, block: false);
-                if (exit is not null)
+                if (_cgroup is not null)
                 {
-                    RecordExit(exit.Value.ExitCode, null);
+                    SignalCgroup(Interop.Sys.SIGKILL);
+                }
+                _process.Signal(Interop.Sys.SIGKILL);
+                PollSet.WaitReadable(_process.Pidfd, 10_000);
+                if (_process.TryReap() is { } exit)
+                {
+                    RecordExit(exit.ExitCode, null);
                 }
                 else
                 {
-                    problems.Add($"process {_pid} did not exit after SIGKILL");
+                    problems.Add($"process {_process.Pid} did not exit after SIGKILL");
                 }
             }
-            catch (Exception e) when (e is IOException)
+            catch (IOException e)
             {
-                problems.Add(e.Message);
+                problems.Add(FailureText.Describe(e));
             }
         }
-        for (int i = 0; i < _execs.Length; i++)
-        {
-            if (_execs[i] is { } exec)
-            {
-                if (exec.Pidfd >= 0)
-                {
-                    Interop.Sys.PidfdSignal(exec.Pidfd, Interop.Sys.SIGKILL);
-                    WaitExit(exec.Pidfd, 5_000);
-                    Interop.Sys.WaitPidfd(exec.Pidfd, block: false);
-                }
-                if (exec.Client >= 0)
-                {
-                    Send(exec.Client, Error(ErrorCode.FailedPrecondition, "the shim is shutting down"));
-                }
-                exec.CloseAll();
-                _execs[i] = null;
-            }
-        }
-        Interop.Sys.Close(_stdoutFd);
-        Interop.Sys.Close(_stderrFd);
-        Interop.Sys.Close(_stdinFd);
-        _stdoutFd = _stderrFd = _stdinFd = -1;
-        UnpinNamespaces(problems);
+        _execs.StopAll();
+        _output.CloseStreams();
+        _pins.Unpin(problems);
         if (_cgroup is not null)
         {
             try
             {
                 for (int attempt = 0; attempt < 50 && _cgroup.Processes().Count > 0; attempt++)
                 {
-                    foreach (int pid in _cgroup.Processes())
-                    {
-                        Interop.Sys.Kill(pid, Interop.Sys.SIGKILL);
-                    }
+                    SignalCgroup(Interop.Sys.SIGKILL);
                     Thread.Sleep(20);
                 }
                 _cgroup.Delete();
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                problems.Add($"deleting cgroup {_cgroup.Path}: {e.Message}");
+                problems.Add($"deleting cgroup {_cgroup.Path}: {FailureText.Describe(e)}");
             }
         }
         TryDelete(_socketPath);
         TryDelete(BundleLayout.PidPath(_bundle));
         _stopping = true;
         ShimLog.Write(problems.Count == 0 ? "shut down" : "shut down with problems: " + string.Join("; ", problems));
-        return problems.Count == 0 ? new Response() : Error(ErrorCode.Internal, string.Join("; ", problems));
+        return problems.Count == 0 ? new Response() : ControlClients.Error(ErrorCode.Internal, string.Join("; ", problems));
     }
 
-    private void KillEverything()
+    /// <summary>Sends <paramref name="signal"/> to every process of the container's cgroup.</summary>
+    private void SignalCgroup(int signal)
     {
-        if (_cgroup is not null)
+        foreach (int pid in _cgroup!.Processes())
         {
-            foreach (int pid in _cgroup.Processes())
-            {
-                Interop.Sys.Kill(pid, Interop.Sys.SIGKILL);
-            }
-        }
-        if (_pidfd >= 0)
-        {
-            Interop.Sys.PidfdSignal(_pidfd, Interop.Sys.SIGKILL);
-        }
-    }
-
-    private static void WaitExit(int pidfd, int timeoutMs)
-    {
-        Interop.PollFd one = new() { Fd = pidfd, Events = Interop.Sys.POLLIN };
-        long deadline = Interop.Sys.MonotonicMillis() + timeoutMs;
-        while (Interop.Sys.MonotonicMillis() < deadline)
-        {
-            if (Interop.Sys.Poll(&one, 1, (int)Math.Max(1, deadline - Interop.Sys.MonotonicMillis())) > 0)
-            {
-                return;
-            }
+            Interop.Sys.Kill(pid, signal);
         }
     }
 
@@ -335,23 +211,10 @@ internal sealed unsafe partial class ShimMonitor
     {
         try
         {
-            File.Delete(path);
+            ShimFiles.Delete(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (ErrnoException)
         {
         }
     }
-
-    /// <summary>After Shutdown's answer: close everything; Run's loop then returns.</summary>
-    private void Finish()
-    {
-        foreach (ClientSlot slot in _clients)
-        {
-            slot.Reset();
-        }
-        Interop.Sys.Close(_listenFd);
-        _listenFd = -1;
-    }
-
-    private static ByteString Bytes(ReadOnlySpan<byte> data) => ByteString.CopyFrom(data);
 }

@@ -26,7 +26,7 @@ internal static class PauseStage
         {
             Interop.Sys.SetCloseOnExec(StageReport.StatusFd, true);
             signals = Interop.Sys.SignalFd(s_signals, nonBlocking: false);
-            OciSpec spec = OciJson.ReadSpec(BundleLayout.ConfigPath(bundle));
+            OciSpec spec = BundleFiles.ReadSpec(bundle);
             Interop.Sys.SetSid();
             Interop.Sys.Chdir("/");
             ProcessSetup.SetHostname(spec);
@@ -44,7 +44,7 @@ internal static class PauseStage
         }
         catch (Exception e)
         {
-            StageReport.SendError(StageReport.StatusFd, ContainerInit.Describe(e));
+            StageReport.SendError(StageReport.StatusFd, FailureText.Describe(e));
             return 1;
         }
         Monitor.Footprint.Trim();

@@ -4,13 +4,11 @@ namespace Berth.Shim.Spawn;
 /// Starts a stage of this program inside other namespaces without ever forking managed code (see
 /// DESIGN.md, "Facts measured on this machine"): a fresh dedicated thread enters the namespaces to
 /// join with setns(2) (after unshare(CLONE_FS), which setns into a mount namespace requires),
-/// creates the new ones with unshare(2), calls posix_spawn(3) on /proc/self/exe, and ends. Only
+/// creates the new ones with unshare(2), calls posix_spawn(3) on the plan's program, and ends. Only
 /// that thread's namespaces change; the shim's other threads never see them.
 /// </summary>
 internal static class NamespaceSpawner
 {
-    private const string Self = "/proc/self/exe";
-
     /// <summary>Descriptors are duplicated above this number first so the child's dup2s cannot collide.</summary>
     private const int HighDescriptors = 100;
 
@@ -41,7 +39,7 @@ internal static class NamespaceSpawner
                     {
                         Interop.Sys.Unshare(plan.Unshare);
                     }
-                    pid = Interop.Sys.PosixSpawn(Self, plan.Arguments, plan.Environment, high, plan.BlockedSignals);
+                    pid = Interop.Sys.PosixSpawn(plan.Program, plan.Arguments, plan.Environment, high, plan.BlockedSignals);
                 }
                 catch (Exception e)
                 {

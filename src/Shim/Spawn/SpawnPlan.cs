@@ -4,12 +4,15 @@ namespace Berth.Shim.Spawn;
 internal readonly record struct NamespaceJoin(int Fd, int CloneFlag, string Name);
 
 /// <summary>
-/// What <see cref="NamespaceSpawner"/> starts: this same program (/proc/self/exe) with
-/// <see cref="Arguments"/>, in the namespaces joined and created, with exactly the descriptors of
-/// <see cref="Descriptors"/>.
+/// What <see cref="NamespaceSpawner"/> starts: <see cref="Program"/> (this same program, for its
+/// stages) with <see cref="Arguments"/>, in the namespaces joined and created, with exactly the
+/// descriptors of <see cref="Descriptors"/>.
 /// </summary>
 internal sealed record SpawnPlan
 {
+    /// <summary>The executable: /proc/self/exe, except for bench/SpawnFloor, which starts berth-shim.</summary>
+    public string Program { get; init; } = "/proc/self/exe";
+
     public required string[] Arguments { get; init; }
     public string[] Environment { get; init; } = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
 

@@ -168,11 +168,19 @@ public sealed class ShimHarness : IDisposable
         return await StartAsync(id, spec, options);
     }
 
-    private async Task<ShimInstance> StartAsync(string id, OciSpec spec, ShimOptions options)
+    /// <summary>A container shim whose config.json holds <paramref name="configJson"/> as given: a bundle berthd would never write.</summary>
+    public Task<ShimInstance> StartWithRawConfigAsync(string id, string configJson) =>
+        StartAsync(id, new OciSpec(), new ShimOptions { Kind = ShimKind.Container, Id = id },
+            bundle => File.WriteAllText(BundleLayout.ConfigPath(bundle), configJson));
+
+    private Task<ShimInstance> StartAsync(string id, OciSpec spec, ShimOptions options) =>
+        StartAsync(id, spec, options, bundle => OciJson.WriteSpec(BundleLayout.ConfigPath(bundle), spec));
+
+    private async Task<ShimInstance> StartAsync(string id, OciSpec spec, ShimOptions options, Action<string> writeConfig)
     {
         string bundle = Path.Combine(Root, id);
         Directory.CreateDirectory(bundle);
-        OciJson.WriteSpec(BundleLayout.ConfigPath(bundle), spec);
+        writeConfig(bundle);
         ShimJson.WriteOptions(BundleLayout.OptionsPath(bundle), options);
         var process = Process.Start(new ProcessStartInfo(ShimPath) { ArgumentList = { "serve", bundle }, UseShellExecute = false })!;
         var shim = new ShimInstance(id, bundle, spec, options, process);

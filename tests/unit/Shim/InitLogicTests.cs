@@ -4,8 +4,13 @@ using Xunit;
 
 namespace Berth.Shim.Tests.Unit;
 
-public sealed class InitLogicTests
+public sealed class InitLogicTests : IDisposable
 {
+    /// <summary>A container root of links and directories for the path resolution tests.</summary>
+    private readonly string _root = Directory.CreateTempSubdirectory("berth-init-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
     [Fact]
     public void MountOptionsSplitFlagsPropagationAndData()
     {
@@ -44,23 +49,36 @@ public sealed class InitLogicTests
     [Fact]
     public void SecureJoinKeepsSymlinksInsideTheRoot()
     {
-        string root = Directory.CreateTempSubdirectory("berth-join-").FullName;
-        try
+        Directory.CreateDirectory(Path.Combine(_root, "usr/lib"));
+        File.CreateSymbolicLink(Path.Combine(_root, "lib"), "usr/lib");
+        File.CreateSymbolicLink(Path.Combine(_root, "escape"), "/etc");
+        File.CreateSymbolicLink(Path.Combine(_root, "up"), "../../../..");
+        Assert.Equal(_root + "/usr/lib/x", PathResolver.SecureJoin(_root, "/lib/x"));
+        Assert.Equal(_root + "/etc/passwd", PathResolver.SecureJoin(_root, "/escape/passwd"));
+        Assert.Equal(_root + "/tmp", PathResolver.SecureJoin(_root, "/up/tmp"));
+        Assert.Equal(_root + "/a/b", PathResolver.SecureJoin(_root, "/../a/./b"));
+        Assert.Equal(_root, PathResolver.SecureJoin(_root, "/"));
+    }
+
+    [Fact]
+    public void MountDestinationsResolvingToTheRootAreRefused()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "data"));
+        File.CreateSymbolicLink(Path.Combine(_root, "hostroot"), "/");
+        File.CreateSymbolicLink(Path.Combine(_root, "parent"), "..");
+        File.CreateSymbolicLink(Path.Combine(_root, "chain"), "hostroot");
+        File.CreateSymbolicLink(Path.Combine(_root, "tmp"), "/data");
+
+        Assert.Equal(_root + "/data", PathResolver.MountDestination(_root, "/data"));
+        Assert.Equal(_root + "/data", PathResolver.MountDestination(_root + "/", "/tmp"));
+        Assert.Equal(_root + "/data/x", PathResolver.MountDestination(_root, "/hostroot/data/x"));
+        foreach (string destination in new[] { "/", "/hostroot", "/parent", "/chain/", "/data/..", "/./" })
         {
-            Directory.CreateDirectory(Path.Combine(root, "usr/lib"));
-            File.CreateSymbolicLink(Path.Combine(root, "lib"), "usr/lib");
-            File.CreateSymbolicLink(Path.Combine(root, "escape"), "/etc");
-            File.CreateSymbolicLink(Path.Combine(root, "up"), "../../../..");
-            Assert.Equal(root + "/usr/lib/x", PathResolver.SecureJoin(root, "/lib/x"));
-            Assert.Equal(root + "/etc/passwd", PathResolver.SecureJoin(root, "/escape/passwd"));
-            Assert.Equal(root + "/tmp", PathResolver.SecureJoin(root, "/up/tmp"));
-            Assert.Equal(root + "/a/b", PathResolver.SecureJoin(root, "/../a/./b"));
-            Assert.Equal(root, PathResolver.SecureJoin(root, "/"));
+            var refused = Assert.Throws<InvalidSpecException>(() => PathResolver.MountDestination(_root, destination));
+            Assert.Equal($"mount destination {destination} resolves to the container's root directory", refused.Message);
         }
-        finally
-        {
-            Directory.Delete(root, recursive: true);
-        }
+        var relative = Assert.Throws<InvalidSpecException>(() => PathResolver.MountDestination(_root, "data"));
+        Assert.Equal("mount destination data is not absolute", relative.Message);
     }
 
     [Fact]

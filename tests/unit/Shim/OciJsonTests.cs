@@ -148,7 +148,7 @@ public sealed class OciJsonTests
             string path = Path.Combine(dir, BundleLayout.Options);
             ShimJson.WriteOptions(path, options);
             Assert.Contains("\"namespaceDir\"", File.ReadAllText(path));
-            ShimOptions read = ShimJson.ReadOptions(path);
+            ShimOptions read = BundleFiles.ReadOptions(dir);
             Assert.Equal(options.Kind, read.Kind);
             Assert.Equal(["/l2", "/l1"], read.Rootfs!.LowerDirs);
 

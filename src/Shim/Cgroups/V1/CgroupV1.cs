@@ -76,14 +76,11 @@ internal sealed class CgroupV1 : ICgroup
     private readonly string _procs;
     private readonly V1Memory? _memory;
     private readonly V1Cpu? _cpu;
-    private readonly V1CpuAcct? _cpuacct;
     private readonly V1Cpuset? _cpuset;
     private readonly V1Blkio? _blkio;
     private readonly V1Pids? _pids;
     private readonly V1Hugetlb? _hugetlb;
     private readonly V1Devices? _devices;
-    private readonly ICgroupController[] _statsControllers;
-    private byte[]? _buffer;
 
     public CgroupV1(string path, string root, string[] directories, IReadOnlyDictionary<string, string> controllers, string? unified, string[] created)
     {
@@ -94,29 +91,14 @@ internal sealed class CgroupV1 : ICgroup
         _created = created;
         _memory = controllers.TryGetValue("memory", out string? d) ? new V1Memory(d) : null;
         _cpu = controllers.TryGetValue("cpu", out d) ? new V1Cpu(d) : null;
-        _cpuacct = controllers.TryGetValue("cpuacct", out d) ? new V1CpuAcct(d) : null;
         _cpuset = controllers.TryGetValue("cpuset", out d) ? new V1Cpuset(d) : null;
         _blkio = controllers.TryGetValue("blkio", out d) ? new V1Blkio(d) : null;
         _pids = controllers.TryGetValue("pids", out d) ? new V1Pids(d) : null;
         _hugetlb = controllers.TryGetValue("hugetlb", out d) ? new V1Hugetlb(d) : null;
         _devices = controllers.TryGetValue("devices", out d) ? new V1Devices(d) : null;
-        // cgroup.procs of the pids (else memory, else first) hierarchy: the process list and, without pids, the count.
+        // cgroup.procs of the pids (else memory, else first) hierarchy: the process list.
         string procsDirectory = controllers.TryGetValue("pids", out d) || controllers.TryGetValue("memory", out d) ? d : directories[0];
         _procs = procsDirectory + "/cgroup.procs";
-        var stats = new List<ICgroupController>(3);
-        if (_memory is not null)
-        {
-            stats.Add(_memory);
-        }
-        if (_cpuacct is not null)
-        {
-            stats.Add(_cpuacct);
-        }
-        if (_pids is not null)
-        {
-            stats.Add(_pids);
-        }
-        _statsControllers = [.. stats];
     }
 
     public string Path { get; }
@@ -182,26 +164,7 @@ internal sealed class CgroupV1 : ICgroup
         return text is null ? [] : CgroupFiles.ParsePids(text);
     }
 
-    public ulong OomKillCount() => _memory?.OomKillCount(Buffer()) ?? 0;
-
-    public CgroupStats Stats()
-    {
-        Span<byte> buffer = Buffer();
-        var stats = new CgroupStatsBuilder();
-        foreach (ICgroupController controller in _statsControllers)
-        {
-            controller.ReadStats(ref stats, buffer);
-        }
-        if (_pids is null)
-        {
-            int n = CgroupFiles.Read(_procs, buffer);
-            stats.Pids = n > 0 ? (ulong)CgroupFiles.CountLines(buffer[..n]) : 0;
-        }
-        return stats.Build();
-    }
-
-    /// <summary>16 KiB of scratch for reading stat files, made on first use and kept: memory.stat is under 2 KiB on v1.</summary>
-    private byte[] Buffer() => _buffer ??= new byte[16 * 1024];
+    public ulong OomKillCount() => _memory?.OomKillCount() ?? 0;
 
     public void Delete()
     {

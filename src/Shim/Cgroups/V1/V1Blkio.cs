@@ -19,7 +19,6 @@ internal sealed class V1Blkio : ICgroupController
         _directory = directory;
     }
 
-
     public void Apply(LinuxResources resources)
     {
         if (resources.BlockIO is not { } io)
@@ -63,9 +62,5 @@ internal sealed class V1Blkio : ICgroupController
             CgroupFiles.Write(_directory + file, CgroupConversions.ThrottleLine(device),
                 missingHint: "the kernel lacks CONFIG_BLK_DEV_THROTTLING", refusedHint: "no such block device (throttling takes whole disks, not partitions)");
         }
-    }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
     }
 }

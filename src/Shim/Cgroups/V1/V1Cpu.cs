@@ -5,7 +5,7 @@ namespace Berth.Shim.Cgroups.V1;
 
 /// <summary>
 /// v1 cpu: shares, CFS quota, period and burst, idle, and the realtime budget (rt_period_us,
-/// rt_runtime_us: present only with CONFIG_RT_GROUP_SCHED). Usage comes from cpuacct.
+/// rt_runtime_us: present only with CONFIG_RT_GROUP_SCHED).
 /// </summary>
 internal sealed class V1Cpu : ICgroupController
 {
@@ -15,7 +15,6 @@ internal sealed class V1Cpu : ICgroupController
     {
         _directory = directory;
     }
-
 
     public void Apply(LinuxResources resources)
     {
@@ -70,9 +69,5 @@ internal sealed class V1Cpu : ICgroupController
             CgroupFiles.Write(_directory + "/cpu.rt_runtime_us", rtRuntime < 0 ? "-1" : rtRuntime.ToString(CultureInfo.InvariantCulture),
                 missingHint: NoRt, refusedHint: "the runtime exceeds the period or what the parent cgroups leave free of their cpu.rt_runtime_us");
         }
-    }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
     }
 }

@@ -16,7 +16,6 @@ internal sealed class V1Cpuset : ICgroupController
         _directory = directory;
     }
 
-
     public void Apply(LinuxResources resources)
     {
         if (resources.Cpu is not { } cpu)
@@ -33,10 +32,6 @@ internal sealed class V1Cpuset : ICgroupController
         {
             CgroupFiles.Write(_directory + "/cpuset.mems", cpu.Mems, refusedHint: Outside);
         }
-    }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
     }
 
     /// <summary>Copies cpuset.cpus and cpuset.mems down from <paramref name="mountPoint"/> to the leaf wherever a level's is empty.</summary>

@@ -20,7 +20,6 @@ internal sealed class V1Devices : ICgroupController
         _deny = directory + "/devices.deny";
     }
 
-
     public void Apply(LinuxResources resources)
     {
         if (resources.Devices is not { } rules)
@@ -32,9 +31,5 @@ internal sealed class V1Devices : ICgroupController
             CgroupFiles.Write(allow ? _allow : _deny, line,
                 refusedHint: "a cgroup cannot allow what its parent denies, nor allow \"a\" under a restricted parent");
         }
-    }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
     }
 }

@@ -16,7 +16,6 @@ internal sealed class V1Hugetlb : ICgroupController
         _directory = directory;
     }
 
-
     public void Apply(LinuxResources resources)
     {
         foreach (LinuxHugepageLimit limit in resources.HugepageLimits ?? [])
@@ -29,9 +28,5 @@ internal sealed class V1Hugetlb : ICgroupController
                 CgroupFiles.Write(prefix + ".rsvd.limit_in_bytes", value);
             }
         }
-    }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
     }
 }

@@ -5,16 +5,15 @@ namespace Berth.Shim.Cgroups.V1;
 
 /// <summary>
 /// v1 memory: limit_in_bytes, soft_limit_in_bytes (reservation), memsw.limit_in_bytes (memory +
-/// swap, only with swap accounting), swappiness, oom_control; usage, memory.stat and the oom_kill
-/// counter for stats. Kernel and KernelTCP are ignored, as runc does: kmem limits are deprecated
-/// and kernels since 5.4 (cgroup v1 kmem) or 6.x ignore or lack them.
+/// swap, only with swap accounting), swappiness, oom_control; the oom_kill counter, which tells an
+/// OOM kill from another SIGKILL. Kernel and KernelTCP are ignored, as runc does: kmem limits are
+/// deprecated and kernels since 5.4 (cgroup v1 kmem) or 6.x ignore or lack them.
 /// </summary>
 internal sealed class V1Memory : ICgroupController
 {
     private readonly string _limit;
     private readonly string _memswLimit;
     private readonly string _usage;
-    private readonly string _stat;
     private readonly string _oomControl;
     private readonly string _directory;
 
@@ -24,10 +23,8 @@ internal sealed class V1Memory : ICgroupController
         _limit = directory + "/memory.limit_in_bytes";
         _memswLimit = directory + "/memory.memsw.limit_in_bytes";
         _usage = directory + "/memory.usage_in_bytes";
-        _stat = directory + "/memory.stat";
         _oomControl = directory + "/memory.oom_control";
     }
-
 
     public void Apply(LinuxResources resources)
     {
@@ -109,39 +106,10 @@ internal sealed class V1Memory : ICgroupController
 
     private static string Number(long value) => value < 0 ? "-1" : value.ToString(CultureInfo.InvariantCulture);
 
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
-        if (CgroupFiles.TryReadUInt64(_usage, buffer, out ulong usage))
-        {
-            stats.MemoryUsageBytes = usage;
-        }
-        int n = CgroupFiles.Read(_stat, buffer);
-        if (n > 0)
-        {
-            ReadOnlySpan<byte> text = buffer[..n];
-            ulong inactiveFile = CgroupFiles.GetKey(text, "total_inactive_file"u8);
-            stats.MemoryWorkingSetBytes = usage > inactiveFile ? usage - inactiveFile : 0;
-            stats.MemoryRssBytes = CgroupFiles.GetKey(text, "total_rss"u8);
-            stats.MemoryPageFaults = CgroupFiles.GetKey(text, "total_pgfault"u8);
-            stats.MemoryMajorPageFaults = CgroupFiles.GetKey(text, "total_pgmajfault"u8);
-        }
-        else
-        {
-            stats.MemoryWorkingSetBytes = usage;
-        }
-        if (CgroupFiles.TryReadUInt64(_limit, buffer, out ulong limit))
-        {
-            stats.MemoryLimitBytes = LimitOrZero(limit);
-        }
-        stats.OomKills = OomKillCount(buffer);
-    }
-
-    /// <summary>v1 reports "no limit" as a huge page-rounded number (PAGE_COUNTER_MAX pages); that reads as 0.</summary>
-    public static ulong LimitOrZero(ulong limit) => limit >= (1UL << 62) ? 0 : limit;
-
     /// <summary>memory.oom_control's oom_kill line (kernel 4.13+).</summary>
-    public ulong OomKillCount(Span<byte> buffer)
+    public ulong OomKillCount()
     {
+        Span<byte> buffer = stackalloc byte[CgroupFiles.SmallFileBytes];
         int n = CgroupFiles.Read(_oomControl, buffer);
         return n > 0 ? CgroupFiles.GetKey(buffer[..n], "oom_kill"u8) : 0;
     }

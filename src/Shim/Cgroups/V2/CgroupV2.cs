@@ -88,7 +88,6 @@ internal sealed class CgroupV2 : ICgroup
     private readonly V2Pids _pids;
     private readonly V2Hugetlb _hugetlb;
     private readonly V2Unified _unified;
-    private byte[]? _buffer;
 
     public CgroupV2(string path, string directory, string[] created)
     {
@@ -173,21 +172,7 @@ internal sealed class CgroupV2 : ICgroup
         return text is null ? [] : CgroupFiles.ParsePids(text);
     }
 
-    public ulong OomKillCount() => _memory.OomKillCount(Buffer());
-
-    public CgroupStats Stats()
-    {
-        // Files of a controller that is not enabled are absent and read as 0.
-        Span<byte> buffer = Buffer();
-        var stats = new CgroupStatsBuilder();
-        _cpu.ReadStats(ref stats, buffer);
-        _memory.ReadStats(ref stats, buffer);
-        _pids.ReadStats(ref stats, buffer);
-        return stats.Build();
-    }
-
-    /// <summary>16 KiB of scratch for reading stat files, made on first use and kept: v2 memory.stat is 2-3 KiB.</summary>
-    private byte[] Buffer() => _buffer ??= new byte[16 * 1024];
+    public ulong OomKillCount() => _memory.OomKillCount();
 
     public void Delete()
     {

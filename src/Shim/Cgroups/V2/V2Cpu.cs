@@ -5,18 +5,15 @@ namespace Berth.Shim.Cgroups.V2;
 
 /// <summary>
 /// v2 cpu: cpu.weight (from shares, runc's conversion), cpu.max ("quota period" or "max period"),
-/// cpu.max.burst, cpu.idle; cpu.stat's usage_usec for stats (a core file every v2 cgroup has,
-/// with or without the cpu controller). v2 has no realtime group budget: an rt request is refused.
+/// cpu.max.burst, cpu.idle. v2 has no realtime group budget: an rt request is refused.
 /// </summary>
 internal sealed class V2Cpu : ICgroupController
 {
     private readonly string _directory;
-    private readonly string _stat;
 
     public V2Cpu(string directory)
     {
         _directory = directory;
-        _stat = directory + "/cpu.stat";
     }
 
     public void Apply(LinuxResources resources)
@@ -44,15 +41,6 @@ internal sealed class V2Cpu : ICgroupController
         if (cpu.Idle is { } idle)
         {
             CgroupFiles.Write(_directory + "/cpu.idle", idle.ToString(CultureInfo.InvariantCulture), missingHint: "SCHED_IDLE cgroups need Linux 5.15");
-        }
-    }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
-        int n = CgroupFiles.Read(_stat, buffer);
-        if (n > 0)
-        {
-            stats.CpuUsageNanos = CgroupFiles.GetKey(buffer[..n], "usage_usec"u8) * 1000;
         }
     }
 }

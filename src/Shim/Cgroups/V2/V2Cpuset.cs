@@ -27,8 +27,4 @@ internal sealed class V2Cpuset : ICgroupController
             CgroupFiles.Write(_directory + "/cpuset.mems", cpu.Mems, refusedHint: "the set is not within the parent's cpuset");
         }
     }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
-    }
 }

@@ -26,8 +26,4 @@ internal sealed class V2Hugetlb : ICgroupController
             }
         }
     }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
-    }
 }

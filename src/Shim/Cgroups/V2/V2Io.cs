@@ -53,8 +53,4 @@ internal sealed class V2Io : ICgroupController
                 refusedHint: "no such block device (throttling takes whole disks, not partitions)");
         }
     }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
-    }
 }

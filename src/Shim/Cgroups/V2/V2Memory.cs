@@ -4,8 +4,8 @@ namespace Berth.Shim.Cgroups.V2;
 
 /// <summary>
 /// v2 memory: memory.max (limit), memory.low (reservation), memory.swap.max (the OCI memory+swap
-/// value converted to swap only, as runc does); memory.current, memory.stat and memory.events'
-/// oom_kill for stats. Swappiness and DisableOOMKiller have no v2 file and are ignored, as runc
+/// value converted to swap only, as runc does); memory.events' oom_kill, which tells an OOM kill
+/// from another SIGKILL. Swappiness and DisableOOMKiller have no v2 file and are ignored, as runc
 /// ignores them; so are the deprecated kernel-memory limits.
 /// </summary>
 internal sealed class V2Memory : ICgroupController
@@ -14,7 +14,6 @@ internal sealed class V2Memory : ICgroupController
     private readonly string _swapMax;
     private readonly string _low;
     private readonly string _current;
-    private readonly string _stat;
     private readonly string _events;
 
     public V2Memory(string directory)
@@ -23,7 +22,6 @@ internal sealed class V2Memory : ICgroupController
         _swapMax = directory + "/memory.swap.max";
         _low = directory + "/memory.low";
         _current = directory + "/memory.current";
-        _stat = directory + "/memory.stat";
         _events = directory + "/memory.events";
     }
 
@@ -60,34 +58,10 @@ internal sealed class V2Memory : ICgroupController
         }
     }
 
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
-        CgroupFiles.TryReadUInt64(_current, buffer, out ulong usage);
-        stats.MemoryUsageBytes = usage;
-        int n = CgroupFiles.Read(_stat, buffer);
-        if (n > 0)
-        {
-            ReadOnlySpan<byte> text = buffer[..n];
-            ulong inactiveFile = CgroupFiles.GetKey(text, "inactive_file"u8);
-            stats.MemoryWorkingSetBytes = usage > inactiveFile ? usage - inactiveFile : 0;
-            stats.MemoryRssBytes = CgroupFiles.GetKey(text, "anon"u8);
-            stats.MemoryPageFaults = CgroupFiles.GetKey(text, "pgfault"u8);
-            stats.MemoryMajorPageFaults = CgroupFiles.GetKey(text, "pgmajfault"u8);
-        }
-        else
-        {
-            stats.MemoryWorkingSetBytes = usage;
-        }
-        if (CgroupFiles.TryReadUInt64(_max, buffer, out ulong limit))
-        {
-            stats.MemoryLimitBytes = limit == ulong.MaxValue ? 0 : limit;
-        }
-        stats.OomKills = OomKillCount(buffer);
-    }
-
     /// <summary>memory.events' oom_kill (hierarchical: kills in child cgroups count too).</summary>
-    public ulong OomKillCount(Span<byte> buffer)
+    public ulong OomKillCount()
     {
+        Span<byte> buffer = stackalloc byte[CgroupFiles.SmallFileBytes];
         int n = CgroupFiles.Read(_events, buffer);
         return n > 0 ? CgroupFiles.GetKey(buffer[..n], "oom_kill"u8) : 0;
     }

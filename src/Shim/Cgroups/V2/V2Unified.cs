@@ -24,8 +24,4 @@ internal sealed class V2Unified : ICgroupController
                 missingHint: "no such file: a misspelt key, or its controller is not enabled in the parent's cgroup.subtree_control");
         }
     }
-
-    public void ReadStats(ref CgroupStatsBuilder stats, Span<byte> buffer)
-    {
-    }
 }

@@ -43,7 +43,7 @@ public sealed class CgroupConversionsTests
     [InlineData(1000L, -1L)]
     [InlineData(1000L, 2000L)]      // swap below memory
     public void SwapConversionRefusesNonsense(long swap, long memory) =>
-        Assert.Throws<ArgumentException>(() => CgroupConversions.MemorySwapToV2(swap, memory));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.MemorySwapToV2(swap, memory));
 
     [Fact]
     public void SwapMaxTextFollowsRunc()
@@ -95,25 +95,6 @@ public sealed class CgroupConversionsTests
     }
 
     [Theory]
-    [InlineData(65536UL, "64KB")]
-    [InlineData(2097152UL, "2MB")]
-    [InlineData(33554432UL, "32MB")]
-    [InlineData(1073741824UL, "1GB")]
-    [InlineData(16UL * 1024 * 1024 * 1024, "16GB")]
-    [InlineData(1536UL * 1024, "1536KB")]
-    public void HugepageSizeNamesAsTheKernelSpellsThem(ulong bytes, string name) =>
-        Assert.Equal(name, CgroupConversions.HugepageSizeName(bytes));
-
-    [Theory]
-    [InlineData("hugepages-2048kB", "2MB")]
-    [InlineData("hugepages-1048576kB", "1GB")]
-    [InlineData("hugepages-64kB", "64KB")]
-    [InlineData("hugepages-x", null)]
-    [InlineData("nr_hugepages", null)]
-    public void HugepageSizesFromSysfsNames(string directory, string? name) =>
-        Assert.Equal(name, CgroupConversions.HugepageSizeFromSysfs(directory));
-
-    [Theory]
     [InlineData("2MB", true)]
     [InlineData("1GB", true)]
     [InlineData("64KB", true)]
@@ -133,9 +114,9 @@ public sealed class CgroupConversionsTests
         Assert.Equal((true, "c 1:3 rwm"), CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 3 }));
         Assert.Equal((true, "c 136:* rw"), CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 136, Access = "rw" }));
         Assert.Equal((false, "b *:* m"), CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "b", Major = -1, Minor = -1, Access = "m" }));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "x" }));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "c", Access = "rwx" }));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "c", Access = "rr" }));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "x" }));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "c", Access = "rwx" }));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "c", Access = "rr" }));
     }
 
     [Fact]
@@ -170,7 +151,7 @@ public sealed class CgroupConversionsTests
         }
         else
         {
-            Assert.Throws<ArgumentException>(() => CgroupConversions.ValidateUnifiedKey(key));
+            Assert.Throws<InvalidSpecException>(() => CgroupConversions.ValidateUnifiedKey(key));
         }
     }
 
@@ -178,21 +159,21 @@ public sealed class CgroupConversionsTests
     public void CgroupsPathsAreNormalisedAndChecked()
     {
         Assert.Equal("kubepods/pod1/c1", CgroupConversions.NormalizePath("/kubepods/pod1/c1/"));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.NormalizePath("/"));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.NormalizePath("kubepods/../../etc"));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.NormalizePath("a//b"));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.NormalizePath("/"));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.NormalizePath("kubepods/../../etc"));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.NormalizePath("a//b"));
     }
 
     [Fact]
     public void ValidateRefusesBadInputBeforeAnyWrite()
     {
-        Assert.Throws<ArgumentException>(() => CgroupConversions.Validate(new LinuxResources { Unified = new Dictionary<string, string> { ["../x"] = "1" } }, 2));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.Validate(new LinuxResources { HugepageLimits = [new() { PageSize = "2M", Limit = 0 }] }, 1));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.Validate(new LinuxResources { Memory = new() { Limit = 2000, Swap = 1000 } }, 1));
-        Assert.Throws<ArgumentException>(() => CgroupConversions.Validate(new LinuxResources { Memory = new() { Swappiness = 101 } }, 1));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.Validate(new LinuxResources { Unified = new Dictionary<string, string> { ["../x"] = "1" } }, 2));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.Validate(new LinuxResources { HugepageLimits = [new() { PageSize = "2M", Limit = 0 }] }, 1));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.Validate(new LinuxResources { Memory = new() { Limit = 2000, Swap = 1000 } }, 1));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.Validate(new LinuxResources { Memory = new() { Swappiness = 101 } }, 1));
         // v1 may set memsw alone; v2 cannot convert swap without a limit.
         CgroupConversions.Validate(new LinuxResources { Memory = new() { Swap = 1000 } }, 1);
-        Assert.Throws<ArgumentException>(() => CgroupConversions.Validate(new LinuxResources { Memory = new() { Swap = 1000 } }, 2));
+        Assert.Throws<InvalidSpecException>(() => CgroupConversions.Validate(new LinuxResources { Memory = new() { Swap = 1000 } }, 2));
         CgroupConversions.Validate(new LinuxResources { Memory = new() { Limit = 1000, Swap = -1, Swappiness = ulong.MaxValue } }, 2);
     }
 }

@@ -68,6 +68,14 @@ public sealed class CgroupLayoutTests
         Assert.Equal(2, CgroupLayout.Classify("/sys/fs/cgroup", CgroupLayout.Cgroup2SuperMagic, []).Version);
     }
 
+    [Theory]
+    [InlineData(@"/plain", "/plain")]
+    [InlineData(@"/a\040b\011c\012d\134e", "/a b\tc\nd\\e")]
+    [InlineData(@"/short\04", @"/short\04")]      // not three octal digits: left as it is
+    [InlineData(@"/not\089octal", @"/not\089octal")]
+    public void MountinfoPathsAreUnescaped(string field, string path) =>
+        Assert.Equal(path, CgroupMounts.Unescape(field));
+
     [Fact]
     public void NothingMountedIsAClearError()
     {

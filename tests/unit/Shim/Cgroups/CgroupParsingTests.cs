@@ -94,7 +94,7 @@ public sealed class CgroupParsingTests : IDisposable
         Assert.True(CgroupFiles.TryParseUInt64("max\n"u8, out ulong max));
         Assert.Equal(ulong.MaxValue, max);
         Assert.True(CgroupFiles.TryParseUInt64("9223372036854771712\n"u8, out ulong v1Unlimited));
-        Assert.Equal(0UL, V1Memory.LimitOrZero(v1Unlimited));
+        Assert.Equal(9223372036854771712UL, v1Unlimited);
         Assert.True(CgroupFiles.TryParseUInt64("-1\n"u8, out ulong minusOne));
         Assert.Equal(ulong.MaxValue, minusOne);
         Assert.True(CgroupFiles.TryParseUInt64("99999999999999999999999"u8, out ulong huge));
@@ -108,58 +108,16 @@ public sealed class CgroupParsingTests : IDisposable
     {
         Assert.Equal([1, 42, 31337], CgroupFiles.ParsePids("1\n42\n31337\n"u8));
         Assert.Empty(CgroupFiles.ParsePids(""u8));
-        Assert.Equal(3, CgroupFiles.CountLines("1\n42\n31337\n"u8));
-        Assert.Equal(2, CgroupFiles.CountLines("1\n42"u8));
-        Assert.Equal(0, CgroupFiles.CountLines(""u8));
     }
 
     [Fact]
-    public void V1MemoryStatsFromSampleFiles()
+    public void OomKillsFromSampleFiles()
     {
-        Put("memory.usage_in_bytes", "2097152\n");
-        Put("memory.stat", V1MemoryStat);
-        Put("memory.limit_in_bytes", "67108864\n");
         Put("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
-        var stats = new CgroupStatsBuilder();
-        new V1Memory(_directory).ReadStats(ref stats, new byte[4096]);
-        Assert.Equal(2097152UL, stats.MemoryUsageBytes);
-        Assert.Equal(2097152UL - 1146880UL, stats.MemoryWorkingSetBytes);
-        Assert.Equal(581632UL, stats.MemoryRssBytes);
-        Assert.Equal(2112UL, stats.MemoryPageFaults);
-        Assert.Equal(3UL, stats.MemoryMajorPageFaults);
-        Assert.Equal(67108864UL, stats.MemoryLimitBytes);
-        Assert.Equal(1UL, stats.OomKills);
+        Assert.Equal(1UL, new V1Memory(_directory).OomKillCount());
 
-        Put("cpuacct.usage", "987654321\n");
-        Put("pids.current", "4\n");
-        new V1CpuAcct(_directory).ReadStats(ref stats, new byte[64]);
-        new V1Pids(_directory).ReadStats(ref stats, new byte[64]);
-        Assert.Equal(987654321UL, stats.CpuUsageNanos);
-        Assert.Equal(4UL, stats.Pids);
-    }
-
-    [Fact]
-    public void V2StatsFromSampleFiles()
-    {
-        Put("cgroup.controllers", "");
-        Put("memory.current", "4800512\n");
-        Put("memory.stat", V2MemoryStat);
-        Put("memory.max", "max\n");
-        Put("memory.events", "low 0\nhigh 0\nmax 0\noom 1\noom_kill 1\noom_group_kill 0\n");
-        Put("cpu.stat", "usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n");
-        Put("pids.current", "2\n");
-        var cgroup = new CgroupV2("test", _directory, []);
-        CgroupStats stats = cgroup.Stats();
-        Assert.Equal(2_500_000UL, stats.CpuUsageNanos);
-        Assert.Equal(4800512UL, stats.MemoryUsageBytes);
-        Assert.Equal(4800512UL - 8192UL, stats.MemoryWorkingSetBytes);
-        Assert.Equal(4313088UL, stats.MemoryRssBytes);
-        Assert.Equal(1557UL, stats.MemoryPageFaults);
-        Assert.Equal(1UL, stats.MemoryMajorPageFaults);
-        Assert.Equal(0UL, stats.MemoryLimitBytes);   // "max"
-        Assert.Equal(1UL, stats.OomKills);
-        Assert.Equal(2UL, stats.Pids);
-        Assert.Equal(1UL, cgroup.OomKillCount());
+        Put("memory.events", "low 0\nhigh 0\nmax 0\noom 3\noom_kill 2\noom_group_kill 0\n");
+        Assert.Equal(2UL, new CgroupV2("test", _directory, []).OomKillCount());
     }
 
     [Fact]

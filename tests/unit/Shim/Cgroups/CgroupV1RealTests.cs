@@ -132,7 +132,7 @@ public sealed class CgroupV1RealTests : IDisposable
     }
 
     [Fact]
-    public void CreateApplyEveryKindAddProcessStatsUpdateDelete()
+    public void CreateApplyEveryKindAddProcessUpdateDelete()
     {
         if (!Available)
         {
@@ -231,19 +231,7 @@ public sealed class CgroupV1RealTests : IDisposable
             child.StandardInput.WriteLine("go");
             child.StandardInput.Flush();
 
-            CgroupStats stats = cgroup.Stats();
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while ((stats.CpuUsageNanos == 0 || stats.MemoryUsageBytes == 0 || stats.Pids != 1) && DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(50);
-                stats = cgroup.Stats();
-            }
-            Assert.True(stats.CpuUsageNanos > 0);
-            Assert.Equal(1UL, stats.Pids);
-            Assert.True(stats.MemoryUsageBytes > 0);
-            Assert.True(stats.MemoryWorkingSetBytes <= stats.MemoryUsageBytes);
-            Assert.Equal((ulong)(64 * Mi), stats.MemoryLimitBytes);
-            Assert.Equal(0UL, stats.OomKills);
+            Assert.Equal(0UL, cgroup.OomKillCount());
 
             // Raise memory (memsw goes first), then lower it (the limit goes first); CPU and pids change.
             cgroup.Update(new LinuxResources
@@ -265,7 +253,6 @@ public sealed class CgroupV1RealTests : IDisposable
             }
             Assert.Equal("-1", Read(cpu + "/cpu.cfs_quota_us"));
             Assert.Equal("max", Read(Dir("pids", path) + "/pids.max"));
-            Assert.Equal((ulong)(48 * Mi), cgroup.Stats().MemoryLimitBytes);
 
             // Refusals are typed: a cpuset outside the node, a unified key the hybrid tree lacks.
             var refused = Assert.Throws<CgroupWriteException>(() => cgroup.Update(new LinuxResources { Cpu = new() { Cpus = "63" } }));
@@ -350,7 +337,6 @@ public sealed class CgroupV1RealTests : IDisposable
             child.StandardInput.Flush();
             Assert.True(child.WaitForExit(30_000));
             Assert.True(cgroup.OomKillCount() >= 1);
-            Assert.True(cgroup.Stats().OomKills >= 1);
         }
         finally
         {
@@ -376,8 +362,8 @@ public sealed class CgroupV1RealTests : IDisposable
         }
         MakeParent();
         var manager = CgroupManagerFactory.For(_layout!);
-        Assert.Throws<ArgumentException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Unified = new Dictionary<string, string> { ["../escape"] = "1" } }));
-        Assert.Throws<ArgumentException>(() => manager.Create(_parent + "/../escape", null));
+        Assert.Throws<InvalidSpecException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Unified = new Dictionary<string, string> { ["../escape"] = "1" } }));
+        Assert.Throws<InvalidSpecException>(() => manager.Create(_parent + "/../escape", null));
         // The kernel refuses a cpuset outside the node's CPUs: the made directories are removed again.
         Assert.Throws<CgroupWriteException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Cpu = new() { Cpus = "63" } }));
         foreach (CgroupMount hierarchy in _layout!.Hierarchies)
@@ -385,6 +371,6 @@ public sealed class CgroupV1RealTests : IDisposable
             Assert.False(Directory.Exists(hierarchy.MountPoint + "/" + _parent + "/bad"), hierarchy.MountPoint);
         }
         // Swap beyond the limit where swap accounting is missing would be refused; a swap below the limit always is.
-        Assert.Throws<ArgumentException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Memory = new() { Limit = 64 * Mi, Swap = 32 * Mi } }));
+        Assert.Throws<InvalidSpecException>(() => manager.Create(_parent + "/bad/ctr", new LinuxResources { Memory = new() { Limit = 64 * Mi, Swap = 32 * Mi } }));
     }
 }

@@ -1,0 +1,236 @@
+using Berth.Api.Shim;
+
+namespace Berth.Shim.Monitor;
+
+/// <summary>
+/// The control socket and its connections: the listening descriptor, a fixed set of client slots
+/// with the bytes of a frame still arriving, the framing (<see cref="ShimFraming"/>) both ways, and
+/// which connection waits for a deferred answer (Wait, ExecSync). Requests are answered in order,
+/// one at a time per connection.
+/// </summary>
+internal sealed class ControlClients
+{
+    private const int MaxClients = 16;
+
+    /// <summary>How long a reply may wait for a client that does not read before its connection is closed.</summary>
+    private const int SendTimeoutMs = 10_000;
+
+    private readonly ClientSlot[] _slots = new ClientSlot[MaxClients];
+    private readonly Action<int> _execAbandoned;
+    private int _listenFd = -1;
+
+    /// <param name="execAbandoned">Called with a slot whose connection closed while its ExecSync ran: nobody wants that output any more.</param>
+    public ControlClients(Action<int> execAbandoned)
+    {
+        _execAbandoned = execAbandoned;
+        for (int i = 0; i < MaxClients; i++)
+        {
+            _slots[i] = new ClientSlot();
+        }
+    }
+
+    /// <summary>Binds and listens on <paramref name="socketPath"/> (the caller removes a stale one first).</summary>
+    public void Listen(string socketPath) => _listenFd = Interop.Sys.ListenUnix(socketPath, 32);
+
+    public void AddTo(PollSet set)
+    {
+        bool freeSlot = false;
+        for (int i = 0; i < MaxClients; i++)
+        {
+            ClientSlot client = _slots[i];
+            if (!client.InUse)
+            {
+                freeSlot = true;
+                continue;
+            }
+            // A connection waiting for its answer is watched only for hang-up.
+            set.Add(client.Fd, client.Pending == Pending.None ? Interop.Sys.POLLIN : (short)0, PollSource.Client, i);
+        }
+        if (freeSlot)
+        {
+            set.Add(_listenFd, Interop.Sys.POLLIN, PollSource.Listen);
+        }
+    }
+
+    /// <summary>Takes a pending connection into a free slot (the listener is watched only while one is free).</summary>
+    public void Accept()
+    {
+        int fd = Interop.Sys.Accept(_listenFd);
+        if (fd < 0)
+        {
+            return;
+        }
+        foreach (ClientSlot slot in _slots)
+        {
+            if (!slot.InUse)
+            {
+                slot.Fd = fd;
+                slot.Length = 0;
+                slot.Pending = Pending.None;
+                return;
+            }
+        }
+        Interop.Sys.Close(fd);
+    }
+
+    /// <summary>
+    /// Reads what connection <paramref name="index"/> sent; false when there is nothing to parse
+    /// (it closed, or waits for an answer and only its hang-up counts).
+    /// </summary>
+    public bool Receive(int index, short revents)
+    {
+        ClientSlot slot = _slots[index];
+        if (slot.Pending != Pending.None)
+        {
+            if ((revents & (Interop.Sys.POLLHUP | Interop.Sys.POLLERR | Interop.Sys.POLLNVAL)) != 0)
+            {
+                Close(index);
+            }
+            return false;
+        }
+        slot.Reserve(4096);
+        int n;
+        try
+        {
+            n = Interop.Sys.Read(slot.Fd, slot.Buffer.AsSpan(slot.Length));
+        }
+        catch (ErrnoException)
+        {
+            n = 0;
+        }
+        if (n < 0)
+        {
+            return false;
+        }
+        if (n == 0)
+        {
+            Close(index);
+            return false;
+        }
+        slot.Length += n;
+        return true;
+    }
+
+    /// <summary>
+    /// The next whole request of connection <paramref name="index"/>, if one has arrived and the
+    /// connection is not waiting for an answer; a malformed frame closes the connection.
+    /// </summary>
+    public bool TryTakeRequest(int index, out Request request)
+    {
+        request = null!;
+        ClientSlot slot = _slots[index];
+        if (!slot.InUse || slot.Pending != Pending.None || slot.Length < ShimFraming.HeaderLength)
+        {
+            return false;
+        }
+        int length;
+        try
+        {
+            length = ShimFraming.ReadHeader(slot.Buffer);
+        }
+        catch (InvalidDataException e)
+        {
+            // ShimFraming's own text: the announced frame length.
+            ShimLog.Write($"closing a connection: {e.Message}");
+            Close(index);
+            return false;
+        }
+        if (slot.Length < ShimFraming.HeaderLength + length)
+        {
+            slot.Reserve(ShimFraming.HeaderLength + length - slot.Length);
+            return false;
+        }
+        try
+        {
+            request = Request.Parser.ParseFrom(slot.Buffer, ShimFraming.HeaderLength, length);
+        }
+        catch (Exception e)
+        {
+            ShimLog.Write($"closing a connection: bad request: {FailureText.Describe(e)}");
+            Close(index);
+            return false;
+        }
+        int consumed = ShimFraming.HeaderLength + length;
+        Buffer.BlockCopy(slot.Buffer, consumed, slot.Buffer, 0, slot.Length - consumed);
+        slot.Length -= consumed;
+        return true;
+    }
+
+    /// <summary>A response refusing or failing a request.</summary>
+    public static Response Error(ErrorCode code, string message) => new() { Code = code, Error = message };
+
+    /// <summary>Connection <paramref name="index"/> gets its answer later (<see cref="Send"/> or <see cref="AnswerWaiters"/>).</summary>
+    public void Defer(int index, Pending pending) => _slots[index].Pending = pending;
+
+    /// <summary>Writes a framed response; a connection that cannot take it within 10 s is closed.</summary>
+    public void Send(int index, Response response)
+    {
+        ClientSlot slot = _slots[index];
+        if (!slot.InUse)
+        {
+            return;
+        }
+        slot.Pending = Pending.None;
+        byte[] frame = ShimFraming.Encode(response);
+        ReadOnlySpan<byte> rest = frame;
+        long deadline = Interop.Sys.MonotonicMillis() + SendTimeoutMs;
+        while (!rest.IsEmpty)
+        {
+            int n;
+            try
+            {
+                n = Interop.Sys.WriteSome(slot.Fd, rest);
+            }
+            catch (ErrnoException)
+            {
+                Close(index);
+                return;
+            }
+            if (n >= 0)
+            {
+                rest = rest[n..];
+                continue;
+            }
+            long left = deadline - Interop.Sys.MonotonicMillis();
+            if (left <= 0)
+            {
+                Close(index);
+                return;
+            }
+            PollSet.WaitWritable(slot.Fd, (int)left);
+        }
+    }
+
+    /// <summary>Sends <paramref name="response"/> to every connection waiting for the process's exit.</summary>
+    public void AnswerWaiters(Response response)
+    {
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            if (_slots[i].InUse && _slots[i].Pending == Pending.Exit)
+            {
+                Send(i, response);
+            }
+        }
+    }
+
+    private void Close(int index)
+    {
+        ClientSlot slot = _slots[index];
+        if (slot.Pending == Pending.Exec)
+        {
+            _execAbandoned(index);
+        }
+        slot.Reset();
+    }
+
+    /// <summary>Closes every connection and the listener (after Shutdown's answer, and on dispose).</summary>
+    public void CloseAll()
+    {
+        foreach (ClientSlot slot in _slots)
+        {
+            slot.Reset();
+        }
+        Interop.Sys.Close(_listenFd);
+        _listenFd = -1;
+    }
+}
