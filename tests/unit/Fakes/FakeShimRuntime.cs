@@ -47,13 +47,13 @@ internal sealed class FakeShimRuntime(FakeNodeOperations node) : IShimRuntime
         var shim = new FakeShim(target, Interlocked.Increment(ref _nextPid));
         _shims[target.Id] = shim;
         // As the shim does: the cgroup config.json names, made level by level.
-        if (OciJson.ReadSpec(BundleLayout.ConfigPath(target.Bundle)).Linux?.CgroupsPath is { Length: > 0 } cgroup)
+        if (OciJson.ParseSpec(File.ReadAllBytes(BundleLayout.ConfigPath(target.Bundle))).Linux?.CgroupsPath is { Length: > 0 } cgroup)
         {
             node.MakeCgroup(cgroup);
             shim.Cgroup = cgroup;
         }
         // A sandbox's reaper runs from its create on.
-        if (ShimJson.ReadOptions(BundleLayout.OptionsPath(target.Bundle)).Kind == ShimKind.Sandbox)
+        if (ShimJson.ParseOptions(File.ReadAllBytes(BundleLayout.OptionsPath(target.Bundle))).Kind == ShimKind.Sandbox)
         {
             shim.Start();
         }
