@@ -33,7 +33,9 @@ catch (ConfigException error)
 DaemonLock daemonLock;
 try
 {
-    daemonLock = new DaemonLock(Path.Combine(config.Root, "berthd.lock"), config.SocketPath + ".lock");
+    // Root, state and socket each belong to one berthd: a second one sharing any of them would take over
+    // (or shut down as strays) the first one's shims.
+    daemonLock = new DaemonLock(Path.Combine(config.Root, "berthd.lock"), Path.Combine(config.State, "berthd.lock"), config.SocketPath + ".lock");
 }
 catch (InvalidOperationException error)
 {

@@ -1,3 +1,4 @@
+using Berth.Core.Errors;
 using Berth.ImageService.Registry;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
@@ -9,6 +10,11 @@ public sealed partial class CriImageService
     public override async Task<Cri.PullImageResponse> PullImage(Cri.PullImageRequest request, ServerCallContext context)
     {
         var reference = ImageReference.Parse(RequireImageName(request.Image));
+        if (request.Image.RuntimeHandler.Length > 0)
+        {
+            // As RunPodSandbox: berth has only the default handler, so an image for another one cannot run.
+            throw BerthException.InvalidArgument($"image.runtime_handler '{request.Image.RuntimeHandler}' is not configured; berth has only the default handler");
+        }
         var image = await images.PullAsync(reference, Credentials(request.Auth), context.CancellationToken);
         return new Cri.PullImageResponse { ImageRef = image.Image.Id };
     }
@@ -21,7 +27,15 @@ public sealed partial class CriImageService
         }
         if (!string.IsNullOrEmpty(auth.Auth))
         {
-            var decoded = RegistryCredentials.FromAuthField(auth.Auth);
+            RegistryCredentials decoded;
+            try
+            {
+                decoded = RegistryCredentials.FromAuthField(auth.Auth);
+            }
+            catch (FormatException error)
+            {
+                throw BerthException.InvalidArgument($"auth.auth: {error.Message}");
+            }
             return decoded with { IdentityToken = Empty(auth.IdentityToken), RegistryToken = Empty(auth.RegistryToken) };
         }
         var credentials = new RegistryCredentials(Empty(auth.Username), Empty(auth.Password), Empty(auth.IdentityToken), Empty(auth.RegistryToken));

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Berth.RuntimeService.Specs;
 
 namespace Berth.RuntimeService.Configuration;
 
@@ -41,7 +42,13 @@ public static class ConfigLoader
         }
         catch (JsonException error)
         {
-            throw new ConfigException($"{path}: {error.Message}");
+            // Our own words: System.Text.Json's name .NET types and members, which mean nothing to an operator.
+            string key = (error.Path ?? "$").TrimStart('$').TrimStart('.');
+            string line = error.LineNumber is { } number ? $" (line {number + 1})" : "";
+            var unknown = System.Text.RegularExpressions.Regex.Match(error.Message, "property '([^']*)' could not be mapped");
+            throw new ConfigException(unknown.Success
+                ? $"{path}: unknown key {(key.Length > 0 ? key + "." : "")}{unknown.Groups[1].Value}{line}; the keys are listed in berthd's README"
+                : $"{path}: {(key.Length > 0 ? key : "the file")}: not valid JSON, or a value of the wrong type or out of range{line}");
         }
     }
 
@@ -49,6 +56,23 @@ public static class ConfigLoader
 
     public static void Validate(BerthConfig config)
     {
+        // JSON null where an object or list belongs: refused here, not met later as a crash.
+        RequireValue("registries", config.Registries);
+        RequireValue("blockIo", config.BlockIo);
+        foreach (var (host, registry) in config.Registries)
+        {
+            RequireValue($"registries.{host}", registry);
+            RequireValue($"registries.{host}.mirrors", registry.Mirrors);
+        }
+        foreach (var (key, list) in new (string, object?)[]
+        {
+            ("blockIo.weightDevice", config.BlockIo.WeightDevice), ("blockIo.throttleReadBpsDevice", config.BlockIo.ThrottleReadBpsDevice),
+            ("blockIo.throttleWriteBpsDevice", config.BlockIo.ThrottleWriteBpsDevice), ("blockIo.throttleReadIopsDevice", config.BlockIo.ThrottleReadIopsDevice),
+            ("blockIo.throttleWriteIopsDevice", config.BlockIo.ThrottleWriteIopsDevice),
+        })
+        {
+            RequireValue(key, list);
+        }
         if (!config.Listen.StartsWith("unix:///", StringComparison.Ordinal))
         {
             throw new ConfigException($"listen: '{config.Listen}' must be unix:// followed by an absolute socket path");
@@ -89,6 +113,26 @@ public static class ConfigLoader
             {
                 throw new ConfigException($"registries.{host}.ca: no such file '{ca}'");
             }
+        }
+        try
+        {
+            BlockIoSettings.CheckDefaults(config.BlockIo);
+        }
+        catch (SpecException error)
+        {
+            throw new ConfigException($"blockIo.{error.Message}");
+        }
+        if (!File.Exists(config.ShimPath) || (File.GetUnixFileMode(config.ShimPath) & UnixFileMode.UserExecute) == 0)
+        {
+            throw new ConfigException($"shimPath: '{config.ShimPath}' is not an executable file");
+        }
+    }
+
+    private static void RequireValue(string key, object? value)
+    {
+        if (value is null)
+        {
+            throw new ConfigException($"{key}: must not be null");
         }
     }
 

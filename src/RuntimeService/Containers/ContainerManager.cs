@@ -1,4 +1,5 @@
 using Berth.Api.Shim;
+using Berth.Core;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Pods;
@@ -46,7 +47,8 @@ public sealed class ContainerManager(
             config, new PodContext(sandbox.Id, sandbox.Config, sandbox.PodCgroup), image.Image, id, paths, blockIo,
             node.LookUpDevice, TargetPidNamespace(config)));
         var record = new ContainerRecord(id, sandbox.Id, plan.Name, config.ToByteArray(), image.Id, imageName,
-            Identifiers.NowNanoseconds(), plan.LogPath, image.ImageRef, StopSignals.Parse(image.Image.Config.StopSignal) ?? StopSignals.Default,
+            Identifiers.NowNanoseconds(), plan.LogPath, image.ImageRef,
+            StopSignals.FromCri(config.StopSignal) ?? StopSignals.Parse(image.Image.Config.StopSignal) ?? StopSignals.Default,
             plan.CgroupPath);
         if (store.TryAdd(record) is { } existing)
         {
@@ -106,10 +108,15 @@ public sealed class ContainerManager(
         {
             return null;
         }
-        var target = registry.FindContainer(options.TargetId);
-        return target is { State.Status: ProcessStatus.Running or ProcessStatus.Created }
+        if (options.TargetId.Length == 0)
+        {
+            throw BerthException.InvalidArgument("linux.security_context.namespace_options.target_id is required when pid is TARGET");
+        }
+        var target = registry.FindContainer(options.TargetId)
+            ?? throw BerthException.NotFound($"target container {options.TargetId} of the pid namespace not found");
+        return target.State.Status is ProcessStatus.Running or ProcessStatus.Created
             ? $"/proc/{target.State.Pid}/ns/pid"
-            : throw BerthException.NotFound($"target container {options.TargetId} of the pid namespace is not running");
+            : throw BerthException.FailedPrecondition($"target container {target.Id} of the pid namespace is {CriNames.Of(target.CriState)}, not running");
     }
 
     /// <summary>Keeps a long-poll Wait open on the shim so the exit is known the moment it happens.</summary>
@@ -125,13 +132,27 @@ public sealed class ContainerManager(
             logger.LogWarning("Container {Id}: waiting for its exit failed: {Error}", container.Id, error.Message);
             exit = null;
         }
-        container.Advance(exit ?? GoneState(container));
+        if (exit is not null)
+        {
+            container.Advance(exit);
+        }
+        else
+        {
+            await MarkGoneAsync(container);
+        }
     });
 
-    /// <summary>The shim is gone without a word: the exit it recorded, or the container reported lost.</summary>
-    private ProcessState GoneState(Container container) =>
-        runtime.RecordedExit(container.Shim) ?? container.State.Lost(Identifiers.NowNanoseconds(),
-            "the container's shim is gone (it was killed, or the node restarted); its real exit status is unknown");
+    /// <summary>
+    /// The shim is gone without a word: the container is reported with the exit the shim recorded, or
+    /// as lost; and whatever of it still runs in its cgroup is killed, as containerd kills a dead
+    /// shim's task, so kubelet never starts a replacement beside it.
+    /// </summary>
+    private async Task MarkGoneAsync(Container container)
+    {
+        container.Advance(runtime.RecordedExit(container.Shim) ?? container.State.Lost(Identifiers.NowNanoseconds(),
+            "the container's shim is gone (it was killed, or the node restarted); its real exit status is unknown"));
+        await node.KillCgroupAsync(container.Record.CgroupPath);
+    }
 
     /// <summary>Lets a created container exec its command. FailedPrecondition unless it is created and not being removed.</summary>
     public async Task StartAsync(Container container, CancellationToken ct)
@@ -141,7 +162,7 @@ public sealed class ContainerManager(
         {
             if (container.Removing || container.State.Status != ProcessStatus.Created)
             {
-                throw BerthException.FailedPrecondition($"container {container.Id} is {(container.Removing ? "being removed" : container.CriState)}, not CONTAINER_CREATED");
+                throw BerthException.FailedPrecondition($"container {container.Id} is {(container.Removing ? "being removed" : CriNames.Of(container.CriState))}, not CONTAINER_CREATED");
             }
             container.Advance(await runtime.StartAsync(container.Shim, ct));
         }
@@ -151,8 +172,28 @@ public sealed class ContainerManager(
         }
     }
 
-    /// <summary>The container's stop signal, then SIGKILL to all its processes after <paramref name="grace"/>. Idempotent.</summary>
-    public async Task StopAsync(Container container, TimeSpan grace)
+    /// <summary>
+    /// The container's stop signal, then SIGKILL to all its processes after <paramref name="grace"/>
+    /// (<see cref="Timeout.InfiniteTimeSpan"/>: no SIGKILL until the container exits). The grace period
+    /// runs outside the container's lock, so a later StopContainer with a shorter one, or RemoveContainer,
+    /// kills sooner. Idempotent. Throws DeadlineExceeded when the container outlives SIGKILL.
+    /// </summary>
+    public async Task StopAsync(Container container, TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        if (grace != TimeSpan.Zero && await SignalAsync(container, container.Record.StopSignal, all: false))
+        {
+            await Task.WhenAny(container.Exited, Task.Delay(grace, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        if (await SignalAsync(container, StopSignals.Kill, all: true)
+            && await Task.WhenAny(container.Exited, Task.Delay(KillWait)) != container.Exited)
+        {
+            throw BerthException.DeadlineExceeded($"container {container.Id} did not exit within {KillWait.TotalSeconds:0} s of SIGKILL");
+        }
+    }
+
+    /// <summary>Signals a container that may still run; false when it has exited or never ran (then nothing is sent).</summary>
+    private async Task<bool> SignalAsync(Container container, int signal, bool all)
     {
         await container.Lock.WaitAsync();
         try
@@ -160,26 +201,15 @@ public sealed class ContainerManager(
             // Creating: its create never finished, so no process of it runs.
             if (container.State.Status is ProcessStatus.Exited or ProcessStatus.Creating)
             {
-                return;
+                return false;
             }
-            if (grace > TimeSpan.Zero)
-            {
-                await runtime.SignalAsync(container.Shim, container.Record.StopSignal, all: false, CancellationToken.None);
-                await Task.WhenAny(container.Exited, Task.Delay(grace));
-            }
-            if (!container.Exited.IsCompleted)
-            {
-                await runtime.SignalAsync(container.Shim, StopSignals.Kill, all: true, CancellationToken.None);
-                if (await Task.WhenAny(container.Exited, Task.Delay(KillWait)) != container.Exited)
-                {
-                    throw BerthException.DeadlineExceeded($"container {container.Id} did not exit within {KillWait.TotalSeconds:0} s of SIGKILL");
-                }
-            }
+            await runtime.SignalAsync(container.Shim, signal, all, CancellationToken.None);
+            return true;
         }
         catch (BerthException error) when (error.Kind == ErrorKind.Unavailable)
         {
-            // The shim is gone, and its process with it: the watcher records how it ended.
-            container.Advance(GoneState(container));
+            await MarkGoneAsync(container);
+            return false;
         }
         finally
         {
@@ -215,18 +245,22 @@ public sealed class ContainerManager(
     {
         RequireRunning(container, "run a command in");
         var result = await runtime.ExecSyncAsync(container.Shim,
-            new ExecSyncCommand(command, timeoutSeconds > 0 ? TimeSpan.FromSeconds(timeoutSeconds) : null, ExecOutputLimit), ct);
+            new ExecSyncCommand(command, ExecTimeout(timeoutSeconds), ExecOutputLimit), ct);
         return result.TimedOut
             ? throw BerthException.DeadlineExceeded($"command {string.Join(' ', command)} timed out after {timeoutSeconds} s and was killed")
             : result;
     }
+
+    /// <summary>ExecSync's timeout: none for zero, or for one too long for a timer.</summary>
+    private static TimeSpan? ExecTimeout(long seconds) =>
+        CriDurations.FromSeconds(seconds) is var timeout && timeout > TimeSpan.Zero ? timeout : null;
 
     /// <summary>kubelet's new CPU and memory settings for a created or running container; devices and block I/O stay as created.</summary>
     public async Task UpdateResourcesAsync(Container container, Cri.LinuxContainerResources? linux, CancellationToken ct)
     {
         if (container.State.Status is not (ProcessStatus.Created or ProcessStatus.Running))
         {
-            throw BerthException.FailedPrecondition($"container {container.Id} is {container.CriState}; only a created or running container can be updated");
+            throw BerthException.FailedPrecondition($"container {container.Id} is {CriNames.Of(container.CriState)}; only a created or running container can be updated");
         }
         var resources = ContainerResources.For(linux, [], null) with { Devices = null };
         await runtime.UpdateResourcesAsync(container.Shim, resources, ct);
@@ -254,14 +288,14 @@ public sealed class ContainerManager(
             }
             return;
         }
-        container.Advance(GoneState(container));
+        await MarkGoneAsync(container);
     }
 
     private static void RequireRunning(Container container, string what)
     {
         if (container.State.Status != ProcessStatus.Running)
         {
-            throw BerthException.FailedPrecondition($"cannot {what} container {container.Id}: it is {container.CriState}, not running");
+            throw BerthException.FailedPrecondition($"cannot {what} container {container.Id}: it is {CriNames.Of(container.CriState)}, not running");
         }
     }
 

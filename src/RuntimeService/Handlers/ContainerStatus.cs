@@ -1,4 +1,5 @@
 using Berth.Core.Cri;
+using Berth.RuntimeService.Specs;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
 
@@ -25,6 +26,7 @@ public sealed partial class CriRuntimeService
             Reason = state.Reason,
             Message = state.Message,
             LogPath = container.Record.LogPath,
+            StopSignal = StopSignals.ToCri(container.Record.StopSignal),
         };
         status.Labels.Add(container.Config.Labels);
         status.Annotations.Add(container.Config.Annotations);

@@ -1,3 +1,4 @@
+using Berth.Core;
 using Berth.Core.Errors;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
@@ -15,7 +16,7 @@ public sealed partial class CriRuntimeService
         }
         if (registry.FindContainer(request.ContainerId) is { } container)
         {
-            await containers.StopAsync(container, TimeSpan.FromSeconds(request.Timeout));
+            await containers.StopAsync(container, CriDurations.FromSeconds(request.Timeout), context.CancellationToken);
         }
         return new Cri.StopContainerResponse();
     }

@@ -1,8 +1,8 @@
 namespace Berth.RuntimeService.Hosting;
 
 /// <summary>
-/// Exclusive locks on the root and on the socket path, held for the daemon's life, so a second berthd
-/// refuses to start instead of sharing a store or stealing the socket. .NET takes FileShare.None as a
+/// Exclusive locks on the root, the state directory and the socket path, held for the daemon's life, so a
+/// second berthd refuses to start instead of sharing a store, another daemon's shims, or the socket. .NET takes FileShare.None as a
 /// flock(LOCK_EX) on Unix, which the kernel releases when the process dies, so a crash leaves no stale lock.
 /// </summary>
 public sealed class DaemonLock : IDisposable

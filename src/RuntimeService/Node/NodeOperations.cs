@@ -61,18 +61,8 @@ public sealed class NodeOperations : INodeOperations
         bool gone = true;
         foreach (string directory in Directories(cgroupPath))
         {
-            try
-            {
-                Directory.Delete(directory);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-            catch (IOException)
-            {
-                // EBUSY or ENOTEMPTY: it still holds a process or another pod's cgroup.
-                gone = false;
-            }
+            // EBUSY or ENOTEMPTY: it still holds a process or another pod's cgroup; ENOENT: already gone.
+            gone &= Interop.Sys.TryRmDir(directory) is 0 or Interop.Errno.ENOENT;
         }
         return gone;
     }
@@ -106,10 +96,13 @@ public sealed class NodeOperations : INodeOperations
         }
         try
         {
-            Directory.CreateDirectory(hostPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
-                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            // mkdir -p with mkdir(2) itself, so a failure reads as errno's words naming the level that failed.
+            foreach (string level in SpecPaths.Levels(hostPath))
+            {
+                Interop.Sys.MkDir(level, 0b111_101_101);
+            }
         }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        catch (ErrnoException error)
         {
             throw BerthException.FailedPrecondition($"the mount source {hostPath} does not exist and could not be created: {error.Message}", error);
         }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Berth.Api.Shim;
+using Berth.Core.Errors;
 
 namespace Berth.RuntimeService.Specs;
 
@@ -29,6 +30,35 @@ public static class BlockIoSettings
 
     private const ushort MinWeight = 10;
     private const ushort MaxWeight = 1000;
+
+    /// <summary>
+    /// Checks the node's defaults when berthd starts, so that a bad config.json is refused then and not
+    /// blamed on every CreateContainer: weights in 10..1000 and absolute device paths. Whether the devices
+    /// exist is checked at each create (a disk may come and go). Throws <see cref="SpecException"/>.
+    /// </summary>
+    public static void CheckDefaults(BlockIoDefaults defaults)
+    {
+        if (defaults.Weight is { } weight)
+        {
+            CheckWeight(weight, "weight");
+        }
+        foreach (var device in defaults.WeightDevice)
+        {
+            CheckWeight(device.Weight, $"weightDevice {device.Path}");
+        }
+        var paths = defaults.WeightDevice.Select(device => ("weightDevice", device.Path))
+            .Concat(defaults.ThrottleReadBpsDevice.Select(device => ("throttleReadBpsDevice", device.Path)))
+            .Concat(defaults.ThrottleWriteBpsDevice.Select(device => ("throttleWriteBpsDevice", device.Path)))
+            .Concat(defaults.ThrottleReadIopsDevice.Select(device => ("throttleReadIopsDevice", device.Path)))
+            .Concat(defaults.ThrottleWriteIopsDevice.Select(device => ("throttleWriteIopsDevice", device.Path)));
+        foreach (var (key, path) in paths)
+        {
+            if (!SpecPaths.IsAbsolute(path ?? ""))
+            {
+                throw new SpecException($"{key}: device \"{path}\" is not an absolute path");
+            }
+        }
+    }
 
     /// <summary>The block I/O settings for a container of this pod, or null when there are none.</summary>
     internal static LinuxBlockIO? For(IReadOnlyDictionary<string, string> podAnnotations, BlockIoDefaults defaults, Func<string, DeviceLookup> resolve)
@@ -118,12 +148,16 @@ public static class BlockIoSettings
         {
             throw new SpecException($"{source}: device \"{path}\" is not an absolute path");
         }
-        DeviceNumber device = resolve(path).Require($"{source}: device {path}");
-        if (device.Type != 'b')
+        try
         {
-            throw new SpecException($"{source}: {path} is not a block device");
+            DeviceNumber device = resolve(path).Require($"{source}: device {path}");
+            return device.Type == 'b' ? device : throw new SpecException($"{source}: {path} is not a block device");
         }
-        return device;
+        catch (SpecException error) when (source.StartsWith("config", StringComparison.Ordinal))
+        {
+            // The node's own configuration names it: the request is not at fault.
+            throw BerthException.FailedPrecondition(error.Message, error);
+        }
     }
 
     private static ushort ParseWeight(string text, string annotation, bool allowZero = false)

@@ -44,15 +44,7 @@ public static class CgroupPaths
     public static string Container(string podCgroup, string containerId) => Child(podCgroup, containerId);
 
     /// <summary>Each level of a cgroup path, outermost first: /a/b gives /a and /a/b.</summary>
-    public static IEnumerable<string> Levels(string cgroupPath)
-    {
-        var level = new StringBuilder();
-        foreach (string part in cgroupPath.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            level.Append('/').Append(part);
-            yield return level.ToString();
-        }
-    }
+    public static IEnumerable<string> Levels(string cgroupPath) => SpecPaths.Levels(cgroupPath);
 
     /// <summary>True when <paramref name="cgroupPath"/> is <paramref name="level"/> or below it.</summary>
     public static bool IsAtOrBelow(string cgroupPath, string level) =>

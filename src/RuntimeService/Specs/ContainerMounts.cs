@@ -107,9 +107,11 @@ internal static class ContainerMounts
     /// </summary>
     private static OciMount Bind(string destination, Mount mount, ref string? rootfsPropagation)
     {
-        if (mount.Image is not null && mount.HostPath.Length == 0)
+        if (mount.Image is not null)
         {
-            throw new SpecException($"mount {destination} is an image volume; image volumes are not supported yet");
+            throw new SpecException(mount.HostPath.Length > 0
+                ? $"mount {destination} names both a host_path and an image; a mount takes one of them"
+                : $"mount {destination} is an image volume; image volumes are not supported yet");
         }
         string source = SpecPaths.RequireHostPath(mount.HostPath, $"mount {destination} host_path");
         if (mount.UidMappings.Count > 0 || mount.GidMappings.Count > 0)

@@ -19,6 +19,14 @@ internal static class ContainerResources
             return new LinuxResources { Devices = deviceRules, BlockIO = blockIo };
         }
         long period = NotNegative(resources.CpuPeriod, "cpu_period");
+        if (period != 0 && period is < MinCfsMicroseconds or > MaxCfsPeriodMicroseconds)
+        {
+            throw new SpecException($"cpu_period {period} is outside {MinCfsMicroseconds}..{MaxCfsPeriodMicroseconds} microseconds, the kernel's CFS range");
+        }
+        if (resources.CpuQuota > 0 && resources.CpuQuota < MinCfsMicroseconds)
+        {
+            throw new SpecException($"cpu_quota {resources.CpuQuota} is below the kernel's minimum of {MinCfsMicroseconds} microseconds");
+        }
         long shares = NotNegative(resources.CpuShares, "cpu_shares");
         long limit = NotNegative(resources.MemoryLimitInBytes, "memory_limit_in_bytes");
         long swap = resources.MemorySwapLimitInBytes;
@@ -40,8 +48,8 @@ internal static class ContainerResources
             Period = period != 0 ? (ulong)period : null,
             Quota = resources.CpuQuota != 0 ? resources.CpuQuota : null,
             Shares = shares != 0 ? (ulong)shares : null,
-            Cpus = NullIfEmpty(resources.CpusetCpus),
-            Mems = NullIfEmpty(resources.CpusetMems),
+            Cpus = NullIfEmpty(CpuList(resources.CpusetCpus, "cpuset_cpus")),
+            Mems = NullIfEmpty(CpuList(resources.CpusetMems, "cpuset_mems")),
         };
         var memory = new LinuxMemory
         {
@@ -74,6 +82,32 @@ internal static class ContainerResources
             throw new SpecException($"oom_score_adj {resources.OomScoreAdj} is outside -1000..1000");
         }
         return (int)resources.OomScoreAdj;
+    }
+
+    /// <summary>The CFS bandwidth bounds in microseconds: quota and period at least 1 ms, period at most 1 s (kernel/sched/core.c).</summary>
+    private const long MinCfsMicroseconds = 1000;
+    private const long MaxCfsPeriodMicroseconds = 1_000_000;
+
+    /// <summary>
+    /// A cpuset list as the kernel reads it ("0-3,8,10-11": numbers and ascending ranges, comma
+    /// separated); refused here rather than met as the kernel's EINVAL, which reads like another fault.
+    /// </summary>
+    internal static string CpuList(string value, string field)
+    {
+        if (value.Length == 0)
+        {
+            return value;
+        }
+        foreach (string item in value.Split(','))
+        {
+            string[] bounds = item.Split('-');
+            if (bounds.Length > 2 || bounds.Any(bound => bound.Length == 0 || bound.Length > 5 || !bound.All(char.IsAsciiDigit))
+                || (bounds.Length == 2 && int.Parse(bounds[0], System.Globalization.CultureInfo.InvariantCulture) > int.Parse(bounds[1], System.Globalization.CultureInfo.InvariantCulture)))
+            {
+                throw new SpecException($"{field} \"{value}\" is not a list of numbers and ascending ranges such as 0-3,8");
+            }
+        }
+        return value;
     }
 
     private static long NotNegative(long value, string field) =>

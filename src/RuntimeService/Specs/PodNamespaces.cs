@@ -34,7 +34,7 @@ internal sealed record PodNamespaces(NamespaceMode Network, NamespaceMode Pid, N
     {
         if (options is { Mode: not NamespaceMode.Node })
         {
-            throw new SpecException($"{owner} asks for a user namespace (mode {options.Mode}); user namespaces are not supported yet");
+            throw new SpecException($"{owner} asks for a user namespace (mode {CriNames.Of(options.Mode)}); user namespaces are not supported yet");
         }
     }
 }

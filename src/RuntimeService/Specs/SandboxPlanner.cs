@@ -52,6 +52,7 @@ public static class SandboxPlanner
             // The CRI gives kubelet's log directory as an absolute host path; a relative one would land in berthd's working directory.
             SpecPaths.RequireHostPath(config.LogDirectory, "log_directory");
         }
+        PortMappings.Validate(config.PortMappings);
         string id = input.SandboxId;
         var paths = input.Paths;
         var files = paths.SandboxFiles(id);

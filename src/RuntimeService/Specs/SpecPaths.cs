@@ -7,6 +7,17 @@ internal static class SpecPaths
 {
     public static bool IsAbsolute(string path) => path.StartsWith('/');
 
+    /// <summary>Each level of a path, outermost first, as absolute paths: /a/b gives /a and /a/b.</summary>
+    public static IEnumerable<string> Levels(string path)
+    {
+        var level = new System.Text.StringBuilder();
+        foreach (string part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            level.Append('/').Append(part);
+            yield return level.ToString();
+        }
+    }
+
     /// <summary>How deep a cleaned path is: "/" is 0, "/etc" 1, "/etc/hosts" 2.</summary>
     public static int Depth(string cleanPath) => cleanPath == "/" ? 0 : cleanPath.Count(c => c == '/');
 

@@ -1,3 +1,5 @@
+using Cri = Berth.Api.Cri;
+
 namespace Berth.RuntimeService.Specs;
 
 /// <summary>Signal numbers as images and kubelet name them (Linux numbering, x86-64 and arm64 alike).</summary>
@@ -16,7 +18,12 @@ public static class StopSignals
         ["STKFLT"] = 16, ["CHLD"] = 17, ["CONT"] = 18, ["STOP"] = 19, ["TSTP"] = 20, ["TTIN"] = 21, ["TTOU"] = 22,
         ["URG"] = 23, ["XCPU"] = 24, ["XFSZ"] = 25, ["VTALRM"] = 26, ["PROF"] = 27, ["WINCH"] = 28, ["IO"] = 29,
         ["PWR"] = 30, ["SYS"] = 31,
+        // Linux's other names for three of them, which the CRI's Signal enum lists too.
+        ["CLD"] = 17, ["IOT"] = 6, ["POLL"] = 29,
     };
+
+    /// <summary>SIGRTMIN as glibc and Go's moby/sys/signal number it (the kernel's 32 and 33 are libc's own).</summary>
+    private const int RealtimeMin = 34;
 
     /// <summary>An image's StopSignal ("SIGQUIT", "QUIT" or "3") as a number; null when absent or unknown.</summary>
     public static int? Parse(string? signal)
@@ -27,9 +34,37 @@ public static class StopSignals
         }
         if (int.TryParse(signal, out var number))
         {
-            return number is > 0 and < 65 ? number : null;
+            return number is > 0 and <= 64 ? number : null;
         }
         var name = signal.StartsWith("SIG", StringComparison.OrdinalIgnoreCase) ? signal[3..] : signal;
         return Numbers.TryGetValue(name, out var value) ? value : null;
+    }
+
+    /// <summary>
+    /// The CRI's ContainerConfig.stop_signal as a number; null for SIGNAL_RUNTIME_DEFAULT (the image's, else
+    /// SIGTERM). The enum lists the named signals, then SIGRTMIN, SIGRTMIN+1 … SIGRTMAX in order.
+    /// </summary>
+    public static int? FromCri(Cri.Signal signal) => signal switch
+    {
+        Cri.Signal.RuntimeDefault => null,
+        >= Cri.Signal.Sigrtmin => RealtimeMin + (signal - Cri.Signal.Sigrtmin),
+        _ => Parse(signal.ToString()),
+    };
+
+    /// <summary>A signal number as the CRI's Signal enum, for ContainerStatus.stop_signal.</summary>
+    public static Cri.Signal ToCri(int signal)
+    {
+        if (signal >= RealtimeMin)
+        {
+            return Cri.Signal.Sigrtmin + (signal - RealtimeMin);
+        }
+        foreach (var named in Enum.GetValues<Cri.Signal>())
+        {
+            if (named is > Cri.Signal.RuntimeDefault and < Cri.Signal.Sigrtmin && Parse(named.ToString()) == signal)
+            {
+                return named;
+            }
+        }
+        return Cri.Signal.RuntimeDefault;
     }
 }

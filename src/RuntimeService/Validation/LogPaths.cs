@@ -34,6 +34,10 @@ public static class LogPaths
         {
             throw Invalid("log_path", "must name a file inside log_directory, not log_directory itself", logPath);
         }
+        if (logPath.EndsWith('/'))
+        {
+            throw Invalid("log_path", "must name a file, not a directory (it ends with \"/\")", logPath);
+        }
         string joined = LexicalPath.Clean(logDirectory + "/" + logPath);
         if (Encoding.UTF8.GetByteCount(joined) > Limits.PathMaxBytes)
         {

@@ -107,6 +107,8 @@ internal sealed partial class ShimMonitor
                 {
                     StageOutcome.Failed => result.Message,
                     StageOutcome.TimedOut => $"the {arguments[1]} stage did not get ready within {StageTimeoutMs / 1000} s",
+                    _ when OomKilledSinceCreate() => $"the {arguments[1]} stage was killed by the kernel's OOM killer before it was ready: "
+                        + $"the memory limit ({_spec?.Linux?.Resources?.Memory?.Limit} bytes) is too low to set the container up",
                     _ => $"the {arguments[1]} stage exited before it was ready",
                 };
                 FailCreate(why);

@@ -120,8 +120,10 @@ internal sealed partial class ShimMonitor
         {
             throw new ShimRequestException(ErrorCode.InvalidArgument, $"updating cgroup {_cgroup.Path}: {e.Message}");
         }
-        catch (CgroupUnsupportedException e)
+        catch (Exception e) when (e is CgroupUnsupportedException or CgroupWriteException)
         {
+            // The node cannot give what was asked (no controller, or the kernel refused the value, as a
+            // limit below current usage): the request does not fit the container's state.
             throw new ShimRequestException(ErrorCode.FailedPrecondition, $"updating cgroup {_cgroup.Path}: {e.Message}");
         }
         catch (IOException e)

@@ -152,12 +152,39 @@ internal sealed partial class ShimMonitor : IDisposable
     /// <summary>A connection closed while its ExecSync ran: the command is stopped.</summary>
     private void ExecAbandoned(int client) => _execs.Abandon(client);
 
-    /// <summary>The process ended: reap it and record the exit.</summary>
+    /// <summary>
+    /// The process ended: reap it and record the exit. A container that is not PID 1 of a pid
+    /// namespace of its own (it shares the pod's or the host's) leaves its children running when it
+    /// exits; they are killed, as containerd's runc shim does (shouldKillAllOnExit), so nothing of an
+    /// exited container runs on.
+    /// </summary>
     private void OnProcessExit()
     {
-        if (_process.TryReap() is { } exit)
+        if (_process.TryReap() is not { } exit)
         {
-            RecordExit(exit.ExitCode, null);
+            return;
+        }
+        if (!IsSandbox && _cgroup is not null && !OwnsPidNamespace)
+        {
+            SignalCgroup(Interop.Sys.SIGKILL);
+        }
+        RecordExit(exit.ExitCode, null);
+    }
+
+    /// <summary>The spec creates a pid namespace for the process (a pid entry without a path).</summary>
+    private bool OwnsPidNamespace =>
+        _spec?.Linux?.Namespaces?.Any(ns => ns.Type == LinuxNamespaceType.Pid && string.IsNullOrEmpty(ns.Path)) == true;
+
+    /// <summary>Whether the cgroup's OOM killer struck since the process was created.</summary>
+    private bool OomKilledSinceCreate()
+    {
+        try
+        {
+            return (_cgroup?.OomKillCount() ?? 0) > _oomBaseline;
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 
@@ -169,15 +196,7 @@ internal sealed partial class ShimMonitor : IDisposable
     {
         _process.Release();
         _output.Drain();
-        ulong ooms = 0;
-        try
-        {
-            ooms = _cgroup?.OomKillCount() ?? 0;
-        }
-        catch (IOException)
-        {
-        }
-        _process.Exited(exitCode, failure, oomKilled: ooms > _oomBaseline);
+        _process.Exited(exitCode, failure, oomKilled: OomKilledSinceCreate());
         _clients.AnswerWaiters(new Response { State = _process.State() });
     }
 

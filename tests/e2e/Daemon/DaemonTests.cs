@@ -6,6 +6,8 @@ using Berth.Api.Cri;
 using Berth.Tests.E2e.Fixtures;
 using Grpc.Core;
 
+using static Berth.Tests.E2e.Pods.PodTestSupport;
+
 namespace Berth.Tests.E2e.Daemon;
 
 public sealed class DaemonTests
@@ -156,33 +158,27 @@ public sealed class DaemonTests
         Assert.Contains("CheckpointContainer", error.Status.Detail);
     }
 
-    [Fact]
-    public async Task ASecondDaemonOnTheSameRootRefusesToStart()
+    [Theory]
+    [InlineData("root")]
+    [InlineData("state")]
+    [InlineData("socket")]
+    public async Task ASecondDaemonSharingTheRootTheStateOrTheSocketRefusesToStartAndTouchesNothing(string shared)
     {
         await using var berth = await BerthDaemon.StartAsync();
-        var otherSocket = Path.Combine(berth.TemporaryDirectory, "other.sock");
+        var podId = await berth.RunPodAsync(Pods.PodTestSupport.PodConfig(berth));
+        string other = Path.Combine(berth.TemporaryDirectory, "other");
 
         var (exitCode, output) = await RunToEndAsync(BerthDaemon.ProgramPath(),
-            "--listen", $"unix://{otherSocket}", "--root", berth.Root, "--state", berth.State + "-other", "--config", berth.ConfigPath);
+            "--listen", $"unix://{(shared == "socket" ? berth.SocketPath : other + ".sock")}",
+            "--root", shared == "root" ? berth.Root : other + "-root",
+            "--state", shared == "state" ? berth.State : other + "-state",
+            "--config", berth.ConfigPath);
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("another berthd", output);
-        Assert.False(File.Exists(otherSocket));
-        await berth.Runtime.VersionAsync(new VersionRequest());
-    }
-
-    [Fact]
-    public async Task ASecondDaemonOnTheSameSocketRefusesToStart()
-    {
-        await using var berth = await BerthDaemon.StartAsync();
-
-        var (exitCode, output) = await RunToEndAsync(BerthDaemon.ProgramPath(),
-            "--listen", $"unix://{berth.SocketPath}", "--root", berth.Root + "-other", "--state", berth.State + "-other", "--config", berth.ConfigPath);
-
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("another berthd", output);
-        await berth.Runtime.VersionAsync(new VersionRequest());
-        Directory.Delete(berth.Root + "-other", recursive: true);
+        Assert.False(File.Exists(other + ".sock"));
+        Assert.Equal(PodSandboxState.SandboxReady, (await berth.PodStatusAsync(podId)).State);
+        await berth.RemovePodAsync(podId);
     }
 
     [Fact]
@@ -212,6 +208,10 @@ public sealed class DaemonTests
     [InlineData("""{"unknownKey": 1}""", "unknownKey")]
     [InlineData("""{"maxConcurrentDownloads": 0}""", "maxConcurrentDownloads")]
     [InlineData("""{"registries": {"r.io": {"mirrors": ["not a url"]}}}""", "registries.r.io.mirrors")]
+    [InlineData("""{"registries": null}""", "registries")]
+    [InlineData("""{"blockIo": {"weight": 5}}""", "blockIo.weight")]
+    [InlineData("""{"shimPath": "/nope/berth-shim"}""", "shimPath")]
+    [InlineData("""{"maxConcurrentDownloads": "three"}""", "maxConcurrentDownloads")]
     public async Task ABadConfigIsRefusedAtStartNamingTheKey(string config, string key)
     {
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => BerthDaemon.StartAsync(config));

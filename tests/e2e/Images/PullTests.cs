@@ -128,6 +128,24 @@ public sealed class PullTests(SharedRegistry registry) : IClassFixture<SharedReg
     }
 
     [Fact]
+    public async Task AnAuthThatIsNotBase64AndAnUnknownRuntimeHandlerAreInvalidArgument()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        var badAuth = await Assert.ThrowsAsync<RpcException>(() => berth.Images.PullImageAsync(new PullImageRequest
+        {
+            Image = new CriImageSpec { Image = "127.0.0.1:1/busybox:1" },
+            Auth = new AuthConfig { Auth = "!!!notbase64" },
+        }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, badAuth.StatusCode);
+        Assert.Contains("auth", badAuth.Status.Detail);
+        var handler = await Assert.ThrowsAsync<RpcException>(() => berth.Images.PullImageAsync(new PullImageRequest
+        {
+            Image = new CriImageSpec { Image = "127.0.0.1:1/busybox:1", RuntimeHandler = "kata" },
+        }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, handler.StatusCode);
+    }
+
+    [Fact]
     public async Task ConcurrentPullsOfOneImageShareOneDownload()
     {
         var pushed = await registry.Builder.PushAsync(UniqueRepository("concurrent"), "v1",

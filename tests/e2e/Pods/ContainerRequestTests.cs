@@ -40,6 +40,10 @@ public sealed class ContainerRequestTests(BusyboxRegistry registry) : IClassFixt
         { "a file as a device", config => config.Devices.Add(new Device { HostPath = "/etc/hostname", ContainerPath = "/dev/x", Permissions = "rw" }), "not a device" },
         { "a missing device", config => config.Devices.Add(new Device { HostPath = "/dev/berth-no-such-device", ContainerPath = "/dev/x", Permissions = "rw" }), "does not exist" },
         { "a bad mount option", config => config.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = "/tmp", MountOptions = { "suid" } }), "mount option" },
+        { "a host path and an image", config => config.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = "/tmp", Image = new Berth.Api.Cri.ImageSpec { Image = "busybox" } }), "one of them" },
+        { "a CDI device", config => config.CDIDevices.Add(new CDIDevice { Name = "vendor.com/gpu=0" }), "CDI" },
+        { "a CDI annotation", config => config.Annotations.Add("cdi.k8s.io/gpu", "vendor.com/gpu=0"), "CDI" },
+        { "TARGET without a target", config => config.Linux = new LinuxContainerConfig { SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = new NamespaceOption { Pid = NamespaceMode.Target } } }, "target_id" },
     };
 
     [Theory]

@@ -16,7 +16,42 @@ public sealed class RecoveryTests(BusyboxRegistry registry) : IClassFixture<Busy
         return info.RootElement.GetProperty("pid").GetInt32();
     }
 
-    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}");
+    private static bool Alive(int pid) => Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+
+    private static async Task WaitUntilGoneAsync(int pid)
+    {
+        for (int attempt = 0; attempt < 200 && Alive(pid); attempt++)
+        {
+            await Task.Delay(25);
+        }
+        Assert.False(Alive(pid), $"process {pid} still runs");
+    }
+
+    [Fact]
+    public async Task WhatAHostPidContainerLeavesBehindWhenItsFirstProcessExitsIsKilled()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        pod.Linux.SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Pid = NamespaceMode.Node } };
+        var podId = await berth.RunPodAsync(pod);
+        var config = ContainerConfig(registry.Busybox, "parent", "sh", "-c", "sleep 300 & echo $! > /tmp/child; sleep 1");
+        config.Linux = new LinuxContainerConfig
+        {
+            SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = new NamespaceOption { Pid = NamespaceMode.Node } },
+        };
+        var id = await berth.CreateContainerAsync(podId, pod, config);
+        await berth.StartContainerAsync(id);
+        await Task.Delay(300);
+        int child = int.Parse((await berth.ExecAsync(id, 10, "cat", "/tmp/child")).Stdout.ToStringUtf8().Trim());
+        Assert.True(Alive(child));
+
+        await berth.WaitForStateAsync(id, ContainerState.ContainerExited);
+
+        await WaitUntilGoneAsync(child);
+        await berth.RemovePodAsync(podId);
+        Assert.Empty(Traces(berth, pod));
+    }
 
     [Fact]
     public async Task AfterKill9OfTheDaemonRunningContainersKeepRunningAndExitsAreReported()
@@ -66,6 +101,8 @@ public sealed class RecoveryTests(BusyboxRegistry registry) : IClassFixture<Busy
         var status = await berth.WaitForStateAsync(id, ContainerState.ContainerExited);
         Assert.NotEmpty(status.Reason);
         Assert.NotEmpty(status.Message);
+        // Reported exited means gone: kubelet starts a replacement, which must not run beside it.
+        await WaitUntilGoneAsync(pid);
         await berth.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = id, Timeout = 1 });
         await berth.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id });
         await berth.RemovePodAsync(podId);

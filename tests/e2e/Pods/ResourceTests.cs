@@ -136,6 +136,72 @@ public sealed class ResourceTests(BusyboxRegistry registry) : IClassFixture<Busy
     }
 
     [Fact]
+    public async Task TimeoutsLongerThanATimerCanRunMeanNoLimitNotAnError()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "main", "sleep", "300"));
+        await berth.StartContainerAsync(id);
+
+        // kubelet passes terminationGracePeriodSeconds and probe timeouts as they are; Kubernetes sets no maximum.
+        Assert.Equal(0, (await berth.ExecAsync(id, long.MaxValue, "true")).ExitCode);
+        Assert.Equal(0, (await berth.ExecAsync(id, 5_000_000, "true")).ExitCode);
+        var stop = berth.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = id, Timeout = long.MaxValue }).ResponseAsync;
+        await Task.Delay(500);
+        await berth.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = id, Timeout = 0 });
+        await stop;
+
+        Assert.Equal(ContainerState.ContainerExited, (await berth.ContainerStatusAsync(id)).State);
+        await berth.RemovePodAsync(podId);
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    [Fact]
+    public async Task AnUpdateTheKernelRefusesIsFailedPreconditionAndAMalformedOneInvalidArgument()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "main", "sleep", "300"));
+        await berth.StartContainerAsync(id);
+
+        async Task<RpcException> UpdateAsync(LinuxContainerResources resources) => await Assert.ThrowsAsync<RpcException>(() =>
+            berth.Runtime.UpdateContainerResourcesAsync(new UpdateContainerResourcesRequest { ContainerId = id, Linux = resources }).ResponseAsync);
+
+        var belowUsage = await UpdateAsync(new LinuxContainerResources { MemoryLimitInBytes = 4096 });
+        Assert.Equal(StatusCode.FailedPrecondition, belowUsage.StatusCode);
+        var notAList = await UpdateAsync(new LinuxContainerResources { CpusetCpus = "zzz" });
+        Assert.Equal(StatusCode.InvalidArgument, notAList.StatusCode);
+        Assert.Contains("cpuset_cpus", notAList.Status.Detail);
+        var tinyPeriod = await UpdateAsync(new LinuxContainerResources { CpuPeriod = 1 });
+        Assert.Equal(StatusCode.InvalidArgument, tinyPeriod.StatusCode);
+        Assert.Equal(ContainerState.ContainerRunning, (await berth.ContainerStatusAsync(id)).State);
+        await berth.RemovePodAsync(podId);
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    [Fact]
+    public async Task AMemoryLimitTooLowToSetTheContainerUpSaysSo()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var config = ContainerConfig(registry.Busybox, "tiny", "true");
+        config.Linux = new LinuxContainerConfig { Resources = new LinuxContainerResources { MemoryLimitInBytes = 4096 } };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, config));
+
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("memory limit", error.Status.Detail);
+        await berth.RemovePodAsync(podId);
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    [Fact]
     public async Task ReopenContainerLogStartsANewFileAfterRotation()
     {
         await using var berth = await BerthDaemon.StartAsync();

@@ -51,10 +51,15 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"listn": "unix:///x"}""", "listn")]
     [InlineData("""{"registries": {"r": {"mirror": []}}}""", "mirror")]
     [InlineData("""{"maxConcurrentDownloads": "three"}""", "maxConcurrentDownloads")]
-    public void UnknownKeysAndWrongTypesAreRefusedNamingTheKey(string json, string key)
+    [InlineData("""{"maxConcurrentDownloads": 99999999999}""", "maxConcurrentDownloads")]
+    [InlineData("""[1, 2]""", "the file")]
+    public void UnknownKeysAndWrongTypesAreRefusedNamingTheKeyInOurWords(string json, string key)
     {
         var error = Assert.Throws<ConfigException>(() => Parse(json));
         Assert.Contains(key, error.Message);
+        Assert.DoesNotContain(".NET", error.Message);
+        Assert.DoesNotContain("System.", error.Message);
+        Assert.DoesNotContain("Berth.", error.Message);
     }
 
     [Theory]
@@ -67,6 +72,14 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"logLevel": "Loud"}""", "logLevel")]
     [InlineData("""{"registries": {"r": {"mirrors": ["ftp://x"]}}}""", "registries.r.mirrors")]
     [InlineData("""{"registries": {"r": {"ca": "/nonexistent/ca.pem"}}}""", "registries.r.ca")]
+    [InlineData("""{"registries": null}""", "registries")]
+    [InlineData("""{"registries": {"r": null}}""", "registries.r")]
+    [InlineData("""{"registries": {"r": {"mirrors": null}}}""", "registries.r.mirrors")]
+    [InlineData("""{"blockIo": null}""", "blockIo")]
+    [InlineData("""{"blockIo": {"weightDevice": null}}""", "blockIo.weightDevice")]
+    [InlineData("""{"blockIo": {"weight": 5}}""", "blockIo.weight")]
+    [InlineData("""{"blockIo": {"throttleReadBpsDevice": [{"path": "sda", "rate": 1}]}}""", "blockIo.throttleReadBpsDevice")]
+    [InlineData("""{"shimPath": "/nope/berth-shim"}""", "shimPath")]
     public void BadValuesAreRefusedNamingTheKey(string json, string key)
     {
         var error = Assert.Throws<ConfigException>(() => ConfigLoader.Validate(Parse(json)));

@@ -113,9 +113,20 @@ public sealed class BlockIoTests
     }
 
     [Fact]
-    public void BadConfigDefaultsAreRefused()
+    public void BadConfigDefaultsAreRefusedAtStart()
     {
-        Assert.Contains("config", RefusedWith(new BlockIoDefaults { Weight = 5 }).Message);
-        Assert.Contains("/dev/sdz", RefusedWith(new BlockIoDefaults { ThrottleReadBpsDevice = [new BlockIoDeviceRate { Path = "/dev/sdz", Rate = 1 }] }).Message);
+        Assert.Contains("weight 5", Assert.Throws<SpecException>(() => BlockIoSettings.CheckDefaults(new BlockIoDefaults { Weight = 5 })).Message);
+        Assert.Contains("\"dev/sda\"", Assert.Throws<SpecException>(() => BlockIoSettings.CheckDefaults(
+            new BlockIoDefaults { ThrottleWriteIopsDevice = [new BlockIoDeviceRate { Path = "dev/sda", Rate = 1 }] })).Message);
+        BlockIoSettings.CheckDefaults(new BlockIoDefaults { Weight = 500, ThrottleReadBpsDevice = [new BlockIoDeviceRate { Path = "/dev/sdz", Rate = 1 }] });
+    }
+
+    [Fact]
+    public void AConfiguredDeviceMissingFromTheNodeIsTheNodesFaultNotTheRequests()
+    {
+        var input = Input() with { BlockIoDefaults = new BlockIoDefaults { ThrottleReadBpsDevice = [new BlockIoDeviceRate { Path = "/dev/sdz", Rate = 1 }] } };
+        var error = Assert.Throws<Berth.Core.Errors.BerthException>(() => Build(input));
+        Assert.Equal(Berth.Core.Errors.ErrorKind.FailedPrecondition, error.Kind);
+        Assert.Contains("config blockIo throttleReadBpsDevice: device /dev/sdz does not exist", error.Message);
     }
 }

@@ -82,6 +82,9 @@ public sealed class ContainerResourcesTests
     [InlineData(0, 0, -5, 0, 0)]
     [InlineData(0, 0, 0, 1001, 0)]
     [InlineData(0, 0, 0, 0, 1024)]
+    [InlineData(1, 0, 0, 0, 0)]
+    [InlineData(999, 0, 0, 0, 0)]
+    [InlineData(1_000_001, 0, 0, 0, 0)]
     public void BadNumbersAreRefused(long period, long shares, long memory, long oomScoreAdj, long swap)
     {
         var container = Container();
@@ -99,5 +102,34 @@ public sealed class ContainerResourcesTests
         Assert.Equal("/kubepods/burstable/podpod-uid-1/container4567", Build(Container()).Linux!.CgroupsPath);
         Assert.Equal("/kubepods/burstable/podx/c1", CgroupPaths.Container("/kubepods/burstable/podx/", "c1"));
         Assert.Equal("/berth/s1/c1", CgroupPaths.Container("/berth/s1", "c1"));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0-3,8,10-11")]
+    [InlineData("7-7")]
+    public void CpuListsTheKernelReadsAreKept(string list) =>
+        Assert.Equal(list, WithResources(new LinuxContainerResources { CpusetCpus = list, CpusetMems = list }).Linux!.Resources!.Cpu!.Cpus);
+
+    [Theory]
+    [InlineData("zzz")]
+    [InlineData("0-")]
+    [InlineData("3-1")]
+    [InlineData("0,,1")]
+    [InlineData("1 2")]
+    [InlineData("-1")]
+    public void CpuListsTheKernelWouldRefuseAreInvalidArgument(string list)
+    {
+        var container = Container();
+        container.Linux.Resources = new LinuxContainerResources { CpusetCpus = list };
+        Assert.Contains("cpuset_cpus", Refused(Input(container)).Message);
+    }
+
+    [Fact]
+    public void AQuotaBelowOneMillisecondIsRefused()
+    {
+        var container = Container();
+        container.Linux.Resources = new LinuxContainerResources { CpuQuota = 999 };
+        Assert.Contains("cpu_quota", Refused(Input(container)).Message);
     }
 }

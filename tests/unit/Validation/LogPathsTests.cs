@@ -10,7 +10,6 @@ public sealed class LogPathsTests
     [InlineData("/logs/", "a.log", "/logs/a.log")]
     [InlineData("/logs//x/", "./a.log", "/logs/x/a.log")]
     [InlineData("/logs", "a/../b.log", "/logs/b.log")]
-    [InlineData("/logs", "a//b/", "/logs/a/b")]
     [InlineData("/", "a.log", "/a.log")]
     // containerd's filepath.Join puts an absolute log_path under the directory, never at the root.
     [InlineData("/logs", "/etc/x", "/logs/etc/x")]
@@ -36,6 +35,7 @@ public sealed class LogPathsTests
     [InlineData("/logs", ".", "log_path must name a file inside log_directory, not log_directory itself: \".\"")]
     [InlineData("/logs", "/", "log_path must name a file inside log_directory, not log_directory itself: \"/\"")]
     [InlineData("logs", "a.log", "log_directory must be an absolute path: \"logs\"")]
+    [InlineData("/logs", "a//b/", "log_path must name a file, not a directory (it ends with \"/\"): \"a//b/\"")]
     public void RefusesWhatWouldNotBeAFileInsideTheDirectory(string directory, string logPath, string message)
     {
         var error = Assert.Throws<BerthException>(() => LogPaths.Join(directory, logPath));
