@@ -59,7 +59,7 @@ internal sealed class RepositoryConnection(AuthScope scope, RegistryTransport tr
                 return request;
             }, ct).ConfigureAwait(false);
         }
-        catch (RegistryException e) when (e.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError }
+        catch (RegistryException e) when (e.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError or HttpRequestError.ConnectionError }
             && Endpoint.TryFallBackToPlainHttp(baseUri, e.Message))
         {
             return await SendAsync(resource, accept, authorization, ct).ConfigureAwait(false);
