@@ -7,7 +7,7 @@ namespace Berth.Tests.Unit.Validation;
 /// <summary>
 /// berthd checks requests through C# written at build time, never through Google.Protobuf's reflection:
 /// in the NativeAOT berthd, building the CRI's descriptors (the first touch of any message's Descriptor)
-/// makes every field's reflection accessor and costs about 5 MB resident for the life of the daemon. This
+/// makes every field's reflection accessor and costs 3 to 5 MB resident for the life of the daemon. This
 /// reads berthd's own assemblies and fails on any reference to that reflection. It cannot see a message
 /// formatted as text (ToString, a log argument), which reaches the same reflection through JsonFormatter.
 /// </summary>
