@@ -16,11 +16,10 @@ internal sealed class FieldPlan
     private readonly StringRule _key;
     private readonly bool _redacted;
 
-    private FieldPlan(string fullName, string name, Func<StringRule?, ValueCheck?> value, bool redacted)
+    private FieldPlan(string name, FieldRule? rule, ValueCheck? value, bool redacted)
     {
-        var rule = CriFieldRules.ByField.GetValueOrDefault(fullName);
         _name = name;
-        _value = value(rule?.Value);
+        _value = value;
         _key = rule?.Key ?? CriFieldRules.General;
         _redacted = redacted;
     }
@@ -29,20 +28,26 @@ internal sealed class FieldPlan
     /// <param name="fullName">The proto field's full name, e.g. runtime.v1.ContainerConfig.log_path.</param>
     /// <param name="name">The proto field's name.</param>
     /// <param name="redacted">Whether the field is marked debug_redact: its values are never shown.</param>
-    public static FieldPlan Text(string fullName, string name, bool redacted = false) =>
-        new(fullName, name, rule => new TextCheck(rule ?? CriFieldRules.General), redacted);
+    public static FieldPlan Text(string fullName, string name, bool redacted = false)
+    {
+        var rule = RuleOf(fullName);
+        return new(name, rule, new TextCheck(rule?.Value ?? CriFieldRules.General), redacted);
+    }
 
     /// <summary>A bytes field: checked as text only when <see cref="CriFieldRules"/> lists it.</summary>
-    public static FieldPlan Bytes(string fullName, string name, bool redacted = false) =>
-        new(fullName, name, rule => rule is null ? null : new BytesCheck(rule), redacted);
+    public static FieldPlan Bytes(string fullName, string name, bool redacted = false)
+    {
+        var rule = RuleOf(fullName);
+        return new(name, rule, rule is null ? null : new BytesCheck(rule.Value), redacted);
+    }
 
     /// <summary>A field of messages that can hold text, checked by <paramref name="check"/>.</summary>
     public static FieldPlan Message<T>(string fullName, string name, Func<T, Violation?> check) where T : class =>
-        new(fullName, name, _ => new MessageCheck<T>(check), redacted: false);
+        new(name, RuleOf(fullName), new MessageCheck<T>(check), redacted: false);
 
     /// <summary>A map whose string keys are its only text.</summary>
     public static FieldPlan Keys(string fullName, string name, bool redacted = false) =>
-        new(fullName, name, _ => null, redacted);
+        new(name, RuleOf(fullName), value: null, redacted);
 
     /// <summary>The refused value of a singular field, with its path from here; null, "" and an unset message pass.</summary>
     public Violation? Single(object? value) =>
@@ -87,6 +92,8 @@ internal sealed class FieldPlan
         }
         return null;
     }
+
+    private static FieldRule? RuleOf(string fullName) => CriFieldRules.ByField.GetValueOrDefault(fullName);
 }
 
 /// <summary>The check of one value of a field: a string, a bytes value that is text, or a nested message.</summary>
