@@ -1,128 +1,121 @@
-using System.Collections;
 using Google.Protobuf;
-using Google.Protobuf.Reflection;
+using Google.Protobuf.Collections;
 
 namespace Berth.RuntimeService.Validation;
 
-/// <summary>How a field holds its values.</summary>
-internal enum Cardinality
-{
-    Single,
-    Repeated,
-    Map,
-}
-
-/// <summary>One field of a <see cref="MessagePlan"/>: how to read it, and the check of its values and keys.</summary>
+/// <summary>
+/// One field of a CRI message that can hold text, as <see cref="CriRequestChecks"/> (written at build time
+/// from the descriptors) walks it: its name in an error's path, the check of its values and, for a map,
+/// the rule of its string keys. The walk reads the generated properties, so berthd needs no protobuf
+/// reflection.
+/// </summary>
 internal sealed class FieldPlan
 {
     private readonly string _name;
-    private readonly Cardinality _cardinality;
-    private readonly IFieldAccessor _accessor;
     private readonly ValueCheck? _value;
-    private readonly StringRule? _key;
+    private readonly StringRule _key;
     private readonly bool _redacted;
 
-    private FieldPlan(FieldDescriptor field, Cardinality cardinality, ValueCheck? value, StringRule? key)
+    private FieldPlan(string name, FieldRule? rule, ValueCheck? value, bool redacted)
     {
-        _name = field.Name;
-        _cardinality = cardinality;
-        _accessor = field.Accessor;
+        _name = name;
         _value = value;
-        _key = key;
-        // Fields marked debug_redact (AuthConfig's secrets) are never shown, not even a prefix.
-        _redacted = field.GetOptions()?.DebugRedact ?? false;
+        _key = rule?.Key ?? CriFieldRules.General;
+        _redacted = redacted;
     }
 
-    /// <summary>The plan of the field, or null when it cannot hold text; <paramref name="planOf"/> gives a message type's plan, null for one without text.</summary>
-    public static FieldPlan? For(FieldDescriptor field, Func<MessageDescriptor, MessagePlan?> planOf)
+    /// <summary>A string field: its rule in <see cref="CriFieldRules"/>, or <see cref="CriFieldRules.General"/>.</summary>
+    /// <param name="fullName">The proto field's full name, e.g. runtime.v1.ContainerConfig.log_path.</param>
+    /// <param name="name">The proto field's name.</param>
+    /// <param name="redacted">Whether the field is marked debug_redact: its values are never shown.</param>
+    public static FieldPlan Text(string fullName, string name, bool redacted = false)
     {
-        var rule = CriFieldRules.ByField.GetValueOrDefault(field.FullName);
-        if (field.IsMap)
-        {
-            var key = MessagePlan.MapKey(field).FieldType == FieldType.String ? rule?.Key ?? CriFieldRules.General : null;
-            var value = ValueCheck.For(MessagePlan.MapValue(field), rule?.Value, planOf);
-            return key is null && value is null ? null : new FieldPlan(field, Cardinality.Map, value, key);
-        }
-        var check = ValueCheck.For(field, rule?.Value, planOf);
-        return check is null ? null : new FieldPlan(field, field.IsRepeated ? Cardinality.Repeated : Cardinality.Single, check, null);
+        var rule = RuleOf(fullName);
+        return new(name, rule, new TextCheck(rule?.Value ?? CriFieldRules.General), redacted);
     }
 
-    /// <summary>The first refused value in this field of <paramref name="message"/>, with its path from here.</summary>
-    public Violation? Check(IMessage message)
+    /// <summary>A bytes field: checked as text only when <see cref="CriFieldRules"/> lists it.</summary>
+    public static FieldPlan Bytes(string fullName, string name, bool redacted = false)
     {
-        object value = _accessor.GetValue(message);
-        switch (_cardinality)
-        {
-            case Cardinality.Single:
-                return _value!.Check(value, _redacted)?.Within(_name);
-            case Cardinality.Repeated:
-                var list = (IList)value;
-                for (int i = 0; i < list.Count; i++)
-                {
-                    if (_value!.Check(list[i], _redacted) is { } violation)
-                    {
-                        return violation.Within($"{_name}[{i}]");
-                    }
-                }
-                return null;
-            default:
-                var map = (IDictionary)value;
-                if (map.Count == 0)
-                {
-                    return null;
-                }
-                // The non-generic enumerator reads Key and Value without boxing an entry per pair.
-                var entries = map.GetEnumerator();
-                while (entries.MoveNext())
-                {
-                    if (_key is not null && entries.Key is string key && _key.Check(key) is { } problem)
-                    {
-                        return new Violation(problem, _redacted ? null : Shown.Quoted(key), isKey: true).Within(_name);
-                    }
-                    if (_value?.Check(entries.Value, _redacted) is { } violation)
-                    {
-                        string shownKey = entries.Key is string text ? Shown.Quoted(text) : $"{entries.Key}";
-                        return violation.Within($"{_name}[{shownKey}]");
-                    }
-                }
-                return null;
-        }
+        var rule = RuleOf(fullName);
+        return new(name, rule, rule is null ? null : new BytesCheck(rule.Value), redacted);
     }
+
+    /// <summary>A field of messages that can hold text, checked by <paramref name="check"/>.</summary>
+    public static FieldPlan Message<T>(string fullName, string name, Func<T, Violation?> check) where T : class =>
+        new(name, RuleOf(fullName), new MessageCheck<T>(check), redacted: false);
+
+    /// <summary>A map whose string keys are its only text.</summary>
+    public static FieldPlan Keys(string fullName, string name, bool redacted = false) =>
+        new(name, RuleOf(fullName), value: null, redacted);
+
+    /// <summary>The refused value of a singular field, with its path from here; null, "" and an unset message pass.</summary>
+    public Violation? Single(object? value) =>
+        value is null ? null : _value?.Check(value, _redacted)?.Within(_name);
+
+    /// <summary>The first refused element of a repeated field.</summary>
+    public Violation? Repeated<T>(RepeatedField<T> values) where T : class
+    {
+        if (_value is null)
+        {
+            return null;
+        }
+        for (int i = 0; i < values.Count; i++)
+        {
+            if (_value.Check(values[i], _redacted) is { } violation)
+            {
+                return violation.Within($"{_name}[{i}]");
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The first refused key (when keys are strings) or value of a map field.</summary>
+    public Violation? Map<TKey, TValue>(MapField<TKey, TValue> map) where TKey : notnull
+    {
+        // Its enumerator is the one allocation of a walk: none for an empty map.
+        if (map.Count == 0)
+        {
+            return null;
+        }
+        foreach (var (key, value) in map)
+        {
+            if (key is string text && _key.Check(text) is { } problem)
+            {
+                return new Violation(problem, _redacted ? null : Shown.Quoted(text), isKey: true).Within(_name);
+            }
+            if (_value?.Check(value!, _redacted) is { } violation)
+            {
+                string shownKey = key is string keyText ? Shown.Quoted(keyText) : $"{key}";
+                return violation.Within($"{_name}[{shownKey}]");
+            }
+        }
+        return null;
+    }
+
+    private static FieldRule? RuleOf(string fullName) => CriFieldRules.ByField.GetValueOrDefault(fullName);
 }
 
 /// <summary>The check of one value of a field: a string, a bytes value that is text, or a nested message.</summary>
 internal abstract class ValueCheck
 {
-    /// <summary>What is refused in <paramref name="value"/> (null, "" and unset messages pass).</summary>
-    public abstract Violation? Check(object? value, bool redacted);
-
-    /// <summary>The check of <paramref name="field"/>'s values, or null when they cannot hold text.</summary>
-    public static ValueCheck? For(FieldDescriptor field, StringRule? rule, Func<MessageDescriptor, MessagePlan?> planOf) => field.FieldType switch
-    {
-        FieldType.String => new TextCheck(rule ?? CriFieldRules.General),
-        FieldType.Bytes when rule is not null => new BytesCheck(rule),
-        FieldType.Message when planOf(field.MessageType) is { } plan => new MessageCheck(plan),
-        _ => null,
-    };
+    /// <summary>What is refused in <paramref name="value"/> ("" passes); <paramref name="redacted"/> hides the value.</summary>
+    public abstract Violation? Check(object value, bool redacted);
 }
 
 internal sealed class TextCheck(StringRule rule) : ValueCheck
 {
-    public override Violation? Check(object? value, bool redacted) =>
-        value is string text && rule.Check(text) is { } problem
-            ? new Violation(problem, redacted ? null : Shown.Quoted(text))
-            : null;
+    public override Violation? Check(object value, bool redacted) =>
+        rule.Check((string)value) is { } problem ? new Violation(problem, redacted ? null : Shown.Quoted((string)value)) : null;
 }
 
 internal sealed class BytesCheck(StringRule rule) : ValueCheck
 {
-    public override Violation? Check(object? value, bool redacted) =>
-        value is ByteString bytes && rule.Check(bytes.Span) is { } problem
-            ? new Violation(problem, redacted ? null : Shown.Quoted(bytes.Span))
-            : null;
+    public override Violation? Check(object value, bool redacted) =>
+        rule.Check(((ByteString)value).Span) is { } problem ? new Violation(problem, redacted ? null : Shown.Quoted(((ByteString)value).Span)) : null;
 }
 
-internal sealed class MessageCheck(MessagePlan plan) : ValueCheck
+internal sealed class MessageCheck<T>(Func<T, Violation?> check) : ValueCheck where T : class
 {
-    public override Violation? Check(object? value, bool redacted) => value is IMessage message ? plan.Check(message) : null;
+    public override Violation? Check(object value, bool redacted) => check((T)value);
 }

@@ -103,8 +103,8 @@ public sealed class BadStringTests(BusyboxRegistry registry, ITestOutputHelper o
     [Fact]
     public async Task EveryStringOfEveryRequestIsCheckedByThePublishedBerthd()
     {
-        // The NativeAOT binary walks requests through Google.Protobuf's descriptors and field accessors:
-        // a NUL in each string of each request of both services must come back naming its path.
+        // The NativeAOT binary walks requests through the checks written at build time from the
+        // descriptors: a NUL in each string of each request of both services must come back naming its path.
         await using var berth = await BerthDaemon.StartAsync();
         var wrong = new List<string>();
         int calls = 0;

@@ -172,6 +172,14 @@ public sealed class RequestValidatorTests
     }
 
     [Fact]
+    public void AMessageThatIsNoCriRequestIsNotPassedUnchecked()
+    {
+        // The checks are written for the services' requests; anything else would go through unread.
+        var error = Assert.Throws<InvalidOperationException>(() => RequestValidator.Validate(new ContainerConfig { Command = { "a\0b" } }));
+        Assert.Contains("ContainerConfig is no request of a CRI service", error.Message);
+    }
+
+    [Fact]
     public void EveryListedFieldIsAStringOrBytesFieldOfSomeRequestAndKeyRulesAreOnMapsWithStringKeys()
     {
         var leaves = RequestSlot.All().Select(slot => slot.Steps[^1].Field).DistinctBy(field => field.FullName).ToDictionary(field => field.FullName);
