@@ -15,13 +15,15 @@ internal sealed class FieldPlan
     private readonly ValueCheck? _value;
     private readonly StringRule _key;
     private readonly bool _redacted;
+    private readonly (string Type, int[] Values)? _enum;
 
-    private FieldPlan(string name, FieldRule? rule, ValueCheck? value, bool redacted)
+    private FieldPlan(string name, FieldRule? rule, ValueCheck? value, bool redacted, (string, int[])? enumeration = null)
     {
         _name = name;
         _value = value;
         _key = rule?.Key ?? CriFieldRules.General;
         _redacted = redacted;
+        _enum = enumeration;
     }
 
     /// <summary>A string field: its rule in <see cref="CriFieldRules"/>, or <see cref="CriFieldRules.General"/>.</summary>
@@ -48,6 +50,16 @@ internal sealed class FieldPlan
     /// <summary>A map whose string keys are its only text.</summary>
     public static FieldPlan Keys(string fullName, string name, bool redacted = false) =>
         new(name, RuleOf(fullName), value: null, redacted);
+
+    /// <summary>
+    /// A singular enum field: proto3 enums are open, so a number the CRI does not name arrives as it is;
+    /// it is refused rather than read as some default. <paramref name="values"/> are the enum's numbers.
+    /// </summary>
+    public static FieldPlan Enum(string name, string enumType, int[] values) => new(name, null, null, redacted: false, (enumType, values));
+
+    /// <summary>The refused number of an enum field, with its path from here.</summary>
+    public Violation? Enum(int value) =>
+        Array.IndexOf(_enum!.Value.Values, value) >= 0 ? null : new Violation($"is not a {_enum.Value.Type} value", $"{value}").Within(_name);
 
     /// <summary>The refused value of a singular field, with its path from here; null, "" and an unset message pass.</summary>
     public Violation? Single(object? value) =>

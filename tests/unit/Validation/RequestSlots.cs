@@ -11,10 +11,19 @@ namespace Berth.Tests.Unit.Validation;
 /// </summary>
 internal sealed record RequestSlot(MethodDescriptor Method, string Path, bool IsKey, IReadOnlyList<(FieldDescriptor Field, Step Step)> Steps)
 {
+    /// <summary>A singular enum field's place rather than a string's: <see cref="Build"/> takes its number as text.</summary>
+    public bool IsEnum => Steps[^1].Field.FieldType == FieldType.Enum;
+
     /// <summary>The valid value put beside the one under test (a map's other half).</summary>
     private const string Valid = "k";
 
-    public static IEnumerable<RequestSlot> All() =>
+    /// <summary>Every string (and bytes) place of every request.</summary>
+    public static IEnumerable<RequestSlot> All() => Every().Where(slot => !slot.IsEnum);
+
+    /// <summary>Every singular enum field of every request.</summary>
+    public static IEnumerable<RequestSlot> Enums() => Every().Where(slot => slot.IsEnum);
+
+    private static IEnumerable<RequestSlot> Every() =>
         new[] { Api.Cri.RuntimeService.Descriptor, Api.Cri.ImageService.Descriptor }
             .SelectMany(service => service.Methods)
             .SelectMany(method => Slots(method, method.InputType, "", [], [method.InputType]));
@@ -31,6 +40,7 @@ internal sealed record RequestSlot(MethodDescriptor Method, string Path, bool Is
             {
                 FieldType.String => value,
                 FieldType.Bytes => ByteString.CopyFromUtf8(value),
+                FieldType.Enum => Enum.ToObject(of.EnumType.ClrType, int.Parse(value, System.Globalization.CultureInfo.InvariantCulture)),
                 _ => throw new InvalidOperationException($"{of.FullName} holds no text"),
             };
             if (i == Steps.Count - 1)
@@ -86,7 +96,7 @@ internal sealed record RequestSlot(MethodDescriptor Method, string Path, bool Is
             }
             var step = field.IsRepeated ? Step.Element : Step.Single;
             string here = field.IsRepeated ? name + "[0]" : name;
-            if (field.FieldType is FieldType.String or FieldType.Bytes)
+            if (field.FieldType is FieldType.String or FieldType.Bytes || (field.FieldType == FieldType.Enum && !field.IsRepeated))
             {
                 yield return new(method, here, false, [.. steps, (field, step)]);
             }

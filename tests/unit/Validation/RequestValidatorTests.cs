@@ -52,6 +52,40 @@ public sealed class RequestValidatorTests
     }
 
     [Fact]
+    public void ANumberNoEnumNamesIsRefusedInEveryEnumFieldOfEveryRequest()
+    {
+        // proto3 enums are open: an unknown number arrives as it is, and would otherwise be read as some default.
+        var slots = RequestSlot.Enums().ToList();
+        var wrong = new List<string>();
+        foreach (var slot in slots)
+        {
+            try
+            {
+                RequestValidator.Validate(slot.Build("999"));
+                wrong.Add($"{slot}: accepted");
+            }
+            catch (BerthException error) when (error.Kind == ErrorKind.InvalidArgument && error.Message.StartsWith($"{slot.Path} is not a ", StringComparison.Ordinal)
+                && error.Message.EndsWith(": 999", StringComparison.Ordinal))
+            {
+            }
+            catch (Exception error)
+            {
+                wrong.Add($"{slot}: {error.GetType().Name}: {error.Message}");
+            }
+            // And every number the enum names passes.
+            foreach (var value in slot.Steps[^1].Field.EnumType.Values)
+            {
+                RequestValidator.Validate(slot.Build(value.Number.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+        Assert.True(wrong.Count == 0, string.Join('\n', wrong));
+        var names = slots.Select(slot => slot.ToString()).ToHashSet();
+        Assert.Contains("RunPodSandbox: config.linux.security_context.namespace_options.network", names);
+        Assert.Contains("CreateContainer: config.mounts[0].propagation", names);
+        Assert.Contains("RunPodSandbox: config.port_mappings[0].protocol", names);
+    }
+
+    [Fact]
     public void KubeletsOrdinaryRequestsPass()
     {
         RequestValidator.Validate(KubeletRequests.CreateContainer());
