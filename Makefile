@@ -9,9 +9,10 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages: to build (NativeAOT links with the system C toolchain), and to test
-# (a real registry, busybox for test images, htpasswd for the registry's basic auth).
+# (a real registry, busybox for test images, htpasswd for the registry's basic auth, the CNI plugins
+# with the iptables and ip tools they and the tests use).
 BUILD_PACKAGES := gcc libc6-dev zlib1g-dev
-TEST_PACKAGES := docker-registry busybox-static apache2-utils
+TEST_PACKAGES := docker-registry busybox-static apache2-utils containernetworking-plugins iptables iproute2
 
 .PHONY: build run test unit e2e bench deps test-deps clean
 
