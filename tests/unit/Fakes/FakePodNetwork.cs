@@ -25,24 +25,17 @@ internal sealed class FakePodNetwork : IPodNetwork
     public NetworkCondition Condition { get; set; } = NetworkCondition.Up;
     public string PodCidr { get; private set; } = "";
 
-    /// <summary>Runs inside ADD, after the attachment is recorded: a test's hook to act while ADD is under way.</summary>
-    public Func<Task>? DuringAdd { get; set; }
-
-    public async Task<PodNetworkStatus> SetUpAsync(PodNetworkRequest request, string netnsPath, CancellationToken cancellation)
+    public Task<PodNetworkStatus> SetUpAsync(PodNetworkRequest request, string netnsPath, CancellationToken cancellation)
     {
         Calls.Enqueue($"ADD {request.SandboxId} {netnsPath}");
         Attachments[request.SandboxId] = null;
-        if (DuringAdd is { } hook)
-        {
-            await hook();
-        }
         if (AddFailure is { } failure)
         {
             throw failure;
         }
         var status = new PodNetworkStatus("fake", $"10.0.0.{Interlocked.Increment(ref _next)}", ["fd00::1"], "{}");
         Attachments[request.SandboxId] = status;
-        return status;
+        return Task.FromResult(status);
     }
 
     public Task TearDownAsync(string sandboxId, string netnsPath, CancellationToken cancellation)
