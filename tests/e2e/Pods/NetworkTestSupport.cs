@@ -58,6 +58,14 @@ internal static class NetworkTestSupport
         [.. berth.Network.Leases().Select(lease => $"lease {lease}"), .. berth.Network.Veths().Select(veth => $"veth {veth}"),
             .. (await berth.Network.RulesAsync()).Select(rule => $"rule {rule}")];
 
+    /// <summary>Stops and removes the pod, then checks it left nothing on the node or on the network.</summary>
+    public static async Task RemoveLeavingNothingAsync(this BerthDaemon berth, string podId, PodSandboxConfig pod)
+    {
+        await berth.RemovePodAsync(podId);
+        Assert.Empty(await NetworkTracesAsync(berth));
+        Assert.Empty(PodTestSupport.Traces(berth, pod));
+    }
+
     /// <summary>Processes running a plugin from the test network's plugin directory.</summary>
     public static IReadOnlyList<int> PluginProcesses(BerthDaemon berth) =>
         [.. Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(name => int.TryParse(name, out _)).Select(int.Parse!)

@@ -56,9 +56,7 @@ public sealed class NetworkTests(BusyboxRegistry registry) : IClassFixture<Busyb
         }
 
         await berth.RemovePodAsync(serverId);
-        await berth.RemovePodAsync(clientId);
-        Assert.Empty(Traces(berth, serverPod));
-        Assert.Empty(await NetworkTracesAsync(berth));
+        await berth.RemoveLeavingNothingAsync(clientId, serverPod);
     }
 
     [Fact]
@@ -89,9 +87,7 @@ public sealed class NetworkTests(BusyboxRegistry registry) : IClassFixture<Busyb
         }
         Assert.Equal("hello from web\n", page);
 
-        await berth.RemovePodAsync(podId);
-        Assert.Empty(await NetworkTracesAsync(berth));
-        Assert.Empty(Traces(berth, pod));
+        await berth.RemoveLeavingNothingAsync(podId, pod);
     }
 
     [Fact]
@@ -247,9 +243,7 @@ public sealed class NetworkTests(BusyboxRegistry registry) : IClassFixture<Busyb
         Assert.Equal(PodSandboxState.SandboxReady, status.State);
         Assert.Equal(ip, status.Network.Ip);
         Assert.Single(berth.Network.Leases());
-        await berth.RemovePodAsync(podId);
-        Assert.Empty(await NetworkTracesAsync(berth));
-        Assert.Empty(Traces(berth, after));
+        await berth.RemoveLeavingNothingAsync(podId, after);
     }
 
     [Fact]
@@ -365,9 +359,7 @@ public sealed class NetworkTests(BusyboxRegistry registry) : IClassFixture<Busyb
         Assert.Equal(PodSandboxState.SandboxNotready, response.Status.State);
         using var info = JsonDocument.Parse(response.Info["info"]);
         Assert.Contains("its network failed CHECK", info.RootElement.GetProperty("notReadyReason").GetString());
-        await berth.RemovePodAsync(podId);
-        Assert.Empty(await NetworkTracesAsync(berth));
-        Assert.Empty(Traces(berth, pod));
+        await berth.RemoveLeavingNothingAsync(podId, pod);
     }
 
     private static async Task<RuntimeCondition> NetworkConditionAsync(BerthDaemon berth) =>
