@@ -3,7 +3,13 @@ namespace Berth.Api.Shim;
 /// <summary>Crash-safe file replacement: temporary file in the same directory, fsync, rename, fsync of the directory.</summary>
 public static class AtomicFile
 {
-    public static void Write(string path, ReadOnlySpan<byte> content)
+    /// <param name="durable">
+    /// True (the default): fsync the file before the rename and the directory after it, so the new content
+    /// survives a power cut. False: the rename alone, which readers and a crash of the writer never see torn,
+    /// for a record that something durable supersedes within milliseconds (a power cut may keep the previous
+    /// content, or leave an empty file where there was none). An fsync costs tens of milliseconds on busy disks.
+    /// </param>
+    public static void Write(string path, ReadOnlySpan<byte> content, bool durable = true)
     {
         string full = Path.GetFullPath(path);
         string directory = Path.GetDirectoryName(full) ?? "/";
@@ -11,9 +17,13 @@ public static class AtomicFile
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
         {
             stream.Write(content);
-            stream.Flush(flushToDisk: true);
+            stream.Flush(flushToDisk: durable);
         }
         File.Move(temporary, full, overwrite: true);
+        if (!durable)
+        {
+            return;
+        }
         try
         {
             using var dir = File.OpenHandle(directory, FileMode.Open, FileAccess.Read);

@@ -38,10 +38,16 @@ public sealed class CniAttachmentStore(string directory)
 {
     public string Directory => directory;
 
-    public void Write(CniAttachment attachment)
+    /// <param name="durable">
+    /// False for the record written before ADD: it only has to outlive a crash of berthd during ADD (the
+    /// page cache does), and the durable record with the result replaces it; a power cut during ADD also
+    /// takes the netns and veth, and an attachment that is lost or unreadable then is only an IP lease
+    /// for GC. Each fsync costs tens of milliseconds of RunPodSandbox on a busy disk.
+    /// </param>
+    public void Write(CniAttachment attachment, bool durable = true)
     {
         System.IO.Directory.CreateDirectory(directory);
-        AtomicFile.Write(PathOf(attachment.SandboxId), JsonSerializer.SerializeToUtf8Bytes(attachment, AttachmentJsonContext.Default.CniAttachment));
+        AtomicFile.Write(PathOf(attachment.SandboxId), JsonSerializer.SerializeToUtf8Bytes(attachment, AttachmentJsonContext.Default.CniAttachment), durable);
     }
 
     /// <summary>The sandbox's attachment; null when it has none or the file cannot be read as one (logged by the caller as missing).</summary>

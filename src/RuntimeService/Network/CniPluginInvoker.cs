@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Berth.Core;
 using Berth.Core.Errors;
 
 namespace Berth.RuntimeService.Network;
@@ -49,6 +50,7 @@ public sealed class CniPluginInvoker(IReadOnlyList<string> binDirs, TimeSpan tim
             try
             {
                 var (exitCode, stdout, stderr) = await RunAsync(path, invocation, stdin, type, cancellation);
+                Record(invocation.Command, type, exitCode == 0 ? "ok" : "error", clock);
                 logger.LogDebug("CNI {Command} {Plugin} for {Container}: exit {Exit} in {Ms} ms", invocation.Command, type, invocation.ContainerId, exitCode, clock.ElapsedMilliseconds);
                 if (stderr.Length > 0)
                 {
@@ -60,6 +62,11 @@ public sealed class CniPluginInvoker(IReadOnlyList<string> binDirs, TimeSpan tim
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(200), cancellation);
             }
+            catch (CniPluginException error) when (error.Kind == ErrorKind.DeadlineExceeded)
+            {
+                Record(invocation.Command, type, "timeout", clock);
+                throw;
+            }
             catch (Win32Exception error)
             {
                 throw new CniPluginException(ErrorKind.FailedPrecondition, type, invocation.Command, 0,
@@ -67,6 +74,10 @@ public sealed class CniPluginInvoker(IReadOnlyList<string> binDirs, TimeSpan tim
             }
         }
     }
+
+    private static void Record(string command, string type, string outcome, Stopwatch clock) =>
+        Telemetry.CniPluginDuration.Record(clock.Elapsed.TotalSeconds,
+            new KeyValuePair<string, object?>("command", command), new KeyValuePair<string, object?>("plugin", type), new KeyValuePair<string, object?>("outcome", outcome));
 
     private async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(
         string path, CniInvocation invocation, byte[] stdin, string type, CancellationToken cancellation)
