@@ -8,7 +8,7 @@ namespace Berth.Tests.E2e.Fixtures;
 /// A CNI network of one test's own, on the real plugins of Debian's containernetworking-plugins: a
 /// bridge claimed under a unique name (creating the link is the claim, so parallel tests and other
 /// processes on the machine never share one), a private /24 (10.200.0.0/12 carved into 4096 of them,
-/// away from cri-lab's 10.88.0.0/16) and optionally a ULA /64, host-local leases in the test's own
+/// away from cri-lab's 10.88.0.0/16; the benchmark takes a /16 of 10.216.0.0/12) and optionally a ULA /64, host-local leases in the test's own
 /// directory, a conf dir berthd reads, and a plugin directory for a test's own script plugins.
 /// Safety: the bridge holds the gateway address itself, so the plugins never turn on IP forwarding
 /// (no isGateway), there is no masquerade, and while it lives forwarding between its subnet and the
@@ -23,14 +23,15 @@ public sealed class TestNetwork : IAsyncDisposable
     private readonly List<string[]> _guards = [];
     private readonly List<string> _links = [];
 
-    private TestNetwork(string directory, int index, bool dualStack)
+    private TestNetwork(string directory, int index, bool dualStack, bool wide)
     {
         Directory = directory;
         Index = index;
-        Bridge = $"bt{index:x4}e2e";
-        Name = $"berth-e2e-{index:x4}";
-        Subnet = $"10.{200 + index / 256}.{index % 256}.0/24";
-        Gateway = $"10.{200 + index / 256}.{index % 256}.1";
+        Bridge = wide ? $"btw{index:x2}bench" : $"bt{index:x4}e2e";
+        Name = wide ? $"berth-bench-{index:x2}" : $"berth-e2e-{index:x4}";
+        Subnet = wide ? $"10.{216 + index}.0.0/16" : $"10.{200 + index / 256}.{index % 256}.0/24";
+        Gateway = wide ? $"10.{216 + index}.0.1" : $"10.{200 + index / 256}.{index % 256}.1";
+        PrefixLength = wide ? 16 : 24;
         if (dualStack)
         {
             Subnet6 = $"fd42:be27:{index:x4}::/64";
@@ -44,6 +45,7 @@ public sealed class TestNetwork : IAsyncDisposable
     public string Name { get; }
     public string Subnet { get; }
     public string Gateway { get; }
+    public int PrefixLength { get; }
     public string? Subnet6 { get; }
     public string? Gateway6 { get; }
 
@@ -73,13 +75,16 @@ public sealed class TestNetwork : IAsyncDisposable
         return settings;
     }
 
-    /// <summary>Claims a bridge and a subnet, guards them, and writes a configuration of the bridge plugin alone.</summary>
-    public static async Task<TestNetwork> CreateAsync(string directory, bool dualStack = false)
+    /// <summary>
+    /// Claims a bridge and a subnet, guards them, and writes a configuration of the bridge plugin alone.
+    /// <paramref name="wide"/> takes a /16 of 10.216.0.0/12 instead (16 of them), for the benchmark's hundreds of pods.
+    /// </summary>
+    public static async Task<TestNetwork> CreateAsync(string directory, bool dualStack = false, bool wide = false)
     {
         string defaultInterface = DefaultRouteInterface();
         for (int attempt = 0; attempt < 64; attempt++)
         {
-            var network = new TestNetwork(directory, Random.Shared.Next(4096), dualStack);
+            var network = new TestNetwork(directory, Random.Shared.Next(wide ? 16 : 4096), dualStack, wide);
             if (await RunAsync("ip", "link", "add", network.Bridge, "type", "bridge") != 0)
             {
                 continue;
@@ -89,7 +94,7 @@ public sealed class TestNetwork : IAsyncDisposable
                 System.IO.Directory.CreateDirectory(network.ConfDir);
                 System.IO.Directory.CreateDirectory(network.PluginDir);
                 System.IO.Directory.CreateDirectory(network.LeaseDir);
-                await RequireAsync("ip", "addr", "add", $"{network.Gateway}/24", "dev", network.Bridge);
+                await RequireAsync("ip", "addr", "add", $"{network.Gateway}/{network.PrefixLength}", "dev", network.Bridge);
                 if (network.Gateway6 is { } gateway6)
                 {
                     await RequireAsync("ip", "-6", "addr", "add", $"{gateway6}/64", "dev", network.Bridge, "nodad");
