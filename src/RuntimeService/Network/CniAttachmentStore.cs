@@ -38,16 +38,18 @@ public sealed class CniAttachmentStore(string directory)
 {
     public string Directory => directory;
 
-    /// <param name="durable">
-    /// False for the record written before ADD: it only has to outlive a crash of berthd during ADD (the
-    /// page cache does), and the durable record with the result replaces it; a power cut during ADD also
-    /// takes the netns and veth, and an attachment that is lost or unreadable then is only an IP lease
-    /// for GC. Each fsync costs tens of milliseconds of RunPodSandbox on a busy disk.
-    /// </param>
-    public void Write(CniAttachment attachment, bool durable = true)
+    /// <summary>
+    /// Writes the attachment. The record made before ADD only has to outlive a crash of berthd during ADD
+    /// (the page cache does: <see cref="AtomicFile.Durability.None"/>); the record with the result is
+    /// fsynced before its rename (<see cref="AtomicFile.Durability.Content"/>): should a power cut undo the
+    /// rename, the record before ADD is still there and DEL still runs, without prevResult as the spec
+    /// allows. Each fsync costs tens of milliseconds of RunPodSandbox on a busy disk.
+    /// </summary>
+    public void Write(CniAttachment attachment)
     {
         System.IO.Directory.CreateDirectory(directory);
-        AtomicFile.Write(PathOf(attachment.SandboxId), JsonSerializer.SerializeToUtf8Bytes(attachment, AttachmentJsonContext.Default.CniAttachment), durable);
+        AtomicFile.Write(PathOf(attachment.SandboxId), JsonSerializer.SerializeToUtf8Bytes(attachment, AttachmentJsonContext.Default.CniAttachment),
+            attachment.Result is null ? AtomicFile.Durability.None : AtomicFile.Durability.Content);
     }
 
     /// <summary>The sandbox's attachment; null when it has none or the file cannot be read as one (logged by the caller as missing).</summary>

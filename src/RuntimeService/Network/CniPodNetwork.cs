@@ -71,7 +71,7 @@ public sealed class CniPodNetwork : IPodNetwork
         var attachment = new CniAttachment(CniAttachment.CurrentKind, request.SandboxId, request.SandboxId, CniSettings.PodInterface,
             netnsPath, network.Name, network.ToListJson(), request.CniArgs, request.CapabilityArgs(_podCidrs), Result: null);
         // Recorded before ADD: a daemon killed during ADD must still DEL what the plugins made.
-        _store.Write(attachment, durable: false);
+        _store.Write(attachment);
         var result = await _runtime.AddAsync(network, attachment.Parameters(netnsPath), cancellation);
         _store.Write(attachment with { Result = result.Json });
         var status = Status(network.Name, result);
