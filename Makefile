@@ -9,9 +9,14 @@ export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages: to build (NativeAOT links with the system C toolchain), and to test
-# (a real registry, busybox for test images, htpasswd for the registry's basic auth).
+# (a real registry, busybox for test images, htpasswd for the registry's basic auth, the CNI plugins
+# with the iptables and ip tools they and the tests use).
 BUILD_PACKAGES := gcc libc6-dev zlib1g-dev
-TEST_PACKAGES := docker-registry busybox-static apache2-utils
+# To run pods on a network: Debian's CNI plugins (bridge, host-local, portmap, loopback...) and what they call.
+RUN_PACKAGES := containernetworking-plugins iptables iproute2
+# The conf dir berthd reads (cni.confDir); make run writes a default network there only when it holds none.
+CNI_CONF_DIR ?= /etc/cni/net.d
+TEST_PACKAGES := docker-registry busybox-static apache2-utils containernetworking-plugins iptables iproute2
 
 .PHONY: build run test unit e2e bench deps test-deps clean
 
@@ -28,6 +33,8 @@ build: deps
 	@echo "built $(OUT)/berthd and $(OUT)/berth-shim"
 
 run: build
+	@./scripts/apt-ensure $(RUN_PACKAGES)
+	@./scripts/cni-default $(CNI_CONF_DIR)
 	exec $(OUT)/berthd
 
 unit: deps

@@ -17,9 +17,9 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
     private static readonly TimeSpan RpcTimeout = TimeSpan.FromSeconds(120);
     private int _podCounter;
 
-    /// <summary>Everything the pods of this benchmark share: host network (berthd has no CNI yet), and no pause-image pull in any timed call.</summary>
+    /// <summary>Everything the pods of this benchmark share: one CNI network for both runtimes (a host-network row apart), and no pause-image pull in any timed call.</summary>
     public const string NetworkNote =
-        "pods use the host network (NamespaceMode.NODE) on both runtimes: berthd does no CNI yet, so no CNI plugin runs for either";
+        "pods get a CNI network on both runtimes, from the same conflist (Debian's bridge, host-local and portmap plugins on one bridge and one /16); sandbox_hostnet is RunPodSandbox of a host-network pod, without CNI";
 
     public BenchImages Images { get; set; } = null!;
 
@@ -34,7 +34,7 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
 
     // ------------------------------------------------------------------ requests
 
-    public PodSandboxConfig PodConfig(RuntimeUnderTest runtime, string kind)
+    public PodSandboxConfig PodConfig(RuntimeUnderTest runtime, string kind, bool hostNetwork = false)
     {
         var name = $"{kind}-{Interlocked.Increment(ref _podCounter)}";
         var config = new PodSandboxConfig
@@ -47,18 +47,22 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
                 CgroupParent = $"/{cgroupRoot}/{runtime.Name}/{name}",
                 SecurityContext = new LinuxSandboxSecurityContext
                 {
-                    NamespaceOptions = PodNamespaces(),
+                    NamespaceOptions = PodNamespaces(hostNetwork),
                 },
             },
         };
+        if (!hostNetwork)
+        {
+            config.Hostname = name;
+        }
         config.Labels.Add("app", name);
         // kubelet makes the pod's log directory before RunPodSandbox; so does the benchmark, untimed.
         Directory.CreateDirectory(config.LogDirectory);
         return config;
     }
 
-    private static NamespaceOption PodNamespaces() =>
-        new() { Network = NamespaceMode.Node, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod };
+    private static NamespaceOption PodNamespaces(bool hostNetwork = false) =>
+        new() { Network = hostNetwork ? NamespaceMode.Node : NamespaceMode.Pod, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod };
 
     public ContainerConfig SleeperConfig()
     {
@@ -146,11 +150,17 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
                 var pod = await StartPodAsync(runtime, "lat");
                 var exec = await ExecTrueAsync(runtime, pod.ContainerId);
                 var stop = await StopRemoveAsync(runtime, pod.PodId);
+                var hostPod = PodConfig(runtime, "host", hostNetwork: true);
+                var t0Host = Stopwatch.GetTimestamp();
+                var hostPodId = (await runtime.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = hostPod }, deadline: Deadline(), cancellationToken: cancellation)).PodSandboxId;
+                var hostStart = Ms(t0Host);
+                await StopRemoveAsync(runtime, hostPodId);
                 if (sample < 0)
                 {
                     continue;
                 }
 
+                report.Add("sandbox_hostnet", runtime.Name, hostStart);
                 report.Add("rpc_version", runtime.Name, version);
                 report.Add("sandbox_start", runtime.Name, pod.RunPodMs);
                 report.Add("container_create", runtime.Name, pod.CreateMs);

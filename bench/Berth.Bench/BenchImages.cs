@@ -38,18 +38,4 @@ public sealed record BenchImages(string RegistryName, string Busybox, string Pau
         }, ManifestFormat.Docker);
         return new BenchImages(Name, $"{Name}/busybox:1.0", $"{Name}/pause:1.0", $"{Name}/big:{bigMegabytes}m", big.TotalSize);
     }
-
-    /// <summary>The bridge network of /work/shared/cri-lab, given to containerd; the benchmark's pods use the host network, so no plugin runs.</summary>
-    public const string CniConfig = """
-        {
-          "cniVersion": "1.0.0",
-          "name": "bench-bridge",
-          "plugins": [
-            { "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-              "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.88.0.0/16" }]], "routes": [{ "dst": "0.0.0.0/0" }] } },
-            { "type": "portmap", "capabilities": { "portMappings": true } },
-            { "type": "loopback" }
-          ]
-        }
-        """;
 }

@@ -50,6 +50,7 @@ var bench = new Bench(options, report, cgroupRoot, cancel.Token);
 var machine = Machine.Describe();
 string? error = null;
 RegistryServer? registry = null;
+TestNetwork? network = null;
 BerthRuntime? berth = null;
 ContainerdRuntime? containerd = null;
 var started = DateTime.UtcNow;
@@ -62,8 +63,13 @@ try
     Bench.Log($"registry on {registry.Host}; building and pushing images");
     bench.Images = await BenchImages.PushAsync(registry, options.BigMegabytes);
 
-    berth = await BerthRuntime.StartAsync(Path.Combine(directory, "berth"), options.Berthd, BenchImages.Name, registry.Host);
-    containerd = await ContainerdRuntime.StartAsync(Path.Combine(directory, "containerd"), BenchImages.Name, registry.Host, bench.Images.Pause, BenchImages.CniConfig);
+    // One network for both runtimes: the same conflist, one bridge, one host-local store.
+    network = await TestNetwork.CreateAsync(Path.Combine(directory, "network"), wide: true);
+    network.WriteConfig(new JsonObject { ["type"] = "portmap", ["capabilities"] = new JsonObject { ["portMappings"] = true } });
+    string conflist = File.ReadAllText(network.ConfigPath);
+    Bench.Log($"CNI network {network.Name}: bridge {network.Bridge}, {network.Subnet}");
+    berth = await BerthRuntime.StartAsync(Path.Combine(directory, "berth"), options.Berthd, BenchImages.Name, registry.Host, conflist);
+    containerd = await ContainerdRuntime.StartAsync(Path.Combine(directory, "containerd"), BenchImages.Name, registry.Host, bench.Images.Pause, conflist);
     machine["berth"] = berth.VersionText;
     machine["containerd"] = containerd.VersionText;
     Bench.Log($"{berth.VersionText} (pid {berth.DaemonPid}) and {containerd.VersionText} (pid {containerd.DaemonPid}) are up");
@@ -104,6 +110,7 @@ finally
         () => containerd?.DisposeAsync() ?? ValueTask.CompletedTask,
         () => berth?.DisposeAsync() ?? ValueTask.CompletedTask,
         () => registry?.DisposeAsync() ?? ValueTask.CompletedTask,
+        () => network?.DisposeAsync() ?? ValueTask.CompletedTask,
     })
     {
         try

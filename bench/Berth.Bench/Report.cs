@@ -10,7 +10,8 @@ public sealed class Report
 {
     private readonly List<Row> _rows =
     [
-        new("sandbox_start", "ms", "RunPodSandbox"),
+        new("sandbox_start", "ms", "RunPodSandbox, the pod on the CNI network"),
+        new("sandbox_hostnet", "ms", "RunPodSandbox of a host-network pod (no CNI)"),
         new("container_create", "ms", "CreateContainer (busybox sleep 3600)"),
         new("container_start", "ms", "StartContainer"),
         new("pod_to_running", "ms", "RunPodSandbox + CreateContainer + StartContainer"),

@@ -176,17 +176,22 @@ public sealed class BerthRuntime : RuntimeUnderTest
     private BerthRuntime(string directory, string shim)
         : base("berth", directory) => _shim = shim;
 
-    public static async Task<BerthRuntime> StartAsync(string directory, string berthd, string registryName, string registryHost)
+    /// <param name="cniConfig">The pod network's conflist, written to the daemon's own conf dir (the same one containerd gets).</param>
+    public static async Task<BerthRuntime> StartAsync(string directory, string berthd, string registryName, string registryHost, string cniConfig)
     {
         var shim = Path.Combine(Path.GetDirectoryName(berthd)!, "berth-shim");
         var runtime = new BerthRuntime(directory, Path.GetFullPath(shim));
         try
         {
             var config = Path.Combine(directory, "config.json");
+            var cni = Path.Combine(directory, "net.d");
+            System.IO.Directory.CreateDirectory(cni);
+            File.WriteAllText(Path.Combine(cni, "10-bench.conflist"), cniConfig);
             File.WriteAllText(config, $$"""
                 {
                   "logLevel": "Warning",
-                  "registries": { "{{registryName}}": { "mirrors": ["http://{{registryHost}}"] } }
+                  "registries": { "{{registryName}}": { "mirrors": ["http://{{registryHost}}"] } },
+                  "cni": { "confDir": "{{cni}}", "binDirs": ["/usr/lib/cni"] }
                 }
                 """);
             await runtime.LaunchAsync(berthd,

@@ -11,6 +11,7 @@ using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Hosting;
 using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Berth.RuntimeService.Pods;
+using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
@@ -112,6 +113,8 @@ using (daemonLock)
     builder.Services.AddSingleton<Func<NodeFacts>>(NodeFiles.Read);
     builder.Services.AddSingleton(config.BlockIo);
     builder.Services.AddSingleton<IContainerImages, ContainerImages>();
+    builder.Services.AddSingleton<IPodNetwork>(services => new CniPodNetwork(
+        config.Cni, Path.Combine(config.Root, "network"), services.GetRequiredService<ILogger<CniPodNetwork>>()));
     builder.Services.AddSingleton<RuntimeRegistry>();
     builder.Services.AddSingleton<SandboxManager>();
     builder.Services.AddSingleton<ContainerManager>();

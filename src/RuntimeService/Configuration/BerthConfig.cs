@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using Berth.ImageService.Registry;
+using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Specs;
 
 namespace Berth.RuntimeService.Configuration;
@@ -41,6 +42,9 @@ public sealed record BerthConfig
 
     /// <summary>Block I/O weight and per-device throttles for every container; pod annotations blkio.berth.io/* override them.</summary>
     public BlockIoDefaults BlockIo { get; set; } = new();
+
+    /// <summary>The pod network: CNI configuration and plugin directories, plugin timeout, configuration template.</summary>
+    public CniSettings Cni { get; set; } = new();
 
     /// <summary>The berth-shim binary; by default the one beside berthd.</summary>
     public string ShimPath { get; set; } = Path.Combine(AppContext.BaseDirectory, "berth-shim");

@@ -59,6 +59,9 @@ public static class ConfigLoader
         // JSON null where an object or list belongs: refused here, not met later as a crash.
         RequireValue("registries", config.Registries);
         RequireValue("blockIo", config.BlockIo);
+        RequireValue("cni", config.Cni);
+        RequireValue("cni.binDirs", config.Cni.BinDirs);
+        RequireValue("cni.confDir", config.Cni.ConfDir);
         foreach (var (host, registry) in config.Registries)
         {
             RequireValue($"registries.{host}", registry);
@@ -96,6 +99,7 @@ public static class ConfigLoader
         {
             throw new ConfigException($"logLevel: '{config.LogLevel}' is not one of Trace, Debug, Information, Warning, Error, Critical");
         }
+        ValidateCni(config.Cni);
         foreach (var (host, registry) in config.Registries)
         {
             if (string.IsNullOrWhiteSpace(host) || host.Contains('/'))
@@ -133,6 +137,35 @@ public static class ConfigLoader
         if (value is null)
         {
             throw new ConfigException($"{key}: must not be null");
+        }
+    }
+
+    private static void ValidateCni(Network.CniSettings cni)
+    {
+        RequireAbsolute("cni.confDir", cni.ConfDir);
+        if (cni.BinDirs.Count == 0)
+        {
+            throw new ConfigException("cni.binDirs: at least one directory is needed");
+        }
+        foreach (string dir in cni.BinDirs)
+        {
+            RequireAbsolute("cni.binDirs", dir);
+            if (dir.Contains(':'))
+            {
+                throw new ConfigException($"cni.binDirs: '{dir}' cannot hold ':', which separates CNI_PATH");
+            }
+        }
+        if (cni.PluginTimeoutSeconds is < 1 or > 3600)
+        {
+            throw new ConfigException($"cni.pluginTimeoutSeconds: {cni.PluginTimeoutSeconds} is outside 1..3600");
+        }
+        if (cni.ConfTemplate is { } template)
+        {
+            RequireAbsolute("cni.confTemplate", template);
+            if (!File.Exists(template))
+            {
+                throw new ConfigException($"cni.confTemplate: no such file '{template}'");
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
+using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Pods;
 using Cri = Berth.Api.Cri;
 
@@ -10,7 +11,7 @@ namespace Berth.RuntimeService.Handlers;
 /// UNIMPLEMENTED (the generated base does, and the call interceptor names the method).
 /// </summary>
 public sealed partial class CriRuntimeService(
-    BerthConfig config, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, PodLifecycle pods,
+    BerthConfig config, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, PodLifecycle pods, IPodNetwork network,
     IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
 {
     public const string RuntimeName = "berth";

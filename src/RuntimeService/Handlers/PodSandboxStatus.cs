@@ -15,8 +15,7 @@ public sealed partial class CriRuntimeService
             Metadata = sandbox.Config.Metadata,
             State = sandbox.CriState,
             CreatedAt = sandbox.Record.CreatedAt,
-            // No CNI yet: the pod has a network namespace with loopback only, so no IP to report.
-            Network = new Cri.PodSandboxNetworkStatus { Ip = "" },
+            Network = NetworkStatus(sandbox),
             Linux = new Cri.LinuxPodSandboxStatus
             {
                 Namespaces = new Cri.Namespace { Options = sandbox.Config.Linux?.SecurityContext?.NamespaceOptions ?? new Cri.NamespaceOption() },
@@ -34,6 +33,12 @@ public sealed partial class CriRuntimeService
                 writer.WriteString("bundle", sandbox.Shim.Bundle);
                 writer.WriteString("namespaces", sandbox.Files.NamespaceDir);
                 writer.WriteString("cgroupPath", sandbox.ReaperCgroup);
+                if (sandbox.Network is { } attached)
+                {
+                    writer.WriteString("network", attached.NetworkName);
+                    writer.WritePropertyName("cniResult");
+                    writer.WriteRawValue(attached.Result);
+                }
                 if (sandbox.NotReadyReason is { } reason)
                 {
                     writer.WriteString("notReadyReason", reason);
@@ -41,5 +46,16 @@ public sealed partial class CriRuntimeService
             }));
         }
         return Task.FromResult(response);
+    }
+
+    /// <summary>The pod's IPs from its CNI result (primary IPv4 first, then the others); empty on the host's network, as containerd reports it.</summary>
+    private static Cri.PodSandboxNetworkStatus NetworkStatus(Pods.Sandbox sandbox)
+    {
+        var status = new Cri.PodSandboxNetworkStatus { Ip = sandbox.Network?.Ip ?? "" };
+        foreach (string ip in sandbox.Network?.AdditionalIps ?? [])
+        {
+            status.AdditionalIps.Add(new Cri.PodIP { Ip = ip });
+        }
+        return status;
     }
 }

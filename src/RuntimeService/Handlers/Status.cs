@@ -1,3 +1,4 @@
+using Berth.Core.Cri;
 using Berth.RuntimeService.Configuration;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
@@ -7,11 +8,12 @@ namespace Berth.RuntimeService.Handlers;
 public sealed partial class CriRuntimeService
 {
     /// <summary>
-    /// Truthful conditions: the runtime runs pods and containers, but it does not call CNI yet, so a
-    /// pod gets a network namespace with loopback only; kubelet must not count on pod networking.
+    /// RuntimeReady, and NetworkReady as the pod network stands now (read again at every call, so it follows
+    /// changes to the CNI conf dir): false, with the reason, while no usable configuration and plugins exist.
     /// </summary>
-    public override Task<Cri.StatusResponse> Status(Cri.StatusRequest request, ServerCallContext context)
+    public override async Task<Cri.StatusResponse> Status(Cri.StatusRequest request, ServerCallContext context)
     {
+        var networkCondition = await network.ReadinessAsync(context.CancellationToken);
         var status = new Cri.RuntimeStatus();
         status.Conditions.Add(new Cri.RuntimeCondition
         {
@@ -21,16 +23,23 @@ public sealed partial class CriRuntimeService
         status.Conditions.Add(new Cri.RuntimeCondition
         {
             Type = "NetworkReady",
-            Status = false,
-            Reason = "NetworkPluginNotReady",
-            Message = "this berth build does not call CNI yet: pods get a network namespace with loopback only",
+            Status = networkCondition.Ready,
+            Reason = networkCondition.Reason,
+            Message = networkCondition.Message,
         });
         var response = new Cri.StatusResponse { Status = status };
         if (request.Verbose)
         {
             response.Info.Add("config", ConfigLoader.Serialize(config));
             response.Info.Add("version", RuntimeVersion);
+            response.Info.Add("cni", VerboseJson.Object(writer =>
+            {
+                foreach (var (key, value) in network.Describe())
+                {
+                    writer.WriteString(key, value);
+                }
+            }));
         }
-        return Task.FromResult(response);
+        return response;
     }
 }

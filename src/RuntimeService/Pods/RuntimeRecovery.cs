@@ -1,4 +1,5 @@
 using Berth.RuntimeService.Containers;
+using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
@@ -9,11 +10,12 @@ namespace Berth.RuntimeService.Pods;
 /// At start: every sandbox and container the store knows is listed again, with the state its shim
 /// reports, or the exit its shim recorded, or "lost" when neither is left (a reboot wiped the state
 /// directory); kubelet then stops and removes what it no longer wants. What belongs to no record is
-/// cleaned: shim sockets left by killed shims, and cgroup levels berth made that no pod uses.
+/// cleaned: shim sockets left by killed shims, cgroup levels berth made that no pod uses, and network
+/// attachments (IP leases, veths, rules) of pods that no longer exist (CNI GC, as CRI-O does at start).
 /// </summary>
 public sealed class RuntimeRecovery(
     PodStore store, RuntimePaths paths, IShimRuntime runtime, SandboxManager sandboxes, ContainerManager containers,
-    ILogger<RuntimeRecovery> logger)
+    IPodNetwork network, ILogger<RuntimeRecovery> logger)
 {
     public async Task RecoverAsync()
     {
@@ -23,6 +25,7 @@ public sealed class RuntimeRecovery(
         await Task.WhenAll(containerRecords.Select(containers.RecoverAsync));
         await ShutDownStrayShimsAsync(sandboxRecords.Select(record => record.Id).Concat(containerRecords.Select(record => record.Id)));
         await sandboxes.PruneCgroupLevelsAsync();
+        await network.CollectGarbageAsync(sandboxRecords.Select(record => record.Id).ToHashSet(StringComparer.Ordinal), CancellationToken.None);
         if (sandboxRecords.Count + containerRecords.Count > 0)
         {
             logger.LogInformation("Recovered {Sandboxes} pod sandboxes and {Containers} containers", sandboxRecords.Count, containerRecords.Count);

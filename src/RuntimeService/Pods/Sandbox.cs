@@ -1,4 +1,5 @@
 using Berth.Core.Errors;
+using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
@@ -49,6 +50,15 @@ public sealed class Sandbox
 
     /// <summary>The reaper's pid in the host's pid namespace; 0 before it runs.</summary>
     public int ReaperPid { get; private set; }
+
+    /// <summary>The pod's IPs on the CNI network; null on the host's network, and until its network is set up.</summary>
+    public PodNetworkStatus? Network { get; private set; }
+
+    /// <summary>Whether the pod uses the node's network namespace (and so no CNI network).</summary>
+    public bool HostNetwork => Config.Linux?.SecurityContext?.NamespaceOptions?.Network == Cri.NamespaceMode.Node;
+
+    /// <summary>Records the pod's place on the network, once its ADD finished (at run, or read back at recovery).</summary>
+    public void AttachNetwork(PodNetworkStatus network) => Network = network;
 
     /// <summary>Serialises stop and remove of this sandbox.</summary>
     public SemaphoreSlim Lock { get; } = new(1, 1);

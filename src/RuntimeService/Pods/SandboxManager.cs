@@ -1,5 +1,6 @@
 using Berth.Api.Shim;
 using Berth.Core.Errors;
+using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
@@ -12,21 +13,23 @@ namespace Berth.RuntimeService.Pods;
 /// <summary>
 /// Runs, stops and removes pod sandboxes. A sandbox needs no pause image: its shim runs a built-in
 /// reaper in the pod's new network, IPC, UTS and pid namespaces and pins them under the state
-/// directory, where the pod's containers join them. A watcher per sandbox marks it not ready the
-/// moment its reaper or its shim dies, so kubelet rebuilds the pod.
+/// directory, where the pod's containers join them; the pinned netns then joins the pod network (CNI
+/// ADD) before the sandbox is ready, and leaves it (DEL) before the pin goes. A watcher per sandbox
+/// marks it not ready the moment its reaper or its shim dies, so kubelet rebuilds the pod.
 /// </summary>
 public sealed class SandboxManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
-    Func<NodeFacts> nodeFacts, ILogger<SandboxManager> logger)
+    IPodNetwork network, Func<NodeFacts> nodeFacts, ILogger<SandboxManager> logger)
 {
     /// <summary>Serialises what decides the life of berth-made cgroup levels: recording them for a new pod, and pruning them.</summary>
     private readonly SemaphoreSlim _cgroupLevels = new(1, 1);
 
     /// <summary>
     /// Runs a sandbox. The plan is made and checked first, then the name is reserved, then the node is
-    /// prepared; a failure after the reservation removes what was made. Throws InvalidArgument (the
-    /// request cannot run), AlreadyExists (the name is reserved), FailedPrecondition or Unavailable
-    /// (the reaper or its shim could not be set up).
+    /// prepared and the pod attached to its network; a failure after the reservation removes what was
+    /// made, DEL included. Throws InvalidArgument (the request cannot run), AlreadyExists (the name is
+    /// reserved), FailedPrecondition or Unavailable (the reaper or its shim could not be set up, or the
+    /// pod network is not ready), or a CNI plugin's own failure (Unavailable, DeadlineExceeded).
     /// </summary>
     public async Task<Sandbox> RunAsync(Cri.PodSandboxConfig config, string runtimeHandler, CancellationToken daemonStopping)
     {
@@ -61,7 +64,7 @@ public sealed class SandboxManager(
         {
             try
             {
-                await StopAsync(sandbox, "it could not be set up");
+                await StopAsync(sandbox, "it could not be set up", networkFailureStopsTeardown: false);
                 await RemoveAsync(sandbox);
             }
             catch (Exception cleanup)
@@ -90,9 +93,19 @@ public sealed class SandboxManager(
         OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
         ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
         var state = await runtime.CreateAsync(sandbox.Shim, ct);
+        if (plan.Network is { } request)
+        {
+            var attached = await network.SetUpAsync(request, NetnsPin(sandbox), ct);
+            sandbox.AttachNetwork(attached);
+            // The hostname now maps to the pod's own addresses (no container has mounted the file yet).
+            File.WriteAllText(sandbox.Files.HostsPath,
+                SandboxSpecBuilder.HostsFile(sandbox.Config, sandbox.Config.Hostname, [attached.Ip, .. attached.AdditionalIps]));
+        }
         sandbox.MarkReady(state.Pid);
         Watch(sandbox);
     }
+
+    private static string NetnsPin(Sandbox sandbox) => NamespacePins.PathOf(sandbox.Files.NamespaceDir, LinuxNamespaceType.Network);
 
     /// <summary>Keeps a long-poll Wait open on the sandbox's shim: the reaper's exit, or the shim's death, makes the sandbox not ready at once.</summary>
     private void Watch(Sandbox sandbox) => _ = Task.Run(async () =>
@@ -114,16 +127,32 @@ public sealed class SandboxManager(
     });
 
     /// <summary>
-    /// Stops the reaper and releases the pod's namespaces, /dev/shm and reaper cgroup; the sandbox is not
-    /// ready from now on, for <paramref name="reason"/>. Creates under way finish first and later ones are
-    /// refused. The pod's containers must already be stopped (<see cref="PodLifecycle"/>). Idempotent.
+    /// Takes the pod off its network (CNI DEL), then stops the reaper and releases the pod's namespaces,
+    /// /dev/shm and reaper cgroup; the sandbox is not ready from now on, for <paramref name="reason"/>.
+    /// Creates under way finish first and later ones are refused. The pod's containers must already be
+    /// stopped (<see cref="PodLifecycle"/>). Idempotent. A DEL that fails throws the plugin's message and
+    /// leaves the netns in place, as containerd does, so that kubelet's retry can still clean up inside it.
     /// </summary>
-    public async Task StopAsync(Sandbox sandbox, string reason)
+    public Task StopAsync(Sandbox sandbox, string reason) => StopAsync(sandbox, reason, networkFailureStopsTeardown: true);
+
+    /// <param name="networkFailureStopsTeardown">
+    /// False when a run failed: the pod is released all the same, and an attachment whose DEL failed stays
+    /// recorded, so GC at the next start deletes it (containerd ignores that failure and forgets it).
+    /// </param>
+    private async Task StopAsync(Sandbox sandbox, string reason, bool networkFailureStopsTeardown)
     {
         await sandbox.CloseAsync(reason);
         await sandbox.Lock.WaitAsync();
         try
         {
+            try
+            {
+                await network.TearDownAsync(sandbox.Id, NetnsPin(sandbox), CancellationToken.None);
+            }
+            catch (BerthException error) when (!networkFailureStopsTeardown)
+            {
+                logger.LogWarning("Pod sandbox {Id}: CNI DEL failed, the attachment is kept for GC at the next start: {Error}", sandbox.Id, error.Message);
+            }
             await runtime.ShutdownAsync(sandbox.Shim, CancellationToken.None);
             // The shim unpins what it pinned; a shim that was killed could not.
             foreach (string pin in Directory.Exists(sandbox.Files.NamespaceDir) ? Directory.EnumerateFiles(sandbox.Files.NamespaceDir) : [])
@@ -187,20 +216,36 @@ public sealed class SandboxManager(
         }
     }
 
-    /// <summary>After a daemon restart: ready while its shim answers and its reaper runs, watched again; else not ready, with the reason.</summary>
+    /// <summary>
+    /// After a daemon restart: ready while its shim answers, its reaper runs and its network attachment is
+    /// whole (a finished ADD that passes CHECK), watched again; else not ready, with the reason. A sandbox
+    /// whose ADD never finished (the daemon died during RunPodSandbox) is not ready; its DEL runs at stop.
+    /// </summary>
     public async Task<Sandbox> RecoverAsync(SandboxRecord record)
     {
         var sandbox = new Sandbox(record, Cri.PodSandboxConfig.Parser.ParseFrom(record.Config), paths);
         registry.Add(sandbox);
-        var state = await runtime.TryGetStateAsync(sandbox.Shim, CancellationToken.None);
-        if (state is { Status: ProcessStatus.Running })
+        if (!sandbox.HostNetwork && network.Recover(sandbox.Id) is { } attached)
         {
-            sandbox.MarkReady(state.Pid);
+            sandbox.AttachNetwork(attached);
+        }
+        var state = await runtime.TryGetStateAsync(sandbox.Shim, CancellationToken.None);
+        string? problem = state switch
+        {
+            null => "its shim is gone",
+            { Status: not ProcessStatus.Running } => $"its reaper process exited (exit code {state.ExitCode})",
+            _ when sandbox.HostNetwork => null,
+            _ when sandbox.Network is null => "its network was never set up (berthd stopped during RunPodSandbox)",
+            _ => await network.CheckAsync(sandbox.Id, NetnsPin(sandbox), CancellationToken.None) is { } failed ? $"its network failed CHECK: {failed}" : null,
+        };
+        if (problem is null)
+        {
+            sandbox.MarkReady(state!.Pid);
             Watch(sandbox);
         }
         else
         {
-            sandbox.MarkNotReady(state is null ? "its shim is gone" : $"its reaper process exited (exit code {state.ExitCode})");
+            sandbox.MarkNotReady(problem);
         }
         return sandbox;
     }

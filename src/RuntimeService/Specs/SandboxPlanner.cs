@@ -1,4 +1,5 @@
 using Berth.Api.Shim;
+using Berth.RuntimeService.Network;
 using Cri = Berth.Api.Cri;
 
 namespace Berth.RuntimeService.Specs;
@@ -20,6 +21,7 @@ public sealed record PlannedFile(string Path, string Content);
 /// <param name="Name">The reservation key kubelet relies on: name_namespace_uid_attempt.</param>
 /// <param name="PodCgroup">The pod's cgroup (<see cref="CgroupPaths.Pod"/>); its reaper's is <paramref name="ReaperCgroup"/>.</param>
 /// <param name="MountShm">Whether <paramref name="ShmPath"/> gets a tmpfs of its own (not with the host's IPC namespace).</param>
+/// <param name="Network">What the pod asks of the CNI network; null for a pod on the host's network, which skips CNI.</param>
 public sealed record SandboxPlan(
     string Name,
     string Bundle,
@@ -31,7 +33,8 @@ public sealed record SandboxPlan(
     IReadOnlyList<PlannedFile> Files,
     string ShmPath,
     bool MountShm,
-    string NamespaceDir);
+    string NamespaceDir,
+    PodNetworkRequest? Network);
 
 /// <summary>The one call that turns a RunPodSandbox request into a <see cref="SandboxPlan"/>. Pure; throws <see cref="SpecException"/> for what cannot run.</summary>
 public static class SandboxPlanner
@@ -88,6 +91,7 @@ public static class SandboxPlanner
             Files: planned,
             ShmPath: files.ShmPath,
             MountShm: !namespaces.HostIpc,
-            NamespaceDir: files.NamespaceDir);
+            NamespaceDir: files.NamespaceDir,
+            Network: namespaces.HostNetwork ? null : PodNetworkRequest.For(config, id));
     }
 }

@@ -78,12 +78,14 @@ internal static class CriFieldRules
         (P + "ImageSpec.runtime_handler", DnsLabel),
         (P + "RestorePodRequest.runtime_handler", DnsLabel),
 
-        // Metadata, as kubelet fills it from the pod: its name is a DNS subdomain, its namespace and each
-        // container's name a DNS label, its UID a UUID. They form the reserved names of containers.
+        // Metadata, as kubelet fills it from the pod: its name is a DNS subdomain, its namespace a DNS
+        // label, its UID a UUID. They form the reserved names of containers. A container's name is a DNS
+        // label in kubelet's pods, but critest (v1.28 Networking specs) names containers with a prefix and
+        // a UUID, 64 to 66 bytes, which containerd and CRI-O take: the cap is a subdomain's.
         (P + "PodSandboxMetadata.name", new(new StringRule(DnsSubdomainMaxBytes, Characters.Token))),
         (P + "PodSandboxMetadata.namespace", DnsLabel),
         (P + "PodSandboxMetadata.uid", new(new StringRule(UidMaxBytes, Characters.Token))),
-        (P + "ContainerMetadata.name", DnsLabel),
+        (P + "ContainerMetadata.name", new(new StringRule(DnsSubdomainMaxBytes, Characters.Token))),
 
         // Labels and annotations: keys are Kubernetes qualified names; values are free text (kubelet
         // puts the pod's name and JSON into some), bounded by the general cap.

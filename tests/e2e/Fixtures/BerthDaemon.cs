@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Berth.Api.Cri;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -22,6 +23,9 @@ public sealed class BerthDaemon : IAsyncDisposable
     private GrpcChannel? _channel;
 
     private BerthDaemon(DirectoryInfo directory) => _directory = directory;
+
+    /// <summary>The daemon's own CNI network (bridge, subnet, conf dir), which its config points at unless the test set cni.confDir itself.</summary>
+    public TestNetwork Network { get; private set; } = null!;
 
     /// <summary>The daemon's persistent directory (--root): content store, snapshots, database.</summary>
     public string Root => Path.Combine(_directory.FullName, "root");
@@ -54,18 +58,31 @@ public sealed class BerthDaemon : IAsyncDisposable
     /// <summary>
     /// Starts berthd (BERTH_BIN, else out/berthd of the repository) and waits until it answers Version.
     /// <paramref name="config"/> is written to config.json: a string as JSON text, anything else serialised; null means {}.
+    /// Every daemon gets a <see cref="TestNetwork"/> of its own, and its config's cni settings point at it
+    /// (keys the test sets under "cni" win).
     /// </summary>
-    public static async Task<BerthDaemon> StartAsync(object? config = null)
+    public static async Task<BerthDaemon> StartAsync(object? config = null, bool dualStack = false)
     {
         var daemon = new BerthDaemon(Directory.CreateTempSubdirectory("berth-e2e-daemon-"));
         try
         {
-            File.WriteAllText(daemon.ConfigPath, config switch
+            daemon.Network = await TestNetwork.CreateAsync(Path.Combine(daemon.TemporaryDirectory, "network"), dualStack);
+            var json = (config switch
             {
-                null => "{}",
-                string json => json,
-                _ => JsonSerializer.Serialize(config),
-            });
+                null => new JsonObject(),
+                string text => JsonNode.Parse(text),
+                _ => JsonNode.Parse(JsonSerializer.Serialize(config)),
+            }) as JsonObject ?? throw new ArgumentException("config must be a JSON object", nameof(config));
+            var cni = daemon.Network.Settings();
+            if (json["cni"] is JsonObject given)
+            {
+                foreach (var (key, value) in given.ToList())
+                {
+                    cni[key] = value?.DeepClone();
+                }
+            }
+            json["cni"] = cni;
+            File.WriteAllText(daemon.ConfigPath, json.ToJsonString());
             await daemon.LaunchAsync();
             return daemon;
         }
@@ -120,6 +137,10 @@ public sealed class BerthDaemon : IAsyncDisposable
 
             await Leftovers.KillProcessesUsingAsync(_directory.FullName);
             Leftovers.UnmountEverythingUnder(_directory.FullName);
+            if (Network is not null)
+            {
+                await Network.DisposeAsync();
+            }
             var stillMounted = Leftovers.MountsUnder(_directory.FullName);
             if (stillMounted.Count > 0)
             {

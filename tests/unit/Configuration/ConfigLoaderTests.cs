@@ -80,10 +80,32 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"blockIo": {"weight": 5}}""", "blockIo.weight")]
     [InlineData("""{"blockIo": {"throttleReadBpsDevice": [{"path": "sda", "rate": 1}]}}""", "blockIo.throttleReadBpsDevice")]
     [InlineData("""{"shimPath": "/nope/berth-shim"}""", "shimPath")]
+    [InlineData("""{"cni": null}""", "cni")]
+    [InlineData("""{"cni": {"confDir": "net.d"}}""", "cni.confDir")]
+    [InlineData("""{"cni": {"binDirs": []}}""", "cni.binDirs")]
+    [InlineData("""{"cni": {"binDirs": ["/opt/a:/opt/b"]}}""", "cni.binDirs")]
+    [InlineData("""{"cni": {"pluginTimeoutSeconds": 0}}""", "cni.pluginTimeoutSeconds")]
+    [InlineData("""{"cni": {"confTemplate": "/nonexistent/template.conflist"}}""", "cni.confTemplate")]
     public void BadValuesAreRefusedNamingTheKey(string json, string key)
     {
         var error = Assert.Throws<ConfigException>(() => ConfigLoader.Validate(Parse(json)));
         Assert.StartsWith(key, error.Message);
+    }
+
+    [Fact]
+    public void TheCniDefaultsAreContainerdsDirectoriesAndTheyCanBeSet()
+    {
+        var defaults = Parse("{}").Cni;
+        Assert.Equal("/etc/cni/net.d", defaults.ConfDir);
+        Assert.Equal(["/opt/cni/bin", "/usr/lib/cni"], defaults.BinDirs);
+        Assert.Equal(60, defaults.PluginTimeoutSeconds);
+        Assert.Null(defaults.ConfTemplate);
+
+        var set = Parse("""{"cni": {"confDir": "/srv/net.d", "binDirs": ["/srv/cni"], "pluginTimeoutSeconds": 5}}""").Cni;
+        Assert.Equal("/srv/net.d", set.ConfDir);
+        Assert.Equal(["/srv/cni"], set.BinDirs);
+        Assert.Equal(5, set.PluginTimeoutSeconds);
+        Assert.Contains("confdir", Assert.Throws<ConfigException>(() => Parse("""{"cni": {"confdir": "/x"}}""")).Message);
     }
 
     [Fact]

@@ -25,6 +25,7 @@ internal sealed class MiddleLayer : IDisposable
         Node = new FakeNodeOperations();
         Runtime = new FakeShimRuntime(Node);
         Images = new FakeContainerImages(Path.Combine(_directory.FullName, "layer"));
+        Network = new FakePodNetwork();
         Rebuild();
     }
 
@@ -32,6 +33,7 @@ internal sealed class MiddleLayer : IDisposable
     public FakeNodeOperations Node { get; }
     public FakeShimRuntime Runtime { get; }
     public FakeContainerImages Images { get; }
+    public FakePodNetwork Network { get; }
     public PodStore Store { get; private set; } = null!;
     public RuntimeRegistry Registry { get; private set; } = null!;
     public SandboxManager Sandboxes { get; private set; } = null!;
@@ -46,11 +48,11 @@ internal sealed class MiddleLayer : IDisposable
     {
         Store = new PodStore(new StateDatabase(Path.Combine(Paths.Root, "berth.db"), [ImageStore.Schema, PodStore.Schema]));
         Registry = new RuntimeRegistry();
-        Sandboxes = new SandboxManager(Store, Registry, Paths, Runtime, Node,
+        Sandboxes = new SandboxManager(Store, Registry, Paths, Runtime, Node, Network,
             () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), NullLogger<SandboxManager>.Instance);
         Containers = new ContainerManager(Store, Registry, Paths, Runtime, Node, Images, BlockIoDefaults.None, NullLogger<ContainerManager>.Instance);
         Pods = new PodLifecycle(Registry, Sandboxes, Containers);
-        Recovery = new RuntimeRecovery(Store, Paths, Runtime, Sandboxes, Containers, NullLogger<RuntimeRecovery>.Instance);
+        Recovery = new RuntimeRecovery(Store, Paths, Runtime, Sandboxes, Containers, Network, NullLogger<RuntimeRecovery>.Instance);
     }
 
     public PodSandboxConfig PodConfig(string name = "web", string cgroupParent = "/kubepods/podweb") => new()
