@@ -1,6 +1,7 @@
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Pods;
+using Berth.RuntimeService.Streaming;
 using Cri = Berth.Api.Cri;
 
 namespace Berth.RuntimeService.Handlers;
@@ -11,7 +12,7 @@ namespace Berth.RuntimeService.Handlers;
 /// </summary>
 public sealed partial class CriRuntimeService(
     BerthConfig config, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, PodLifecycle pods,
-    IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
+    StreamingServer streaming, IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
 {
     public const string RuntimeName = "berth";
     public const string RuntimeApiVersion = "v1";
