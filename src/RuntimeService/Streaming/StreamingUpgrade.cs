@@ -184,10 +184,12 @@ internal static class StreamingUpgrade
     /// <summary>An error answer in Go's http.Error form: text/plain, the message and a newline.</summary>
     public static async Task RefuseAsync(HttpContext context, int status, string message)
     {
+        byte[] body = System.Text.Encoding.UTF8.GetBytes(message + "\n");
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.ContentLength = body.Length;
         context.Response.Headers["X-Content-Type-Options"] = "nosniff";
-        await context.Response.WriteAsync(message + "\n");
+        await context.Response.Body.WriteAsync(body);
     }
 
     /// <summary>A list as Go's %v prints a []string.</summary>

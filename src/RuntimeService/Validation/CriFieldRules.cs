@@ -80,10 +80,12 @@ internal static class CriFieldRules
 
         // Metadata, as kubelet fills it from the pod: its name is a DNS subdomain, its namespace and each
         // container's name a DNS label, its UID a UUID. They form the reserved names of containers.
+        // A container's name is held to a subdomain's length, not a label's: critest names its containers
+        // "container-for-portforward-test" and a UUID (66 bytes), which containerd and CRI-O accept.
         (P + "PodSandboxMetadata.name", new(new StringRule(DnsSubdomainMaxBytes, Characters.Token))),
         (P + "PodSandboxMetadata.namespace", DnsLabel),
         (P + "PodSandboxMetadata.uid", new(new StringRule(UidMaxBytes, Characters.Token))),
-        (P + "ContainerMetadata.name", DnsLabel),
+        (P + "ContainerMetadata.name", new(new StringRule(DnsSubdomainMaxBytes, Characters.Token))),
 
         // Labels and annotations: keys are Kubernetes qualified names; values are free text (kubelet
         // puts the pod's name and JSON into some), bounded by the general cap.
