@@ -82,7 +82,7 @@ public sealed class AttachAndPortForwardTests(BusyboxRegistry registry) : IClass
 
         for (int i = 0; i < responses.Length; i++)
         {
-            Assert.StartsWith("HTTP/1.0 200 OK", responses[i].Item1);
+            Assert.StartsWith("HTTP/1.1 200 OK", responses[i].Item1);
             Assert.EndsWith($"page {i % 2}\n", responses[i].Item1);
             Assert.Equal("", responses[i].Item2);
         }
@@ -103,7 +103,7 @@ public sealed class AttachAndPortForwardTests(BusyboxRegistry registry) : IClass
         string response = await GetAsync(data, "/page1.html").WaitAsync(SessionTimeout);
 
         Assert.Equal(8080, port);
-        Assert.StartsWith("HTTP/1.0 200 OK", response);
+        Assert.StartsWith("HTTP/1.1 200 OK", response);
         Assert.EndsWith("page 1\n", response);
         Assert.Equal("", await error.WaitAsync(SessionTimeout));
     }
