@@ -247,19 +247,10 @@ public sealed class WebSocketChannels : IAsyncDisposable
     }
 
     /// <summary>A channel as a stream: async reads and writes only; disposing it leaves the connection open.</summary>
-    private sealed class ChannelStream(WebSocketChannels owner, byte channel) : Stream
+    private sealed class ChannelStream(WebSocketChannels owner, byte channel) : AsyncDuplexStream
     {
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             owner.ReadChannelAsync(channel, buffer, cancellationToken);
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -268,22 +259,5 @@ public sealed class WebSocketChannels : IAsyncDisposable
                 await owner.SendAsync(channel, buffer, cancellationToken).ConfigureAwait(false);
             }
         }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("channels are read asynchronously");
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("channels are written asynchronously");
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -9,7 +9,7 @@ namespace Berth.Api.Streaming.Spdy;
 /// the send window when the peer keeps windows); <see cref="CloseWriteAsync"/> sends FIN (half-close),
 /// <see cref="ResetAsync"/> sends RST_STREAM. Only async reads and writes are supported.
 /// </summary>
-public sealed class SpdyStream : Stream
+public sealed class SpdyStream : AsyncDuplexStream
 {
     /// <summary>The largest DATA frame sent (Go's io.Copy, which kubectl uses, writes 32 KiB at a time).</summary>
     public const int MaxDataFrame = 32 * 1024;
@@ -46,12 +46,6 @@ public sealed class SpdyStream : Stream
 
     /// <summary>Completes when the peer answered SYN_REPLY (streams this side opened); faults when it reset the stream.</summary>
     internal Task Replied => _replied.Task;
-
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     /// <summary>Accepts a stream the peer opened: sends SYN_REPLY (no headers), as Kubernetes' servers do.</summary>
     public Task AcceptAsync(CancellationToken cancellationToken = default) => _connection.SendReplyAsync(this, cancellationToken);
@@ -125,9 +119,6 @@ public sealed class SpdyStream : Stream
         return n;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (!buffer.IsEmpty)
@@ -145,23 +136,6 @@ public sealed class SpdyStream : Stream
             buffer = buffer[chunk..];
         }
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override void Flush()
-    {
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("SPDY streams are read asynchronously");
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("SPDY streams are written asynchronously");
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <summary>Half-closes (FIN) what was not closed or reset yet.</summary>
     public override async ValueTask DisposeAsync()

@@ -64,7 +64,6 @@ internal sealed class ShimExecProcess : ExecProcess
 
     public override Task CloseStdinAsync()
     {
-        // End of file for the command; a terminal has no such thing (the client sends ^D itself).
         try
         {
             _stdinSocket?.Socket.Shutdown(SocketShutdown.Send);

@@ -43,7 +43,8 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
             await using (process)
             {
                 var outputs = StartOutputs(process, channels, stop.Token);
-                Task input = CopyInputAsync(process, channels, stop.Token, stdinEnded: process.CloseStdinAsync);
+                // The end of the client's stdin is the command's end of file; a terminal has none (the client types ^D).
+                Task input = CopyInputAsync(process, channels, stop.Token, stdinEnded: process.Terminal ? () => Task.CompletedTask : process.CloseStdinAsync);
                 Task resize = ResizeAsync(process, channels, stop.Token);
                 status = await WaitForExitAsync(container, command, process, outputs, channels.ClientGone);
                 stop.Cancel();

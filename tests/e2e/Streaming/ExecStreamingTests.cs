@@ -152,7 +152,7 @@ public sealed class ExecStreamingTests(BusyboxRegistry registry) : IClassFixture
 }
 
 /// <summary>A stdin whose bytes the test sends when it chooses; it ends at <see cref="End"/> (or never).</summary>
-internal sealed class ScriptedInput : Stream
+internal sealed class ScriptedInput : Berth.Api.Streaming.AsyncDuplexStream
 {
     private readonly Channel<byte[]> _chunks = Channel.CreateUnbounded<byte[]>();
 
@@ -171,14 +171,6 @@ internal sealed class ScriptedInput : Stream
         return chunk.Length;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("stdin is only read");
 }

@@ -17,9 +17,6 @@ internal sealed class FakeStdio(bool tty, bool stdin, bool stdout, bool stderr, 
     public bool StdinClosed { get; private set; }
     public TaskCompletionSource Disposed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>The process writes <paramref name="text"/> on stdout.</summary>
-    public async Task WriteStdoutAsync(string text) => await StdoutPipe.Writer.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text));
-
     /// <summary>The process ends its output and exits with <paramref name="code"/>.</summary>
     public async Task ExitAsync(int code)
     {
@@ -32,12 +29,9 @@ internal sealed class FakeStdio(bool tty, bool stdin, bool stdout, bool stderr, 
 
     public Attachment AsAttachment() => new Attach(this);
 
-    private void Init(ProcessStdio target, out Stream? inStream, out Stream? outStream, out Stream? errStream)
-    {
-        inStream = stdin ? StdinPipe.Writer.AsStream() : null;
-        outStream = stdout ? StdoutPipe.Reader.AsStream() : null;
-        errStream = stderr ? StderrPipe.Reader.AsStream() : null;
-    }
+    private Stream? In => stdin ? StdinPipe.Writer.AsStream() : null;
+    private Stream? Out => stdout ? StdoutPipe.Reader.AsStream() : null;
+    private Stream? Err => stderr ? StderrPipe.Reader.AsStream() : null;
 
     private void Resize(ushort columns, ushort rows)
     {
@@ -59,12 +53,7 @@ internal sealed class FakeStdio(bool tty, bool stdin, bool stdout, bool stderr, 
 
         public Exec(FakeStdio owner)
         {
-            _owner = owner;
-            owner.Init(this, out var i, out var o, out var e);
-            Stdin = i;
-            Stdout = o;
-            Stderr = e;
-            Terminal = owner._tty;
+            (_owner, Stdin, Stdout, Stderr, Terminal) = (owner, owner.In, owner.Out, owner.Err, owner._tty);
         }
 
         public override Task<int> Exited => _owner.Exit.Task;
@@ -87,12 +76,7 @@ internal sealed class FakeStdio(bool tty, bool stdin, bool stdout, bool stderr, 
 
         public Attach(FakeStdio owner)
         {
-            _owner = owner;
-            owner.Init(this, out var i, out var o, out var e);
-            Stdin = i;
-            Stdout = o;
-            Stderr = e;
-            StdinOnce = owner._stdinOnce;
+            (_owner, Stdin, Stdout, Stderr, StdinOnce) = (owner, owner.In, owner.Out, owner.Err, owner._stdinOnce);
         }
 
         public override void Resize(ushort columns, ushort rows) => _owner.Resize(columns, rows);

@@ -6,7 +6,7 @@ namespace Berth.RuntimeService.Runtime.Descriptors;
 /// on <see cref="DescriptorPoller"/>. EIO on a terminal master (its last slave descriptor closed) reads
 /// as end of file. Owns the descriptor.
 /// </summary>
-internal sealed class DescriptorStream : Stream
+internal sealed class DescriptorStream : Api.Streaming.AsyncDuplexStream
 {
     private readonly CancellationTokenSource _disposed = new();
     private int _fd;
@@ -19,12 +19,6 @@ internal sealed class DescriptorStream : Stream
 
     /// <summary>The descriptor, for ioctls (TIOCSWINSZ); -1 once disposed.</summary>
     public int Descriptor => Volatile.Read(ref _fd);
-
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -64,26 +58,6 @@ internal sealed class DescriptorStream : Stream
             await WaitAsync(fd, Interop.Sys.POLLOUT, linked.Token).ConfigureAwait(false);
         }
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override void Flush()
-    {
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("read asynchronously");
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("written asynchronously");
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
