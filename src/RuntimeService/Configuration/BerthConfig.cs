@@ -77,8 +77,10 @@ public sealed record StreamingConfig
     /// <summary>A session with no traffic either way for this long is closed (containerd's default: 4 h).</summary>
     public int IdleTimeoutSeconds { get; set; } = 4 * 60 * 60;
 
+    [JsonIgnore]
     public IPAddress AddressValue => IPAddress.Parse(Address);
 
+    [JsonIgnore]
     public bool UsesTls => TlsCertFile is not null;
 }
 
