@@ -174,6 +174,122 @@ public sealed class ShimClient : IDisposable
     public Task ReopenLogAsync(CancellationToken cancellationToken = default) =>
         CallAsync(new Request { ReopenLog = new ReopenLogRequest() }, DefaultTimeout, cancellationToken);
 
+    /// <summary>
+    /// Starts a streaming exec or an attachment (a <see cref="Request"/> holding <see cref="ExecRequest"/> or
+    /// <see cref="AttachRequest"/>) on this connection, which then belongs to the returned session: the
+    /// answer's descriptors (SCM_RIGHTS) are the session's until it hands them out.
+    /// </summary>
+    /// <exception cref="ShimException">The shim refused or could not start it.</exception>
+    public async Task<ShimSession> OpenSessionAsync(Request request, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        int[] descriptors = [];
+        try
+        {
+            if (_broken)
+            {
+                throw new ShimUnavailableException($"connection to {SocketPath} is closed");
+            }
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(DefaultTimeout);
+            Response response;
+            try
+            {
+                await ShimFraming.WriteAsync(_stream, request, timeout.Token).ConfigureAwait(false);
+                (response, descriptors) = await ReceiveWithDescriptorsAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or InvalidDataException or InvalidProtocolBufferException
+                or ObjectDisposedException or OperationCanceledException)
+            {
+                Break();
+                if (e is OperationCanceledException && cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+                throw new ShimUnavailableException($"shim {SocketPath}: {request.KindCase}: {e.Message}", e);
+            }
+            if (response.Code != ErrorCode.None)
+            {
+                throw new ShimException(response.Code, response.Error);
+            }
+            var session = new ShimSession(this, response, descriptors);
+            descriptors = [];
+            return session;
+        }
+        finally
+        {
+            foreach (int fd in descriptors)
+            {
+                Interop.Sys.Close(fd);
+            }
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The next frame the shim sends on this connection without being asked (a session's end).</summary>
+    internal async Task<Response> ReadUnaskedAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ShimFraming.ReadAsync(_stream, Response.Parser, cancellationToken).ConfigureAwait(false)
+                ?? throw new ShimUnavailableException($"shim {SocketPath} closed the session's connection");
+        }
+        catch (Exception e) when (e is IOException or SocketException or InvalidDataException or InvalidProtocolBufferException or ObjectDisposedException)
+        {
+            Break();
+            throw new ShimUnavailableException($"shim {SocketPath}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Reads one response frame whose first bytes carry descriptors: recvmsg(2) on the socket once it is
+    /// readable, then plain reads for what of the frame is left.
+    /// </summary>
+    private async Task<(Response Response, int[] Descriptors)> ReceiveWithDescriptorsAsync(CancellationToken cancellationToken)
+    {
+        byte[] first = new byte[4096];
+        int[] descriptors = new int[Interop.Sys.MaxRights];
+        int count;
+        int n;
+        while (true)
+        {
+            // A zero-byte receive completes when the socket has something to read.
+            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            n = Interop.Sys.ReceiveWithRights((int)_socket.Handle, first, descriptors, out count);
+            if (n >= 0)
+            {
+                break;
+            }
+        }
+        int[] owned = descriptors[..count];
+        try
+        {
+            if (n == 0)
+            {
+                throw new EndOfStreamException($"shim {SocketPath} closed the connection");
+            }
+            if (n < ShimFraming.HeaderLength)
+            {
+                await _stream.ReadExactlyAsync(first.AsMemory(n, ShimFraming.HeaderLength - n), cancellationToken).ConfigureAwait(false);
+                n = ShimFraming.HeaderLength;
+            }
+            int length = ShimFraming.ReadHeader(first);
+            byte[] frame = new byte[ShimFraming.HeaderLength + length];
+            int have = Math.Min(n, frame.Length);
+            first.AsSpan(0, have).CopyTo(frame);
+            await _stream.ReadExactlyAsync(frame.AsMemory(have), cancellationToken).ConfigureAwait(false);
+            return (Response.Parser.ParseFrom(frame, ShimFraming.HeaderLength, length), owned);
+        }
+        catch
+        {
+            foreach (int fd in owned)
+            {
+                Interop.Sys.Close(fd);
+            }
+            throw;
+        }
+    }
+
     /// <summary>Kills what is left, cleans up and makes the shim exit; the exit file stays.</summary>
     public Task ShutdownAsync(CancellationToken cancellationToken = default) =>
         CallAsync(new Request { Shutdown = new ShutdownRequest() }, TimeSpan.FromSeconds(30), cancellationToken);
@@ -189,5 +305,74 @@ public sealed class ShimClient : IDisposable
         _broken = true;
         _stream.Dispose();
         _gate.Dispose();
+    }
+}
+
+/// <summary>
+/// A streaming exec or an attachment, on a control connection of its own (<see cref="ShimClient.OpenSessionAsync"/>):
+/// the shim's first answer, the descriptors it handed over (each taken once, by <see cref="Take"/>), and
+/// the connection, whose closing tells the shim the session is over (an exec is killed, an attacher detached).
+/// </summary>
+public sealed class ShimSession : IDisposable
+{
+    private readonly ShimClient _client;
+    private readonly int[] _descriptors;
+    private readonly List<StdioStream> _kinds;
+
+    internal ShimSession(ShimClient client, Response started, int[] descriptors)
+    {
+        _client = client;
+        Started = started;
+        _descriptors = descriptors;
+        _kinds = [.. started.ResultCase switch
+        {
+            Response.ResultOneofCase.ExecStarted => started.ExecStarted.Descriptors,
+            Response.ResultOneofCase.Attached => started.Attached.Descriptors,
+            _ => [],
+        }];
+        if (_kinds.Count != descriptors.Length)
+        {
+            Dispose();
+            throw new ShimException(ErrorCode.Internal, $"the shim listed {_kinds.Count} descriptors and sent {descriptors.Length}");
+        }
+    }
+
+    /// <summary>ExecStarted or Attached.</summary>
+    public Response Started { get; }
+
+    /// <summary>The descriptor of <paramref name="kind"/>, now the caller's to close; -1 when the shim sent none (or it was taken).</summary>
+    public int Take(StdioStream kind)
+    {
+        int index = _kinds.IndexOf(kind);
+        if (index < 0 || _descriptors[index] < 0)
+        {
+            return -1;
+        }
+        int fd = _descriptors[index];
+        _descriptors[index] = -1;
+        return fd;
+    }
+
+    /// <summary>The shim's next message on the session: for an exec, ExecExited (or an EXEC_FAILED error) when it ends.</summary>
+    /// <exception cref="ShimException">The shim's error; <see cref="ShimUnavailableException"/> when the connection broke.</exception>
+    public async Task<Response> NextAsync(CancellationToken cancellationToken = default)
+    {
+        Response response = await _client.ReadUnaskedAsync(cancellationToken).ConfigureAwait(false);
+        return response.Code == ErrorCode.None ? response : throw new ShimException(response.Code, response.Error);
+    }
+
+    /// <summary>An attacher's stdin ended (the shim closes the container's stdin when it has stdin_once).</summary>
+    public Task CloseStdinAsync(CancellationToken cancellationToken = default) =>
+        _client.CallAsync(new Request { CloseStdin = new CloseStdinRequest() }, ShimClient.DefaultTimeout, cancellationToken);
+
+    /// <summary>Ends the session (closes the connection) and closes the descriptors nobody took.</summary>
+    public void Dispose()
+    {
+        for (int i = 0; i < _descriptors.Length; i++)
+        {
+            Interop.Sys.Close(_descriptors[i]);
+            _descriptors[i] = -1;
+        }
+        _client.Dispose();
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Berth.Api.Cri;
+using Berth.Api.Streaming.Client;
 using Berth.Tests.E2e.Fixtures;
 using Grpc.Core;
 using CriImageSpec = Berth.Api.Cri.ImageSpec;
@@ -121,6 +122,21 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
             : throw new InvalidOperationException($"{runtime.Name}: ExecSync true exited {response.ExitCode}: {response.Stderr.ToStringUtf8()}");
     }
 
+    /// <summary>A streaming exec of `true` as kubelet runs one: Exec for the URL, then the SPDY session until the exit status.</summary>
+    private async Task<double> ExecSessionAsync(RuntimeUnderTest runtime, string containerId)
+    {
+        var request = new ExecRequest { ContainerId = containerId, Stdout = true, Stderr = true };
+        request.Cmd.Add("true");
+        var t0 = Stopwatch.GetTimestamp();
+        var response = await runtime.Runtime.ExecAsync(request, deadline: Deadline(), cancellationToken: cancellation);
+        var result = await RemoteCommandClient.RunAsync(new Uri(response.Url),
+            new RemoteCommandStreams { Stdout = Stream.Null, Stderr = Stream.Null }, StreamingTransport.Spdy, cancellationToken: cancellation);
+        var elapsed = Ms(t0);
+        return result.ExitCode == 0
+            ? elapsed
+            : throw new InvalidOperationException($"{runtime.Name}: exec session of true ended with {result.Status?.Message}");
+    }
+
     // ------------------------------------------------------------------ steps
 
     public async Task PullAsync(RuntimeUnderTest runtime, string image)
@@ -133,7 +149,7 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
     /// <summary>One pod's life, timed call by call; warm-up cycles first, unrecorded.</summary>
     public async Task LatencyAsync(RuntimeUnderTest berth, RuntimeUnderTest containerd)
     {
-        Log($"latency: {options.Warmup} warm-up and {options.Runs} recorded cycles per runtime (RunPodSandbox, CreateContainer, StartContainer, ExecSync true, StopPodSandbox+RemovePodSandbox)");
+        Log($"latency: {options.Warmup} warm-up and {options.Runs} recorded cycles per runtime (RunPodSandbox, CreateContainer, StartContainer, ExecSync true, an exec session of true, StopPodSandbox+RemovePodSandbox)");
         for (var sample = -options.Warmup; sample < options.Runs; sample++)
         {
             foreach (var runtime in Order(sample, berth, containerd))
@@ -149,6 +165,7 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
 
                 var pod = await StartPodAsync(runtime, "lat");
                 var exec = await ExecTrueAsync(runtime, pod.ContainerId);
+                var session = await ExecSessionAsync(runtime, pod.ContainerId);
                 var stop = await StopRemoveAsync(runtime, pod.PodId);
                 var hostPod = PodConfig(runtime, "host", hostNetwork: true);
                 var t0Host = Stopwatch.GetTimestamp();
@@ -167,6 +184,7 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
                 report.Add("container_start", runtime.Name, pod.StartMs);
                 report.Add("pod_to_running", runtime.Name, pod.TotalMs);
                 report.Add("exec_sync", runtime.Name, exec);
+                report.Add("exec_session", runtime.Name, session);
                 report.Add("stop_remove", runtime.Name, stop);
             }
         }

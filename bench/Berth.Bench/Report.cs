@@ -16,6 +16,7 @@ public sealed class Report
         new("container_start", "ms", "StartContainer"),
         new("pod_to_running", "ms", "RunPodSandbox + CreateContainer + StartContainer"),
         new("exec_sync", "ms", "ExecSync of `true` in the running container"),
+        new("exec_session", "ms", "Exec of `true` over SPDY: the Exec call, the upgrade, the streams, until the exit status"),
         new("stop_remove", "ms", "StopPodSandbox + RemovePodSandbox, the container still running (containerd kills it at once)"),
         new("rpc_version", "ms", "Version: one gRPC round trip, the floor of every call"),
         new("parallel_start", "ms", "N pods started at once, wall time until all run"),

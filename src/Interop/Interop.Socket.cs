@@ -5,7 +5,8 @@ namespace Berth;
 
 internal static partial class Interop
 {
-    // The control socket: a unix stream socket the shim listens on with its own poll loop.
+    // Sockets: the shim's control socket (a unix stream socket it listens on with its own poll loop),
+    // socket pairs, and the TCP sockets port forwarding opens inside a pod's network namespace.
     internal static unsafe partial class Sys
     {
         private const int AF_UNIX = 1;
@@ -77,6 +78,36 @@ internal static partial class Interop
                 // EAGAIN, or a connection that went away before it was accepted.
                 return -1;
             }
+        }
+
+        [LibraryImport(Libraries.Libc, EntryPoint = "socketpair", SetLastError = true)]
+        private static partial int socketpair(int domain, int type, int protocol, int* fds);
+
+        /// <summary>A connected pair of close-on-exec unix stream sockets (an exec's or attacher's stdio end and the end berthd gets).</summary>
+        internal static (int First, int Second) SocketPair()
+        {
+            int* fds = stackalloc int[2];
+            if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+            {
+                throw Fail("socketpair");
+            }
+            return (fds[0], fds[1]);
+        }
+
+        private const int AF_INET6 = 10;
+
+        /// <summary>
+        /// A close-on-exec TCP socket of the calling thread's network namespace (port forwarding creates it on
+        /// a thread that entered a pod's, and the socket keeps that namespace from any thread).
+        /// </summary>
+        internal static int TcpSocket(bool ipv6)
+        {
+            int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                throw Fail(ipv6 ? "socket(AF_INET6)" : "socket(AF_INET)");
+            }
+            return fd;
         }
 
         /// <summary>An AF_INET datagram socket: the handle for interface ioctls in the current network namespace.</summary>

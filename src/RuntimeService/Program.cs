@@ -16,6 +16,7 @@ using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
+using Berth.RuntimeService.Streaming;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -135,6 +136,12 @@ using (daemonLock)
         services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
     builder.Services.AddSingleton(services => new CriImageService(
         services.GetRequiredService<ImageManager>(), Path.Combine(config.Root, "containers")));
+    builder.Services.AddSingleton(TimeProvider.System);
+    builder.Services.AddSingleton<StreamingTokens>();
+    builder.Services.AddSingleton<RemoteCommandSessions>();
+    builder.Services.AddSingleton<PortForwardSessions>();
+    builder.Services.AddSingleton<StreamingServer>();
+    builder.Services.AddHostedService(services => services.GetRequiredService<StreamingServer>());
     builder.Services.AddSingleton<CriRuntimeService>();
     builder.Services.AddGrpc(grpc =>
     {

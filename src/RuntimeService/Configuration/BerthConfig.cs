@@ -46,6 +46,9 @@ public sealed record BerthConfig
     /// <summary>The pod network: CNI configuration and plugin directories, plugin timeout, configuration template.</summary>
     public CniSettings Cni { get; set; } = new();
 
+    /// <summary>The streaming server that Exec, Attach and PortForward return URLs on.</summary>
+    public StreamingConfig Streaming { get; set; } = new();
+
     /// <summary>The berth-shim binary; by default the one beside berthd.</summary>
     public string ShimPath { get; set; } = Path.Combine(AppContext.BaseDirectory, "berth-shim");
 
@@ -55,6 +58,34 @@ public sealed record BerthConfig
     public string SocketPath => Listen["unix://".Length..];
 
     public IPEndPoint? MetricsEndPoint => MetricsAddress is null ? null : IPEndPoint.Parse(MetricsAddress);
+}
+
+/// <summary>
+/// berthd's streaming server (containerd's stream_server_address, stream_server_port,
+/// enable_tls_streaming with x509_key_pair_streaming, and stream_idle_timeout).
+/// </summary>
+public sealed record StreamingConfig
+{
+    /// <summary>The address it listens on: loopback by default, since kubelet on the same node proxies to it.</summary>
+    public string Address { get; set; } = "127.0.0.1";
+
+    /// <summary>The TCP port; 0 picks a free one at each start (the URLs say which).</summary>
+    public int Port { get; set; }
+
+    /// <summary>A PEM certificate (chain) for HTTPS; with <see cref="TlsKeyFile"/>, the URLs are https://.</summary>
+    public string? TlsCertFile { get; set; }
+
+    /// <summary>The PEM private key of <see cref="TlsCertFile"/>.</summary>
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>A session with no traffic either way for this long is closed (containerd's default: 4 h).</summary>
+    public int IdleTimeoutSeconds { get; set; } = 4 * 60 * 60;
+
+    [JsonIgnore]
+    public IPAddress AddressValue => IPAddress.Parse(Address);
+
+    [JsonIgnore]
+    public bool UsesTls => TlsCertFile is not null;
 }
 
 [JsonSourceGenerationOptions(

@@ -100,6 +100,7 @@ public static class ConfigLoader
             throw new ConfigException($"logLevel: '{config.LogLevel}' is not one of Trace, Debug, Information, Warning, Error, Critical");
         }
         ValidateCni(config.Cni);
+        ValidateStreaming(config.Streaming);
         foreach (var (host, registry) in config.Registries)
         {
             if (string.IsNullOrWhiteSpace(host) || host.Contains('/'))
@@ -166,6 +167,33 @@ public static class ConfigLoader
             {
                 throw new ConfigException($"cni.confTemplate: no such file '{template}'");
             }
+        }
+    }
+
+    private static void ValidateStreaming(StreamingConfig streaming)
+    {
+        if (!IPAddress.TryParse(streaming.Address, out _))
+        {
+            throw new ConfigException($"streaming.address: '{streaming.Address}' must be an IP address such as 127.0.0.1");
+        }
+        if (streaming.Port is < 0 or > 65535)
+        {
+            throw new ConfigException($"streaming.port: {streaming.Port} is outside 0..65535");
+        }
+        if ((streaming.TlsCertFile is null) != (streaming.TlsKeyFile is null))
+        {
+            throw new ConfigException("streaming.tlsCertFile and streaming.tlsKeyFile go together: set both or neither");
+        }
+        foreach (var (key, file) in new[] { ("tlsCertFile", streaming.TlsCertFile), ("tlsKeyFile", streaming.TlsKeyFile) })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                throw new ConfigException($"streaming.{key}: no such file '{file}'");
+            }
+        }
+        if (streaming.IdleTimeoutSeconds is < 1 or > 7 * 24 * 60 * 60)
+        {
+            throw new ConfigException($"streaming.idleTimeoutSeconds: {streaming.IdleTimeoutSeconds} is outside 1..604800");
         }
     }
 

@@ -255,6 +255,20 @@ public sealed class ContainerManager(
     private static TimeSpan? ExecTimeout(long seconds) =>
         CriDurations.FromSeconds(seconds) is var timeout && timeout > TimeSpan.Zero ? timeout : null;
 
+    /// <summary>Starts a command for a streaming exec session (CRI Exec, through its URL). FailedPrecondition unless the container runs.</summary>
+    public Task<ExecProcess> ExecAsync(Container container, ExecCommand command, CancellationToken ct)
+    {
+        RequireRunning(container, "run a command in");
+        return runtime.ExecAsync(container.Shim, command, ct);
+    }
+
+    /// <summary>Attaches to the container's own stdio (CRI Attach, through its URL). FailedPrecondition unless it runs.</summary>
+    public Task<Attachment> AttachAsync(Container container, AttachStreams streams, CancellationToken ct)
+    {
+        RequireRunning(container, "attach to");
+        return runtime.AttachAsync(container.Shim, streams, ct);
+    }
+
     /// <summary>kubelet's new CPU and memory settings for a created or running container; devices and block I/O stay as created.</summary>
     public async Task UpdateResourcesAsync(Container container, Cri.LinuxContainerResources? linux, CancellationToken ct)
     {

@@ -35,4 +35,11 @@ public interface INodeOperations
     /// Docker, containerd and CRI-O do for kubelet's hostPath volumes of type "".
     /// </summary>
     void EnsureHostPath(string hostPath);
+
+    /// <summary>
+    /// A TCP socket of the network namespace pinned at <paramref name="networkNamespace"/> (null: berthd's
+    /// own, for a pod on the host's network), not yet connected: port forwarding connects it to the pod's
+    /// loopback. Made on a thread that enters the namespace and ends; the socket keeps the namespace.
+    /// </summary>
+    System.Net.Sockets.Socket CreateTcpSocket(string? networkNamespace, System.Net.Sockets.AddressFamily family);
 }

@@ -108,6 +108,47 @@ public sealed class NodeOperations : INodeOperations
         }
     }
 
+    public System.Net.Sockets.Socket CreateTcpSocket(string? networkNamespace, System.Net.Sockets.AddressFamily family)
+    {
+        bool ipv6 = family == System.Net.Sockets.AddressFamily.InterNetworkV6;
+        if (networkNamespace is null)
+        {
+            return new System.Net.Sockets.Socket(family, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        }
+        int fd = -1;
+        Exception? failure = null;
+        // setns(2) changes only the calling thread's namespace: a thread of its own, never a pool thread, that ends here.
+        var thread = new Thread(() =>
+        {
+            int ns = -1;
+            try
+            {
+                ns = Interop.Sys.Open(networkNamespace, Interop.Sys.O_RDONLY);
+                Interop.Sys.SetNs(ns, Interop.Sys.CLONE_NEWNET, networkNamespace);
+                fd = Interop.Sys.TcpSocket(ipv6);
+            }
+            catch (Exception error)
+            {
+                failure = error;
+            }
+            finally
+            {
+                Interop.Sys.Close(ns);
+            }
+        }, maxStackSize: 256 * 1024)
+        {
+            IsBackground = true,
+            Name = "netns socket",
+        };
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+        {
+            throw BerthException.FailedPrecondition($"opening a socket in the pod's network namespace {networkNamespace}: {failure.Message}", failure);
+        }
+        return new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(fd, ownsHandle: true));
+    }
+
     private IReadOnlyList<string> Directories(string cgroupPath) => _cgroups.Value.Directories(cgroupPath);
 
     private static async Task KillAndRemoveAsync(string cgroup)

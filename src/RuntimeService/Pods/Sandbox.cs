@@ -42,6 +42,12 @@ public sealed class Sandbox
     /// <summary>The pod files its containers share, and where its namespaces are pinned.</summary>
     public SandboxFiles Files { get; }
 
+    /// <summary>The pod's network namespace, pinned by its shim; null when the pod uses the host's network.</summary>
+    public string? NetworkNamespace =>
+        Config.Linux?.SecurityContext?.NamespaceOptions?.Network == Cri.NamespaceMode.Node
+            ? null
+            : Api.Shim.NamespacePins.PathOf(Files.NamespaceDir, Api.Shim.LinuxNamespaceType.Network);
+
     /// <summary>The pod's cgroup (cgroupfs path).</summary>
     public string PodCgroup => Record.CgroupPath;
 

@@ -42,6 +42,16 @@ public interface IShimRuntime
     /// <summary>Runs a command in the running process's namespaces and cgroup and collects its output.</summary>
     Task<ExecSyncResult> ExecSyncAsync(ShimTarget target, ExecSyncCommand command, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Starts a command in the running process's namespaces and cgroup for a streaming session (CRI Exec):
+    /// its stdio comes back as streams, its end as <see cref="ExecProcess.Exited"/>; disposing it kills the
+    /// command if it still runs.
+    /// </summary>
+    Task<ExecProcess> ExecAsync(ShimTarget target, ExecCommand command, CancellationToken cancellationToken);
+
+    /// <summary>Joins the running process's own stdio (CRI Attach) until the attachment is disposed; its output still goes to the log.</summary>
+    Task<Attachment> AttachAsync(ShimTarget target, AttachStreams streams, CancellationToken cancellationToken);
+
     /// <summary>Applies new cgroup limits to the running or created process.</summary>
     Task UpdateResourcesAsync(ShimTarget target, LinuxResources resources, CancellationToken cancellationToken);
 

@@ -117,6 +117,44 @@ public sealed class ShimRuntime(string shimPath) : IShimRuntime
         }
     }
 
+    public async Task<ExecProcess> ExecAsync(ShimTarget target, ExecCommand command, CancellationToken cancellationToken)
+    {
+        var process = new ExecSyncRequest();
+        process.Args.AddRange(command.Args);
+        var request = new Request
+        {
+            Exec = new ExecRequest { Process = process, Tty = command.Tty, Stdin = command.Stdin, Stdout = command.Stdout, Stderr = command.Stderr },
+        };
+        return new ShimExecProcess(target, await OpenSessionAsync(target, request, "exec", cancellationToken));
+    }
+
+    public async Task<Attachment> AttachAsync(ShimTarget target, AttachStreams streams, CancellationToken cancellationToken)
+    {
+        var request = new Request { Attach = new AttachRequest { Stdin = streams.Stdin, Stdout = streams.Stdout, Stderr = streams.Stderr } };
+        return new ShimAttachment(await OpenSessionAsync(target, request, "attach", cancellationToken), streams);
+    }
+
+    /// <summary>A session on a connection of its own: it lasts as long as the exec or the attachment.</summary>
+    private static async Task<ShimSession> OpenSessionAsync(ShimTarget target, Request request, string what, CancellationToken cancellationToken)
+    {
+        ShimClient? shim = null;
+        try
+        {
+            shim = await ShimClient.ConnectAsync(target.SocketPath, ReconnectTimeout, cancellationToken);
+            return await shim.OpenSessionAsync(request, cancellationToken);
+        }
+        catch (ShimException error)
+        {
+            shim?.Dispose();
+            throw Translate(target, error, what);
+        }
+        catch
+        {
+            shim?.Dispose();
+            throw;
+        }
+    }
+
     public Task UpdateResourcesAsync(ShimTarget target, LinuxResources resources, CancellationToken cancellationToken) =>
         CallAsync(target, async shim => { await shim.UpdateResourcesAsync(resources, cancellationToken); return true; }, "update resources");
 

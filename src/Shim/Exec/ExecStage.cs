@@ -5,7 +5,7 @@ using Berth.Shim.Spawn;
 namespace Berth.Shim.Exec;
 
 /// <summary>
-/// <c>berth-shim exec &lt;bundle&gt;</c>: runs an ExecSync command in a running container. The
+/// <c>berth-shim exec &lt;bundle&gt;</c>: runs an ExecSync or streaming exec command in a running container. The
 /// monitor spawns it already inside the container's net, ipc, uts, pid and cgroup namespaces and
 /// passes: descriptor 3, the status pipe; 4, the ExecSyncRequest (protobuf, to end of file); 5,
 /// the container's mount namespace. The main thread (the one that will execve) enters that mount
@@ -29,6 +29,11 @@ internal static class ExecStage
             OciProcess process = spec.Process ?? new OciProcess();
 
             Interop.Sys.SetSid();
+            if (request.Tty)
+            {
+                // A new session whose controlling terminal is the pty on its stdio, as runc's exec with a console.
+                Interop.Sys.SetControllingTerminal(0);
+            }
             Interop.Sys.Unshare(Interop.Sys.CLONE_FS);
             Interop.Sys.SetNs(MountNamespaceFd, Interop.Sys.CLONE_NEWNS, "container mount namespace");
             Interop.Sys.Close(MountNamespaceFd);
@@ -39,6 +44,10 @@ internal static class ExecStage
             uint gid = request.HasGid ? request.Gid : process.User.Gid;
             IReadOnlyList<uint>? groups = request.HasUid || request.HasGid ? request.AdditionalGids : process.User.AdditionalGids;
             IReadOnlyList<string> env = request.Env.Count > 0 ? request.Env : process.Env ?? [];
+            if (request.Tty && !env.Any(variable => variable.StartsWith("TERM=", StringComparison.Ordinal)))
+            {
+                env = [.. env, "TERM=xterm"];
+            }
             try
             {
                 ProcessSetup.EnterWorkingDirectory(cwd);

@@ -6,15 +6,19 @@ internal enum Pending
     None,
     /// <summary>A WaitRequest: answered when the process exits.</summary>
     Exit,
-    /// <summary>An ExecSync: answered when the command ends.</summary>
+    /// <summary>An ExecSync or a streaming exec: answered when the command ends.</summary>
     Exec,
 }
 
 /// <summary>One control connection: its descriptor and the bytes of a frame still arriving.</summary>
 internal sealed class ClientSlot
 {
+    private const int InitialBuffer = 4096;
+
     public int Fd = -1;
-    public byte[] Buffer = new byte[4096];
+
+    /// <summary>Empty until the connection sends something: most slots are never used.</summary>
+    public byte[] Buffer = [];
     public int Length;
     public Pending Pending;
 
@@ -25,7 +29,7 @@ internal sealed class ClientSlot
     {
         if (Length + more > Buffer.Length)
         {
-            Array.Resize(ref Buffer, Math.Max(Buffer.Length * 2, Length + more));
+            Array.Resize(ref Buffer, Math.Max(Math.Max(Buffer.Length * 2, InitialBuffer), Length + more));
         }
     }
 
@@ -37,7 +41,7 @@ internal sealed class ClientSlot
         Pending = Pending.None;
         if (Buffer.Length > 64 * 1024)
         {
-            Buffer = new byte[4096];
+            Buffer = new byte[InitialBuffer];
         }
     }
 }

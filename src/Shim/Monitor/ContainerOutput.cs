@@ -11,6 +11,9 @@ namespace Berth.Shim.Monitor;
 /// </summary>
 internal sealed class ContainerOutput : IDisposable
 {
+    /// <summary>Connections attached at once.</summary>
+    public const int MaxAttachers = 8;
+
     /// <summary>Pipe capacity asked for each output stream (bytes), so a burst waits less on the loop.</summary>
     private const int PipeSize = 256 * 1024;
 
@@ -21,6 +24,11 @@ internal sealed class ContainerOutput : IDisposable
     private int _stdoutFd = -1;
     private int _stderrFd = -1;
     private int _stdinFd = -1;
+    private bool _tty;
+    private bool _stdinOnce;
+
+    /// <summary>The attached connections; allocated at the first attach, so a container nobody attaches to pays nothing.</summary>
+    private Attacher?[]? _attachers;
 
     /// <param name="buffer">Scratch for each read(2); the loop's parts share one, as only one reads at a time.</param>
     public ContainerOutput(byte[] buffer)
@@ -37,6 +45,8 @@ internal sealed class ContainerOutput : IDisposable
     {
         _log = new CriLogFile(options.LogPath);
         bool tty = options.Tty || spec.Process?.Terminal == true;
+        _tty = tty;
+        _stdinOnce = options.StdinOnce;
         if (tty)
         {
             var (master, slave) = Interop.Sys.OpenPty();
@@ -105,9 +115,164 @@ internal sealed class ContainerOutput : IDisposable
         if (n == 0)
         {
             stream.End(now, _log!);
+            EndAttached(stderr);
             return;
         }
         stream.Write(_buffer.AsSpan(0, n), now, _log!);
+        CopyToAttached(stderr, _buffer.AsSpan(0, n));
+    }
+
+    /// <summary>
+    /// Attaches connection <paramref name="client"/> (CRI Attach): a socket pair per output stream asked for,
+    /// whose shim end gets a copy of what is logged; for input a duplicate of the container's stdin pipe, or
+    /// of its terminal's master (also what resizes it). The descriptors for berthd go into
+    /// <paramref name="handedOver"/>, for the caller to send and close.
+    /// </summary>
+    /// <exception cref="ShimRequestException">FailedPrecondition when nothing was created or too many attach.</exception>
+    public Attached Attach(int client, AttachRequest request, List<int> handedOver)
+    {
+        if (_log is null)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, "the container has no stdio to attach to");
+        }
+        _attachers ??= new Attacher?[MaxAttachers];
+        int slot = Array.FindIndex(_attachers, attacher => attacher is null);
+        if (slot < 0)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many attached at once ({MaxAttachers})");
+        }
+        var attacher = new Attacher { Client = client };
+        var attached = new Attached { Tty = _tty, Stdin = _tty || _stdinFd >= 0, StdinOnce = _stdinOnce };
+        try
+        {
+            if (_tty && _stdoutFd >= 0)
+            {
+                handedOver.Add(Interop.Sys.DuplicateAbove(_stdoutFd, 3));
+                attached.Descriptors.Add(StdioStream.Terminal);
+            }
+            else if (request.Stdin && _stdinFd >= 0)
+            {
+                handedOver.Add(Interop.Sys.DuplicateAbove(_stdinFd, 3));
+                attached.Descriptors.Add(StdioStream.Stdin);
+                attacher.HadStdin = true;
+            }
+            if (request.Stdout || (_tty && request.Stderr))
+            {
+                attacher.Stdout = OutputSocket(handedOver);
+                attached.Descriptors.Add(StdioStream.Stdout);
+            }
+            if (request.Stderr && !_tty)
+            {
+                attacher.Stderr = OutputSocket(handedOver);
+                attached.Descriptors.Add(StdioStream.Stderr);
+            }
+        }
+        catch
+        {
+            attacher.Close();
+            throw;
+        }
+        _attachers[slot] = attacher;
+        return attached;
+    }
+
+    /// <summary>Connection <paramref name="client"/> closed: its attachment ends (and with stdin_once, the container's stdin).</summary>
+    public void Detach(int client)
+    {
+        if (_attachers is null)
+        {
+            return;
+        }
+        for (int i = 0; i < _attachers.Length; i++)
+        {
+            if (_attachers[i] is { } attacher && attacher.Client == client)
+            {
+                CloseStdin(client);
+                attacher.Close();
+                _attachers[i] = null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The attacher on <paramref name="client"/> says its stdin ended: with stdin_once and no terminal the
+    /// container's stdin is closed, so the process reads end of file (containerd closes it the same way).
+    /// </summary>
+    public void CloseStdin(int client)
+    {
+        if (_attachers is null || !_stdinOnce || _tty)
+        {
+            return;
+        }
+        foreach (Attacher? attacher in _attachers)
+        {
+            if (attacher is { HadStdin: true } && attacher.Client == client)
+            {
+                Interop.Sys.Close(_stdinFd);
+                _stdinFd = -1;
+                return;
+            }
+        }
+    }
+
+    /// <summary>A socket pair for one output stream of an attacher: the shim keeps the non-blocking end it writes.</summary>
+    private static int OutputSocket(List<int> handedOver)
+    {
+        var (shimEnd, berthdEnd) = Interop.Sys.SocketPair();
+        handedOver.Add(berthdEnd);
+        Interop.Sys.SetNonBlocking(shimEnd, true);
+        return shimEnd;
+    }
+
+    /// <summary>
+    /// Gives each attacher what was just logged, without ever waiting: what its socket cannot take now is
+    /// dropped for that attacher alone (the log has all of it), and an attacher that went away is let go.
+    /// </summary>
+    private void CopyToAttached(bool stderr, ReadOnlySpan<byte> data)
+    {
+        if (_attachers is null)
+        {
+            return;
+        }
+        foreach (Attacher? attacher in _attachers)
+        {
+            if (attacher is null)
+            {
+                continue;
+            }
+            ref int fd = ref stderr ? ref attacher.Stderr : ref attacher.Stdout;
+            if (fd < 0)
+            {
+                continue;
+            }
+            try
+            {
+                Interop.Sys.WriteSome(fd, data);
+            }
+            catch (ErrnoException)
+            {
+                Interop.Sys.Close(fd);
+                fd = -1;
+            }
+        }
+    }
+
+    /// <summary>The container's stream ended: each attacher's copy of it ends too (end of file in berthd).</summary>
+    private void EndAttached(bool stderr)
+    {
+        if (_attachers is null)
+        {
+            return;
+        }
+        foreach (Attacher? attacher in _attachers)
+        {
+            if (attacher is not null)
+            {
+                ref int fd = ref stderr ? ref attacher.Stderr : ref attacher.Stdout;
+                Interop.Sys.Close(fd);
+                fd = -1;
+            }
+        }
     }
 
     /// <summary>Reads each output stream until it has nothing more right now (before an exit is recorded), then flushes the log.</summary>
@@ -157,7 +322,31 @@ internal sealed class ContainerOutput : IDisposable
         Interop.Sys.Close(_stderrFd);
         Interop.Sys.Close(_stdinFd);
         _stdoutFd = _stderrFd = _stdinFd = -1;
+        if (_attachers is not null)
+        {
+            for (int i = 0; i < _attachers.Length; i++)
+            {
+                _attachers[i]?.Close();
+                _attachers[i] = null;
+            }
+        }
     }
 
     public void Dispose() => _log?.Dispose();
+}
+
+/// <summary>One attached connection: the shim's ends of its output sockets, and whether it took stdin.</summary>
+internal sealed class Attacher
+{
+    public int Client = -1;
+    public int Stdout = -1;
+    public int Stderr = -1;
+    public bool HadStdin;
+
+    public void Close()
+    {
+        Interop.Sys.Close(Stdout);
+        Interop.Sys.Close(Stderr);
+        Stdout = Stderr = -1;
+    }
 }

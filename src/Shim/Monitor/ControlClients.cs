@@ -10,19 +10,24 @@ namespace Berth.Shim.Monitor;
 /// </summary>
 internal sealed class ControlClients
 {
-    private const int MaxClients = 16;
+    /// <summary>
+    /// Connections at once: berthd's shared one and its exit watcher, ExecSync calls, and one per streaming
+    /// exec and attacher (<see cref="ExecSessions"/> and <see cref="ContainerOutput"/> cap those well below
+    /// this, so sessions never crowd out berthd's own calls).
+    /// </summary>
+    public const int MaxClients = 48;
 
     /// <summary>How long a reply may wait for a client that does not read before its connection is closed.</summary>
     private const int SendTimeoutMs = 10_000;
 
     private readonly ClientSlot[] _slots = new ClientSlot[MaxClients];
-    private readonly Action<int> _execAbandoned;
+    private readonly Action<int> _closed;
     private int _listenFd = -1;
 
-    /// <param name="execAbandoned">Called with a slot whose connection closed while its ExecSync ran: nobody wants that output any more.</param>
-    public ControlClients(Action<int> execAbandoned)
+    /// <param name="closed">Called with a slot whose connection is closing: its exec is killed, its attachment ends.</param>
+    public ControlClients(Action<int> closed)
     {
-        _execAbandoned = execAbandoned;
+        _closed = closed;
         for (int i = 0; i < MaxClients; i++)
         {
             _slots[i] = new ClientSlot();
@@ -163,31 +168,39 @@ internal sealed class ControlClients
     public void Defer(int index, Pending pending) => _slots[index].Pending = pending;
 
     /// <summary>Writes a framed response; a connection that cannot take it within 10 s is closed.</summary>
-    public void Send(int index, Response response)
+    public void Send(int index, Response response) => SendWithDescriptors(index, response, []);
+
+    /// <summary>
+    /// Writes a framed response with <paramref name="descriptors"/> riding on its first byte (SCM_RIGHTS;
+    /// the receiver gets duplicates, the caller still closes its own); false when the connection was closed instead.
+    /// </summary>
+    public bool SendWithDescriptors(int index, Response response, ReadOnlySpan<int> descriptors)
     {
         ClientSlot slot = _slots[index];
         if (!slot.InUse)
         {
-            return;
+            return false;
         }
         slot.Pending = Pending.None;
         byte[] frame = ShimFraming.Encode(response);
         ReadOnlySpan<byte> rest = frame;
+        bool rightsSent = descriptors.IsEmpty;
         long deadline = Interop.Sys.MonotonicMillis() + SendTimeoutMs;
         while (!rest.IsEmpty)
         {
             int n;
             try
             {
-                n = Interop.Sys.WriteSome(slot.Fd, rest);
+                n = rightsSent ? Interop.Sys.WriteSome(slot.Fd, rest) : Interop.Sys.SendWithRights(slot.Fd, rest, descriptors);
             }
             catch (ErrnoException)
             {
                 Close(index);
-                return;
+                return false;
             }
             if (n >= 0)
             {
+                rightsSent = true;
                 rest = rest[n..];
                 continue;
             }
@@ -195,10 +208,11 @@ internal sealed class ControlClients
             if (left <= 0)
             {
                 Close(index);
-                return;
+                return false;
             }
             PollSet.WaitWritable(slot.Fd, (int)left);
         }
+        return true;
     }
 
     /// <summary>Sends <paramref name="response"/> to every connection waiting for the process's exit.</summary>
@@ -215,12 +229,8 @@ internal sealed class ControlClients
 
     private void Close(int index)
     {
-        ClientSlot slot = _slots[index];
-        if (slot.Pending == Pending.Exec)
-        {
-            _execAbandoned(index);
-        }
-        slot.Reset();
+        _closed(index);
+        _slots[index].Reset();
     }
 
     /// <summary>Closes every connection and the listener (after Shutdown's answer, and on dispose).</summary>

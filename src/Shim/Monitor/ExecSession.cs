@@ -1,9 +1,15 @@
 namespace Berth.Shim.Monitor;
 
-/// <summary>A running ExecSync command: its pidfd, its output pipes and what has been captured.</summary>
+/// <summary>
+/// A running command: its pidfd and status pipe; for ExecSync its output pipes and what has been
+/// captured, for a streaming exec nothing more (berthd holds its stdio).
+/// </summary>
 internal sealed class ExecSession
 {
     public int Client = -1;
+
+    /// <summary>A streaming exec: its end is answered with ExecExited, not with the captured output.</summary>
+    public bool Streaming;
     public int Pid;
     public int Pidfd = -1;
     public int Stdout = -1;
@@ -18,6 +24,17 @@ internal sealed class ExecSession
     {
         Out = new CappedBuffer(limit);
         Err = new CappedBuffer(limit);
+    }
+
+    /// <summary>A command whose start failed part way: SIGKILL and reap it if it was spawned, close what it held.</summary>
+    public void Kill()
+    {
+        if (Pidfd >= 0)
+        {
+            Interop.Sys.PidfdSignal(Pidfd, Interop.Sys.SIGKILL);
+            Interop.Sys.WaitPidfd(Pidfd, block: true);
+        }
+        CloseAll();
     }
 
     public void CloseAll()

@@ -13,7 +13,8 @@ namespace Berth.Shim.Monitor;
 /// </summary>
 internal sealed class ExecSessions
 {
-    private const int MaxExecs = 8;
+    /// <summary>Commands at once, ExecSync and streaming together (each holds a control connection).</summary>
+    public const int MaxExecs = 32;
 
     /// <summary>The most bytes kept of each output stream when the request sets no limit (16 MiB).</summary>
     private const int DefaultOutputLimit = 16 << 20;
@@ -42,6 +43,106 @@ internal sealed class ExecSessions
     /// <see cref="MaxExecs"/> run already, ExecFailed when the stage cannot be started.</exception>
     public void Start(int client, ExecSyncRequest request, int containerPid, string bundle, ICgroup? cgroup)
     {
+        int slot = FreeSlot(request);
+        var session = new ExecSession(request.OutputLimit > 0 ? request.OutputLimit : DefaultOutputLimit) { Client = client };
+        var stageEnds = new List<int>();
+        try
+        {
+            int devNull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDONLY);
+            stageEnds.Add(devNull);
+            var (outRead, outWrite) = Interop.Sys.Pipe();
+            session.Stdout = outRead;
+            stageEnds.Add(outWrite);
+            var (errRead, errWrite) = Interop.Sys.Pipe();
+            session.Stderr = errRead;
+            stageEnds.Add(errWrite);
+            Interop.Sys.SetNonBlocking(outRead, true);
+            Interop.Sys.SetNonBlocking(errRead, true);
+            Spawn(session, request, [(0, devNull), (1, outWrite), (2, errWrite)], containerPid, bundle, cgroup);
+        }
+        catch (Exception e)
+        {
+            session.Kill();
+            throw new ShimRequestException(ErrorCode.ExecFailed, FailureText.Describe(e));
+        }
+        finally
+        {
+            CloseAll(stageEnds);
+        }
+        _sessions[slot] = session;
+        _clients.Defer(client, Pending.Exec);
+    }
+
+    /// <summary>
+    /// Starts a streaming exec (CRI Exec) for connection <paramref name="client"/>, spawned as ExecSync's
+    /// is, with its stdio on socket pairs (or one pty when <see cref="ExecRequest.Tty"/>) whose far ends are
+    /// sent to the connection with ExecStarted; nothing of its stdio stays in the shim. The connection then
+    /// waits for ExecExited, and closing it kills the command.
+    /// </summary>
+    /// <exception cref="ShimRequestException">As <see cref="Start"/>.</exception>
+    public void StartStream(int client, ExecRequest request, int containerPid, string bundle, ICgroup? cgroup)
+    {
+        ExecSyncRequest process = request.Process ?? new ExecSyncRequest();
+        int slot = FreeSlot(process);
+        var session = new ExecSession(1) { Client = client, Streaming = true };
+        var stageEnds = new List<int>();
+        var handedOver = new List<int>();
+        var started = new ExecStarted();
+        try
+        {
+            (int Child, int Parent)[] stdio;
+            if (request.Tty)
+            {
+                var (master, terminal) = Interop.Sys.OpenPty();
+                handedOver.Add(master);
+                stageEnds.Add(terminal);
+                started.Descriptors.Add(StdioStream.Terminal);
+                stdio = [(0, terminal), (1, terminal), (2, terminal)];
+            }
+            else
+            {
+                int devNull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDWR);
+                stageEnds.Add(devNull);
+                stdio = [(0, devNull), (1, devNull), (2, devNull)];
+                (bool Wanted, StdioStream Kind)[] streams = [(request.Stdin, StdioStream.Stdin), (request.Stdout, StdioStream.Stdout), (request.Stderr, StdioStream.Stderr)];
+                for (int fd = 0; fd < 3; fd++)
+                {
+                    if (!streams[fd].Wanted)
+                    {
+                        continue;
+                    }
+                    var (processEnd, berthdEnd) = Interop.Sys.SocketPair();
+                    stageEnds.Add(processEnd);
+                    handedOver.Add(berthdEnd);
+                    started.Descriptors.Add(streams[fd].Kind);
+                    stdio[fd] = (fd, processEnd);
+                }
+            }
+            Spawn(session, new ExecSyncRequest(process) { Tty = request.Tty }, stdio, containerPid, bundle, cgroup);
+            CloseAll(stageEnds);
+            started.Pid = session.Pid;
+            _sessions[slot] = session;
+            if (_clients.SendWithDescriptors(client, new Response { ExecStarted = started }, handedOver.ToArray()))
+            {
+                _clients.Defer(client, Pending.Exec);
+            }
+        }
+        catch (Exception e)
+        {
+            _sessions[slot] = null;
+            session.Kill();
+            throw new ShimRequestException(ErrorCode.ExecFailed, FailureText.Describe(e));
+        }
+        finally
+        {
+            CloseAll(stageEnds);
+            CloseAll(handedOver);
+        }
+    }
+
+    /// <summary>A free session slot for a command with arguments.</summary>
+    private int FreeSlot(ExecSyncRequest request)
+    {
         if (request.Args.Count == 0)
         {
             throw new ShimRequestException(ErrorCode.InvalidArgument, "exec needs args");
@@ -49,10 +150,18 @@ internal sealed class ExecSessions
         int slot = Array.IndexOf(_sessions, null);
         if (slot < 0)
         {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many ExecSync commands at once ({MaxExecs})");
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many commands run in the container at once ({MaxExecs})");
         }
+        return slot;
+    }
+
+    /// <summary>
+    /// Spawns the exec stage into the container's namespaces with <paramref name="stdio"/> as its 0, 1 and 2,
+    /// hands it the request, puts it in the cgroup and opens its pidfd and status pipe into <paramref name="session"/>.
+    /// </summary>
+    private static void Spawn(ExecSession session, ExecSyncRequest request, (int Child, int Parent)[] stdio, int containerPid, string bundle, ICgroup? cgroup)
+    {
         var toClose = new List<int>();
-        var session = new ExecSession(request.OutputLimit > 0 ? request.OutputLimit : DefaultOutputLimit) { Client = client };
         try
         {
             var joins = new List<NamespaceJoin>();
@@ -69,40 +178,24 @@ internal sealed class ExecSessions
             }
             int mountNs = Interop.Sys.Open($"/proc/{containerPid}/ns/mnt", Interop.Sys.O_RDONLY);
             toClose.Add(mountNs);
-            int devNull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDONLY);
-            toClose.Add(devNull);
-            var (outRead, outWrite) = Interop.Sys.Pipe();
-            var (errRead, errWrite) = Interop.Sys.Pipe();
             var (statusRead, statusWrite) = Interop.Sys.Pipe();
-            var (requestRead, requestWrite) = Interop.Sys.Pipe();
-            session.Stdout = outRead;
-            session.Stderr = errRead;
             session.Status = statusRead;
-            toClose.Add(outWrite);
-            toClose.Add(errWrite);
             toClose.Add(statusWrite);
+            var (requestRead, requestWrite) = Interop.Sys.Pipe();
             toClose.Add(requestRead);
-            Interop.Sys.SetNonBlocking(outRead, true);
-            Interop.Sys.SetNonBlocking(errRead, true);
-
-            session.Pid = NamespaceSpawner.Spawn(new SpawnPlan
-            {
-                Arguments = ["berth-shim", "exec", bundle],
-                Descriptors =
-                [
-                    (0, devNull), (1, outWrite), (2, errWrite), (StageReport.StatusFd, statusWrite),
-                    (ExecStage.RequestFd, requestRead), (ExecStage.MountNamespaceFd, mountNs),
-                ],
-                Join = joins,
-            });
-            foreach (int fd in toClose)
-            {
-                Interop.Sys.Close(fd);
-            }
-            toClose.Clear();
-            session.Pidfd = Interop.Sys.PidfdOpen(session.Pid);
             try
             {
+                session.Pid = NamespaceSpawner.Spawn(new SpawnPlan
+                {
+                    Arguments = ["berth-shim", "exec", bundle],
+                    Descriptors =
+                    [
+                        .. stdio, (StageReport.StatusFd, statusWrite), (ExecStage.RequestFd, requestRead), (ExecStage.MountNamespaceFd, mountNs),
+                    ],
+                    Join = joins,
+                });
+                CloseAll(toClose);
+                session.Pidfd = Interop.Sys.PidfdOpen(session.Pid);
                 Interop.Sys.WriteAll(requestWrite, request.ToByteArray());
             }
             finally
@@ -121,26 +214,20 @@ internal sealed class ExecSessions
             {
                 session.Deadline = Interop.Sys.MonotonicMillis() + request.TimeoutMs;
             }
-            _sessions[slot] = session;
-            _clients.Defer(client, Pending.Exec);
-        }
-        catch (Exception e)
-        {
-            if (session.Pidfd >= 0)
-            {
-                Interop.Sys.PidfdSignal(session.Pidfd, Interop.Sys.SIGKILL);
-                Interop.Sys.WaitPidfd(session.Pidfd, block: true);
-            }
-            session.CloseAll();
-            throw new ShimRequestException(ErrorCode.ExecFailed, FailureText.Describe(e));
         }
         finally
         {
-            foreach (int fd in toClose)
-            {
-                Interop.Sys.Close(fd);
-            }
+            CloseAll(toClose);
         }
+    }
+
+    private static void CloseAll(List<int> descriptors)
+    {
+        foreach (int fd in descriptors)
+        {
+            Interop.Sys.Close(fd);
+        }
+        descriptors.Clear();
     }
 
     public void AddTo(PollSet set)
@@ -233,6 +320,8 @@ internal sealed class ExecSessions
         }
         Response response = failure.Length > 0
             ? ControlClients.Error(ErrorCode.ExecFailed, failure)
+            : exec.Streaming
+            ? new Response { ExecExited = new ExecExited { ExitCode = exit.Value.ExitCode } }
             : new Response
             {
                 ExecSync = new ExecSyncResponse
@@ -288,6 +377,18 @@ internal sealed class ExecSessions
                 {
                     Interop.Sys.PidfdSignal(exec.Pidfd, Interop.Sys.SIGKILL);
                 }
+            }
+        }
+    }
+
+    /// <summary>The container's first process ended: every command still running in it is killed (SIGKILL), as containerd's shim kills the execs of a container whose init exited; each is answered when reaped.</summary>
+    public void KillAll()
+    {
+        foreach (ExecSession? exec in _sessions)
+        {
+            if (exec is not null && exec.Pidfd >= 0)
+            {
+                Interop.Sys.PidfdSignal(exec.Pidfd, Interop.Sys.SIGKILL);
             }
         }
     }

@@ -30,8 +30,8 @@ internal enum PollSource
 /// </summary>
 internal sealed unsafe class PollSet : IDisposable
 {
-    /// <summary>More than the parts can ask for: 16 clients, the listener, the pidfd, 2 stdio, 8 execs × 3.</summary>
-    private const int Capacity = 64;
+    /// <summary>What the parts can ask for: every client, the listener, the pidfd, 2 stdio, and 3 per exec.</summary>
+    private const int Capacity = ControlClients.MaxClients + 1 + 1 + 2 + 3 * ExecSessions.MaxExecs;
 
     private readonly Interop.PollFd* _fds = (Interop.PollFd*)NativeMemory.AllocZeroed((nuint)(Capacity * sizeof(Interop.PollFd)));
     private readonly PollSource[] _sources = new PollSource[Capacity];

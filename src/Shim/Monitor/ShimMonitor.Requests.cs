@@ -23,6 +23,9 @@ internal sealed partial class ShimMonitor
                 Request.KindOneofCase.Wait => Wait(index),
                 Request.KindOneofCase.Kill => Kill(request.Kill),
                 Request.KindOneofCase.ExecSync => StartExec(index, request.ExecSync),
+                Request.KindOneofCase.Exec => StartStreamingExec(index, request.Exec),
+                Request.KindOneofCase.Attach => Attach(index, request.Attach),
+                Request.KindOneofCase.CloseStdin => CloseStdin(index),
                 Request.KindOneofCase.UpdateResources => UpdateResources(request.UpdateResources),
                 Request.KindOneofCase.ReopenLog => ReopenLog(),
                 Request.KindOneofCase.Shutdown => Shutdown(),
@@ -85,16 +88,55 @@ internal sealed partial class ShimMonitor
     /// <summary>ExecSync: runs in the container's namespaces and cgroup; the answer is deferred to the command's exit.</summary>
     private Response? StartExec(int client, ExecSyncRequest request)
     {
-        if (_process.Status != Status.Running || _process.Pidfd < 0)
-        {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"cannot exec: the container is {_process.Status}");
-        }
-        if (IsSandbox)
-        {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition, "cannot exec in a sandbox");
-        }
+        RequireRunningContainer("exec");
         _execs.Start(client, request, _process.Pid, _bundle, _cgroup);
         return null;
+    }
+
+    /// <summary>CRI Exec: as ExecSync, but the stdio goes to berthd with ExecStarted; the end is answered as ExecExited.</summary>
+    private Response? StartStreamingExec(int client, ExecRequest request)
+    {
+        RequireRunningContainer("exec");
+        _execs.StartStream(client, request, _process.Pid, _bundle, _cgroup);
+        return null;
+    }
+
+    /// <summary>CRI Attach: the connection becomes an attacher of the container's stdio until it closes.</summary>
+    private Response? Attach(int client, AttachRequest request)
+    {
+        RequireRunningContainer("attach");
+        var handedOver = new List<int>();
+        try
+        {
+            Attached attached = _output.Attach(client, request, handedOver);
+            _clients.SendWithDescriptors(client, new Response { Attached = attached }, handedOver.ToArray());
+        }
+        finally
+        {
+            foreach (int fd in handedOver)
+            {
+                Interop.Sys.Close(fd);
+            }
+        }
+        return null;
+    }
+
+    private Response CloseStdin(int client)
+    {
+        _output.CloseStdin(client);
+        return new Response();
+    }
+
+    private void RequireRunningContainer(string what)
+    {
+        if (IsSandbox)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"cannot {what} a sandbox");
+        }
+        if (_process.Status != Status.Running || _process.Pidfd < 0)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"cannot {what}: the container is {_process.Status}");
+        }
     }
 
     private Response UpdateResources(UpdateResourcesRequest request)

@@ -8,8 +8,8 @@ namespace Berth.Shim.Monitor;
 /// part that owns it, as conmon-rs's server delegates to its child reaper, container I/O, logs
 /// and streaming: <see cref="ControlClients"/> (the control socket and its connections),
 /// <see cref="ChildProcess"/> (the first process: pidfd, stage pipes, status, exit record),
-/// <see cref="ContainerOutput"/> (stdio and the CRI log), <see cref="ExecSessions"/> (running
-/// ExecSync commands) and <see cref="NamespacePinSet"/> (a sandbox's pins). The monitor keeps what
+/// <see cref="ContainerOutput"/> (stdio, the CRI log and attachers), <see cref="ExecSessions"/> (running
+/// ExecSync and streaming exec commands) and <see cref="NamespacePinSet"/> (a sandbox's pins). The monitor keeps what
 /// spans them: the bundle, the cgroup, and the requests that combine the parts. In steady state
 /// (an idle container, or one that only writes output) nothing in the loop allocates: the parts
 /// keep their descriptors in fixed fields and arrays and read through fixed buffers.
@@ -52,7 +52,7 @@ internal sealed partial class ShimMonitor : IDisposable
         // One read buffer for the output and the exec pipes: only one of them reads at a time.
         _poll = new PollSet();
         byte[] readBuffer = new byte[64 * 1024];
-        _clients = new ControlClients(ExecAbandoned);
+        _clients = new ControlClients(ConnectionClosed);
         _execs = new ExecSessions(_clients, readBuffer);
         _output = new ContainerOutput(readBuffer);
         _process = new ChildProcess(options.Id, BundleLayout.ExitPath(bundle, options));
@@ -149,8 +149,12 @@ internal sealed partial class ShimMonitor : IDisposable
         }
     }
 
-    /// <summary>A connection closed while its ExecSync ran: the command is stopped.</summary>
-    private void ExecAbandoned(int client) => _execs.Abandon(client);
+    /// <summary>A connection is closing: a command it waits for is killed, its attachment ends.</summary>
+    private void ConnectionClosed(int client)
+    {
+        _execs.Abandon(client);
+        _output.Detach(client);
+    }
 
     /// <summary>
     /// The process ended: reap it and record the exit. A container that is not PID 1 of a pid
@@ -195,6 +199,7 @@ internal sealed partial class ShimMonitor : IDisposable
     private void RecordExit(int exitCode, string? failure)
     {
         _process.Release();
+        _execs.KillAll();
         _output.Drain();
         _process.Exited(exitCode, failure, oomKilled: OomKilledSinceCreate());
         _clients.AnswerWaiters(new Response { State = _process.State() });

@@ -49,6 +49,9 @@ public sealed class BerthDaemon : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>The daemon's pid, while it runs (to count its descriptors and threads).</summary>
+    public int ProcessId => _process?.Id ?? throw new InvalidOperationException("berthd is not running");
+
     /// <summary>How the daemon's process ended, once it has.</summary>
     public int? ExitCode => _process?.ExitCode;
 

@@ -21,6 +21,31 @@ public sealed class ConfigLoaderTests
     }
 
     [Fact]
+    public void TheStreamingServerDefaultsToLoopbackOnAFreePortAndSerialises()
+    {
+        var config = Parse("{}");
+        Assert.Equal(("127.0.0.1", 0, 14400, false), (config.Streaming.Address, config.Streaming.Port, config.Streaming.IdleTimeoutSeconds, config.Streaming.UsesTls));
+        var custom = Parse("""{"streaming": {"address": "::1", "port": 10010, "idleTimeoutSeconds": 60}}""");
+        ConfigLoader.Validate(custom);
+        Assert.Equal(System.Net.IPAddress.IPv6Loopback, custom.Streaming.AddressValue);
+        // Status verbose shows the configuration: every property must serialise.
+        Assert.Contains("\"streaming\"", ConfigLoader.Serialize(config));
+        Assert.Contains("10010", ConfigLoader.Serialize(custom));
+    }
+
+    [Theory]
+    [InlineData("""{"streaming": {"address": "localhost"}}""", "streaming.address")]
+    [InlineData("""{"streaming": {"port": 70000}}""", "streaming.port")]
+    [InlineData("""{"streaming": {"tlsCertFile": "/etc/hostname"}}""", "streaming.tlsCertFile and streaming.tlsKeyFile")]
+    [InlineData("""{"streaming": {"tlsCertFile": "/nope", "tlsKeyFile": "/nope"}}""", "streaming.tlsCertFile: no such file")]
+    [InlineData("""{"streaming": {"idleTimeoutSeconds": 0}}""", "streaming.idleTimeoutSeconds")]
+    public void BadStreamingSettingsAreRefusedNamingTheKey(string json, string key)
+    {
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Validate(Parse(json)));
+        Assert.Contains(key, error.Message);
+    }
+
+    [Fact]
     public void TheSocketAuthorityRewriterCanBeTurnedOff()
     {
         Assert.False(Parse("""{"rewriteSocketAuthority": false}""").RewriteSocketAuthority);

@@ -72,6 +72,16 @@ internal sealed class FakeNodeOperations : INodeOperations
 
     public void EnsureHostPath(string hostPath) => EnsuredHostPaths.Enqueue(hostPath);
 
+    /// <summary>The network namespaces sockets were asked for (null: the host's).</summary>
+    public ConcurrentQueue<string?> SocketNamespaces { get; } = new();
+
+    /// <summary>A socket of the test's own namespace: forwarding then reaches a listener on the test's loopback.</summary>
+    public System.Net.Sockets.Socket CreateTcpSocket(string? networkNamespace, System.Net.Sockets.AddressFamily family)
+    {
+        SocketNamespaces.Enqueue(networkNamespace);
+        return new System.Net.Sockets.Socket(family, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+    }
+
     /// <summary>What a shim does when it creates a cgroup: mkdir -p of every level.</summary>
     public void MakeCgroup(string cgroupPath)
     {

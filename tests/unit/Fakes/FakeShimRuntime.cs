@@ -97,6 +97,28 @@ internal sealed class FakeShimRuntime(FakeNodeOperations node) : IShimRuntime
         return Task.FromResult(ExecResult);
     }
 
+    /// <summary>Every streaming exec started, in order.</summary>
+    public ConcurrentQueue<FakeStdio> Execs { get; } = new();
+
+    /// <summary>Every attachment made, in order.</summary>
+    public ConcurrentQueue<FakeStdio> Attachments { get; } = new();
+
+    public Task<ExecProcess> ExecAsync(ShimTarget target, ExecCommand command, CancellationToken cancellationToken)
+    {
+        Live(target);
+        var process = new FakeStdio(command.Tty, command.Stdin || command.Tty, command.Stdout || command.Tty, command.Stderr && !command.Tty, stdinOnce: false);
+        Execs.Enqueue(process);
+        return Task.FromResult<ExecProcess>(process.AsExec());
+    }
+
+    public Task<Attachment> AttachAsync(ShimTarget target, AttachStreams streams, CancellationToken cancellationToken)
+    {
+        Live(target);
+        var attachment = new FakeStdio(tty: false, streams.Stdin, streams.Stdout, streams.Stderr, stdinOnce: true);
+        Attachments.Enqueue(attachment);
+        return Task.FromResult<Attachment>(attachment.AsAttachment());
+    }
+
     public Task UpdateResourcesAsync(ShimTarget target, LinuxResources resources, CancellationToken cancellationToken)
     {
         Live(target).Resources = resources;

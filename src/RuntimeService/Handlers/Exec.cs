@@ -1,0 +1,10 @@
+using Grpc.Core;
+using Cri = Berth.Api.Cri;
+
+namespace Berth.RuntimeService.Handlers;
+
+public sealed partial class CriRuntimeService
+{
+    public override Task<Cri.ExecResponse> Exec(Cri.ExecRequest request, ServerCallContext context) =>
+        Task.FromResult(new Cri.ExecResponse { Url = streaming.ExecUrl(request) });
+}
