@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Berth.Api.Shim;
 using Berth.Shim.Exec;
@@ -13,7 +12,7 @@ namespace Berth.Shim;
 /// <list type="bullet">
 /// <item><c>serve &lt;bundle&gt;</c>: the monitor of one container or sandbox (started detached by berthd).</item>
 /// <item><c>init &lt;bundle&gt;</c>, <c>exec &lt;bundle&gt;</c>, <c>pause &lt;bundle&gt;</c>: internal stages the monitor spawns.</item>
-/// <item><c>noop</c>: exits at once (the monitor's start-up Process.Start, and what bench/SpawnFloor spawns).</item>
+/// <item><c>noop</c>: exits at once (what bench/SpawnFloor spawns).</item>
 /// </list>
 /// </summary>
 internal static class Program
@@ -63,7 +62,6 @@ internal static class Program
             PosixSignalRegistration.Create(PosixSignal.SIGINT, Ignore),
             PosixSignalRegistration.Create(PosixSignal.SIGHUP, Ignore),
         ];
-        WarmUpChildProcesses();
 
         try
         {
@@ -75,16 +73,6 @@ internal static class Program
             ShimLog.Write($"fatal: {e}");
             return 1;
         }
-    }
-
-    /// <summary>
-    /// One ordinary Process.Start, on the main thread, so .NET's SIGCHLD machinery exists before any
-    /// spawning thread enters a new pid namespace (DESIGN.md, measured facts).
-    /// </summary>
-    private static void WarmUpChildProcesses()
-    {
-        using var warmup = Process.Start(new ProcessStartInfo("/proc/self/exe", "noop") { UseShellExecute = false });
-        warmup?.WaitForExit();
     }
 
     private static void Ignore(PosixSignalContext context)
