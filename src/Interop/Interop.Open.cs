@@ -10,6 +10,7 @@ internal static partial class Interop
         internal const int O_WRONLY = 1;
         internal const int O_RDWR = 2;
         internal const int O_CREAT = 0x40;
+        internal const int O_EXCL = 0x80;
         internal const int O_NOCTTY = 0x100;
         internal const int O_TRUNC = 0x200;
         internal const int O_APPEND = 0x400;

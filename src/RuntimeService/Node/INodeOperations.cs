@@ -42,4 +42,12 @@ public interface INodeOperations
     /// loopback. Made on a thread that enters the namespace and ends; the socket keeps the namespace.
     /// </summary>
     System.Net.Sockets.Socket CreateTcpSocket(string? networkNamespace, System.Net.Sockets.AddressFamily family);
+
+    /// <summary>
+    /// Creates a new network namespace with its loopback up and pins it by a bind mount on
+    /// <paramref name="pinPath"/> (created; its directory must exist), as containerd pins a pod's netns
+    /// before CNI ADD: the pod's reaper then joins it by path while ADD runs. Removed with
+    /// <see cref="UnmountAll"/> and a delete of the file. Throws Internal when the kernel refuses.
+    /// </summary>
+    void CreateNetworkNamespace(string pinPath);
 }

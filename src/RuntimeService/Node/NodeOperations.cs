@@ -116,37 +116,71 @@ public sealed class NodeOperations : INodeOperations
             return new System.Net.Sockets.Socket(family, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         }
         int fd = -1;
-        Exception? failure = null;
-        // setns(2) changes only the calling thread's namespace: a thread of its own, never a pool thread, that ends here.
-        var thread = new Thread(() =>
+        OnThreadOfItsOwn("netns socket", () =>
         {
-            int ns = -1;
+            int ns = Interop.Sys.Open(networkNamespace, Interop.Sys.O_RDONLY);
             try
             {
-                ns = Interop.Sys.Open(networkNamespace, Interop.Sys.O_RDONLY);
                 Interop.Sys.SetNs(ns, Interop.Sys.CLONE_NEWNET, networkNamespace);
                 fd = Interop.Sys.TcpSocket(ipv6);
-            }
-            catch (Exception error)
-            {
-                failure = error;
             }
             finally
             {
                 Interop.Sys.Close(ns);
             }
+        }, failure => BerthException.FailedPrecondition($"opening a socket in the pod's network namespace {networkNamespace}: {failure.Message}", failure));
+        return new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(fd, ownsHandle: true));
+    }
+
+    public void CreateNetworkNamespace(string pinPath)
+    {
+        OnThreadOfItsOwn("netns create", () =>
+        {
+            Interop.Sys.Unshare(Interop.Sys.CLONE_NEWNET);
+            Interop.Sys.InterfaceUp("lo");
+            Interop.Sys.Close(Interop.Sys.Open(pinPath, Interop.Sys.O_RDONLY | Interop.Sys.O_CREAT | Interop.Sys.O_EXCL | Interop.Sys.O_NOFOLLOW, 0b100_100_100));
+            try
+            {
+                // thread-self: the namespace is this thread's alone, not the process's.
+                Interop.Sys.Mount("/proc/thread-self/ns/net", pinPath, null, Interop.Sys.MS_BIND, null);
+            }
+            catch
+            {
+                File.Delete(pinPath);
+                throw;
+            }
+        }, failure => BerthException.Internal($"creating the pod's network namespace at {pinPath}: {failure.Message}", failure));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on a thread of its own that ends with it, never a pool thread:
+    /// unshare(2) and setns(2) change only the calling thread's namespaces, and that thread must not
+    /// run anything else afterwards. What it throws becomes <paramref name="describe"/>'s exception.
+    /// </summary>
+    private static void OnThreadOfItsOwn(string name, Action body, Func<Exception, BerthException> describe)
+    {
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                body();
+            }
+            catch (Exception error)
+            {
+                failure = error;
+            }
         }, maxStackSize: 256 * 1024)
         {
             IsBackground = true,
-            Name = "netns socket",
+            Name = name,
         };
         thread.Start();
         thread.Join();
         if (failure is not null)
         {
-            throw BerthException.FailedPrecondition($"opening a socket in the pod's network namespace {networkNamespace}: {failure.Message}", failure);
+            throw describe(failure);
         }
-        return new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(fd, ownsHandle: true));
     }
 
     private IReadOnlyList<string> Directories(string cgroupPath) => _cgroups.Value.Directories(cgroupPath);

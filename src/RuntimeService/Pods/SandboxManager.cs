@@ -92,14 +92,25 @@ public sealed class SandboxManager(
         }
         OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
         ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
-        var state = await runtime.CreateAsync(sandbox.Shim, ct);
-        if (plan.Network is { } request)
+        ProcessState state;
+        if (plan.Network is null)
         {
-            var attached = await network.SetUpAsync(request, NetnsPin(sandbox), ct);
+            state = await runtime.CreateAsync(sandbox.Shim, ct);
+        }
+        else
+        {
+            node.CreateNetworkNamespace(NetnsPin(sandbox));
+            // CNI ADD runs while the shim sets the reaper up in the pinned netns: a pod costs the longer
+            // of the two, not their sum. Both end before anything is undone.
+            var attaching = network.SetUpAsync(plan.Network, NetnsPin(sandbox), ct);
+            var creating = runtime.CreateAsync(sandbox.Shim, ct);
+            await Task.WhenAll(creating, attaching);
+            var attached = await attaching;
             sandbox.AttachNetwork(attached);
             // The hostname now maps to the pod's own addresses (no container has mounted the file yet).
             File.WriteAllText(sandbox.Files.HostsPath,
                 SandboxSpecBuilder.HostsFile(sandbox.Config, sandbox.Config.Hostname, [attached.Ip, .. attached.AdditionalIps]));
+            state = await creating;
         }
         sandbox.MarkReady(state.Pid);
         Watch(sandbox);

@@ -40,7 +40,7 @@ public static class SandboxSpecBuilder
             Annotations = Annotations(input),
             Linux = new LinuxConfig
             {
-                Namespaces = Namespaces(namespaces),
+                Namespaces = Namespaces(namespaces, input.Files.NamespaceDir),
                 Sysctl = config.Linux is { } linux ? PodSysctls.Validate(linux.Sysctls, namespaces) : null,
                 CgroupsPath = input.CgroupsPath,
                 Resources = new LinuxResources { Cpu = new LinuxCpu { Shares = SandboxCpuShares } },
@@ -135,27 +135,29 @@ public static class SandboxSpecBuilder
         };
     }
 
-    private static List<LinuxNamespace> Namespaces(PodNamespaces namespaces)
+    private static List<LinuxNamespace> Namespaces(PodNamespaces namespaces, string namespaceDir)
     {
-        // Without a path: the shim creates these and pins them under the namespace directory.
-        var created = new List<LinuxNamespace>();
+        // The pod's own namespaces. Without a path: the shim creates them and pins them under the
+        // namespace directory. The network namespace is berthd's, pinned there before the shim starts,
+        // so that CNI ADD runs while the reaper is set up (containerd too makes the netns before ADD).
+        var own = new List<LinuxNamespace>();
         if (!namespaces.HostNetwork)
         {
-            created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Network });
-            created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Uts });
+            own.Add(new LinuxNamespace { Type = LinuxNamespaceType.Network, Path = NamespacePins.PathOf(namespaceDir, LinuxNamespaceType.Network) });
+            own.Add(new LinuxNamespace { Type = LinuxNamespaceType.Uts });
         }
         if (!namespaces.HostIpc)
         {
-            created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Ipc });
+            own.Add(new LinuxNamespace { Type = LinuxNamespaceType.Ipc });
         }
         // The reaper has a pid namespace of its own unless the pod uses the host's, as the pause
         // container has in containerd: containers whose pid mode is POD join it, also in a pod whose
         // own mode is CONTAINER (crictl's default), and the reaper is its PID 1.
         if (!namespaces.HostPid)
         {
-            created.Add(new LinuxNamespace { Type = LinuxNamespaceType.Pid });
+            own.Add(new LinuxNamespace { Type = LinuxNamespaceType.Pid });
         }
-        return created;
+        return own;
     }
 
     private static Dictionary<string, string> Annotations(SandboxSpecInput input)

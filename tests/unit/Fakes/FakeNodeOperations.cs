@@ -82,6 +82,16 @@ internal sealed class FakeNodeOperations : INodeOperations
         return new System.Net.Sockets.Socket(family, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
     }
 
+    /// <summary>An empty file where the pin would be, counted among <see cref="Mounts"/> as the bind mount is.</summary>
+    public void CreateNetworkNamespace(string pinPath)
+    {
+        File.WriteAllBytes(pinPath, []);
+        lock (_gate)
+        {
+            Mounts.Add(pinPath);
+        }
+    }
+
     /// <summary>What a shim does when it creates a cgroup: mkdir -p of every level.</summary>
     public void MakeCgroup(string cgroupPath)
     {

@@ -29,6 +29,51 @@ public sealed class SandboxNetworkTests : IDisposable
     }
 
     [Fact]
+    public async Task TheNetnsIsPinnedBeforeAddAndTheReaperJoinsItByPath()
+    {
+        var gate = new TaskCompletionSource();
+        _layer.Runtime.CreateGate = gate.Task;
+
+        var running = _layer.RunPodAsync();
+        // ADD does not wait for the shim: it runs in the netns berthd pinned, while the reaper is set up.
+        string id = await WhenAddedAsync();
+        Assert.Contains(Pin(id), _layer.Node.Mounts);
+        Assert.False(running.IsCompleted);
+        gate.SetResult();
+        var sandbox = await running;
+
+        var spec = Berth.Api.Shim.OciJson.ParseSpec(File.ReadAllBytes(Berth.Api.Shim.BundleLayout.ConfigPath(sandbox.Shim.Bundle)));
+        Assert.Equal(Pin(id), spec.Linux!.Namespaces!.Single(ns => ns.Type == "network").Path);
+        await _layer.Pods.StopAsync(sandbox);
+        Assert.DoesNotContain(Pin(id), _layer.Node.Mounts);
+    }
+
+    [Fact]
+    public async Task AShimThatFailsWhileAddSucceedsIsUndoneWithTheShimsMessageAndDel()
+    {
+        _layer.Runtime.CreateFailure = BerthException.FailedPrecondition("the pause stage exited before it was ready");
+
+        var error = await Assert.ThrowsAsync<BerthException>(() => _layer.RunPodAsync());
+
+        Assert.Contains("pause stage", error.Message);
+        string id = _layer.Network.Calls.First().Split(' ')[1];
+        Assert.Equal([$"ADD {id} {Pin(id)}", $"DEL {id} {Pin(id)}"], _layer.Network.Calls);
+        Assert.Empty(_layer.Network.Attachments);
+        Assert.Empty(_layer.Store.Sandboxes());
+        Assert.Empty(_layer.Node.Mounts);
+        Assert.Empty(_layer.LeftFiles());
+    }
+
+    private async Task<string> WhenAddedAsync()
+    {
+        for (int attempt = 0; attempt < 500 && _layer.Network.Calls.IsEmpty; attempt++)
+        {
+            await Task.Delay(10);
+        }
+        return _layer.Network.Calls.First().Split(' ')[1];
+    }
+
+    [Fact]
     public async Task AHostNetworkPodSkipsTheNetwork()
     {
         var config = _layer.PodConfig();

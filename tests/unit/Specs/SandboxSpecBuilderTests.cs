@@ -21,11 +21,12 @@ public sealed class SandboxSpecBuilderTests
     private static IEnumerable<string> Types(OciSpec spec) => spec.Linux!.Namespaces!.Select(ns => ns.Type);
 
     [Fact]
-    public void CreatesNetworkUtsIpcAndPid()
+    public void CreatesUtsIpcAndPidAndJoinsTheNetworkNamespaceBerthdPinned()
     {
         var spec = Build(PodWith());
         Assert.Equal(["network", "uts", "ipc", "pid"], Types(spec));
-        Assert.All(spec.Linux!.Namespaces!, ns => Assert.Null(ns.Path));
+        Assert.Equal("/run/berth/ns/sandbox0123/net", spec.Linux!.Namespaces![0].Path);
+        Assert.All(spec.Linux.Namespaces.Skip(1), ns => Assert.Null(ns.Path));
     }
 
     [Fact]
