@@ -81,7 +81,9 @@ public sealed class ShimClient : IDisposable
                 {
                     throw new ShimUnavailableException($"shim socket {socketPath}: {e.Message}", e);
                 }
-                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+                // Every create waits here for a new shim (10 to 50 ms of start-up): a short poll keeps the
+                // time lost after it binds small; a failed connect costs microseconds.
+                await Task.Delay(2, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is SocketException or IOException)
             {

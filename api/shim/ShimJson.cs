@@ -18,8 +18,9 @@ public static class ShimJson
     public static ShimOptions ParseOptions(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, ShimJsonContext.Default.ShimOptions) ?? throw new JsonException("shim.json is null");
 
+    /// <summary>Writes a bundle's shim.json atomically without fsync, for the reason <see cref="OciJson.WriteSpec"/> gives.</summary>
     public static void WriteOptions(string path, ShimOptions options) =>
-        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(options, ShimJsonContext.Default.ShimOptions));
+        AtomicFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(options, ShimJsonContext.Default.ShimOptions), AtomicFile.Durability.None);
 
     public static byte[] Serialize(ExitRecord record) =>
         JsonSerializer.SerializeToUtf8Bytes(record, ShimJsonContext.Default.ExitRecord);

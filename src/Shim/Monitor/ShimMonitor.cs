@@ -69,7 +69,8 @@ internal sealed partial class ShimMonitor : IDisposable
         // A stale socket (or anything else there) from an earlier shim of this bundle.
         ShimFiles.Delete(_socketPath);
         _clients.Listen(_socketPath);
-        AtomicFile.Write(BundleLayout.PidPath(_bundle), System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"));
+        // For operators and tools; a shim's pid means nothing after a power cut, so no fsync.
+        AtomicFile.Write(BundleLayout.PidPath(_bundle), System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"), AtomicFile.Durability.None);
         ShimLog.Write($"serving {_options?.Kind} {Id} on {_socketPath}");
         Footprint.Trim();
         while (!_stopping)
