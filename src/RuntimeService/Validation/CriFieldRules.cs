@@ -78,12 +78,14 @@ internal static class CriFieldRules
         (P + "ImageSpec.runtime_handler", DnsLabel),
         (P + "RestorePodRequest.runtime_handler", DnsLabel),
 
-        // Metadata, as kubelet fills it from the pod: its name is a DNS subdomain, its namespace and each
-        // container's name a DNS label, its UID a UUID. They form the reserved names of containers.
+        // Metadata, as kubelet fills it from the pod: its name is a DNS subdomain, its namespace a DNS
+        // label, its UID a UUID. They form the reserved names of containers. A container's name is a DNS
+        // label in Kubernetes, but other CRI clients name theirs freely (critest's run to about 100 bytes,
+        // and containerd takes them): the cap of a DNS subdomain.
         (P + "PodSandboxMetadata.name", new(new StringRule(DnsSubdomainMaxBytes, Characters.Token))),
         (P + "PodSandboxMetadata.namespace", DnsLabel),
         (P + "PodSandboxMetadata.uid", new(new StringRule(UidMaxBytes, Characters.Token))),
-        (P + "ContainerMetadata.name", DnsLabel),
+        (P + "ContainerMetadata.name", new(new StringRule(DnsSubdomainMaxBytes, Characters.Token))),
 
         // Labels and annotations: keys are Kubernetes qualified names; values are free text (kubelet
         // puts the pod's name and JSON into some), bounded by the general cap.
