@@ -42,6 +42,12 @@ public sealed record BerthConfig
     /// <summary>Block I/O weight and per-device throttles for every container; pod annotations blkio.berth.io/* override them.</summary>
     public BlockIoDefaults BlockIo { get; set; } = new();
 
+    /// <summary>
+    /// Where a Localhost seccomp profile named by a relative path is found (an absolute one is taken as it
+    /// is, as kubelet sends them): kubelet's own seccomp root by default.
+    /// </summary>
+    public string SeccompProfileRoot { get; set; } = NodeSecurity.DefaultSeccompProfileRoot;
+
     /// <summary>The berth-shim binary; by default the one beside berthd.</summary>
     public string ShimPath { get; set; } = Path.Combine(AppContext.BaseDirectory, "berth-shim");
 

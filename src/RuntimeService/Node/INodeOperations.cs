@@ -35,4 +35,11 @@ public interface INodeOperations
     /// Docker, containerd and CRI-O do for kubelet's hostPath volumes of type "".
     /// </summary>
     void EnsureHostPath(string hostPath);
+
+    /// <summary>
+    /// Loads Berth's default AppArmor profile (<see cref="AppArmorDefaultProfile"/>) into the kernel with
+    /// apparmor_parser unless it is loaded already. Only where AppArmor is on; FailedPrecondition when it
+    /// cannot be loaded.
+    /// </summary>
+    void EnsureAppArmorDefaultProfile();
 }
