@@ -8,9 +8,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-# Debian packages: to build (NativeAOT links with the system C toolchain), and to test
-# (a real registry, busybox for test images, htpasswd for the registry's basic auth).
-BUILD_PACKAGES := gcc libc6-dev zlib1g-dev
+# Debian packages: to build (NativeAOT links with the system C toolchain) and run (the shim
+# compiles seccomp filters with libseccomp2, loaded at run time), and to test (a real registry,
+# busybox for test images, htpasswd for the registry's basic auth).
+BUILD_PACKAGES := gcc libc6-dev zlib1g-dev libseccomp2
 TEST_PACKAGES := docker-registry busybox-static apache2-utils
 
 .PHONY: build run test unit e2e bench deps test-deps clean
