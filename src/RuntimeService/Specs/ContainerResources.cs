@@ -1,5 +1,6 @@
 using Berth.Api.Cri;
 using Berth.Api.Shim;
+using Berth.Api.Shim.Cgroups;
 
 namespace Berth.RuntimeService.Specs;
 
@@ -57,7 +58,7 @@ internal static class ContainerResources
             Cpu = cpu == new LinuxCpu() ? null : cpu,
             Memory = memory == new LinuxMemory() ? null : memory,
             HugepageLimits = hugepages.Count > 0 ? hugepages : null,
-            Unified = resources.Unified.Count > 0 ? new SortedDictionary<string, string>(resources.Unified, StringComparer.Ordinal) : null,
+            Unified = resources.Unified.Count > 0 ? Unified(resources.Unified) : null,
             BlockIO = blockIo,
         };
     }
@@ -74,6 +75,19 @@ internal static class ContainerResources
             throw new SpecException($"oom_score_adj {resources.OomScoreAdj} is outside -1000..1000");
         }
         return (int)resources.OomScoreAdj;
+    }
+
+    /// <summary>linux.resources.unified: only files <see cref="UnifiedKeys.Problem"/> allows (never cgroup.procs, cgroup.kill and the like).</summary>
+    private static SortedDictionary<string, string> Unified(IDictionary<string, string> unified)
+    {
+        foreach (string key in unified.Keys)
+        {
+            if (UnifiedKeys.Problem(key, enabled: null) is { } problem)
+            {
+                throw new SpecException($"linux.resources.{problem}");
+            }
+        }
+        return new SortedDictionary<string, string>(unified, StringComparer.Ordinal);
     }
 
     private static long NotNegative(long value, string field) =>

@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using System.Globalization;
 using Berth.Api.Shim;
 
@@ -263,12 +264,15 @@ internal static class CgroupConversions
         return writes;
     }
 
-    /// <summary>A unified (v2) key must be a file name in the cgroup's own directory: no '/', no "..", not empty, not hidden.</summary>
-    public static void ValidateUnifiedKey(string key)
+    /// <summary>
+    /// A unified (v2) key must name a file <see cref="UnifiedKeys.Problem"/> allows: with
+    /// <paramref name="enabled"/>, of a controller enabled for the cgroup (its cgroup.controllers).
+    /// </summary>
+    public static void ValidateUnifiedKey(string key, IReadOnlySet<string>? enabled = null)
     {
-        if (key.Length == 0 || key.Contains('/') || key.Contains("..", StringComparison.Ordinal) || key[0] == '.' || key.Contains('\0'))
+        if (UnifiedKeys.Problem(key, enabled) is { } problem)
         {
-            throw new InvalidSpecException($"unified key \"{key}\" is not a cgroup file name");
+            throw new InvalidSpecException(problem);
         }
     }
 

@@ -143,7 +143,18 @@ public sealed class CgroupConversionsTests
     [InlineData("..", false)]
     [InlineData("", false)]
     [InlineData(".hidden", false)]
-    public void UnifiedKeysAreFileNames(string key, bool valid)
+    [InlineData("cgroup.max.depth", true)]
+    [InlineData("cgroup.procs", false)]
+    [InlineData("cgroup.threads", false)]
+    [InlineData("cgroup.kill", false)]
+    [InlineData("cgroup.freeze", false)]
+    [InlineData("cgroup.subtree_control", false)]
+    [InlineData("cgroup.type", false)]
+    [InlineData("memory", false)]
+    [InlineData("memory.", false)]
+    [InlineData("devices.allow", false)]
+    [InlineData("io.max", true)]
+    public void UnifiedKeysAreFilesOfAControllerOrTheCoreLimits(string key, bool valid)
     {
         if (valid)
         {
@@ -153,6 +164,17 @@ public sealed class CgroupConversionsTests
         {
             Assert.Throws<InvalidSpecException>(() => CgroupConversions.ValidateUnifiedKey(key));
         }
+    }
+
+    [Fact]
+    public void UnifiedKeysOfAControllerNotEnabledAreRefused()
+    {
+        var enabled = new HashSet<string> { "cpu", "memory" };
+        CgroupConversions.ValidateUnifiedKey("memory.high", enabled);
+        var error = Assert.Throws<InvalidSpecException>(() => CgroupConversions.ValidateUnifiedKey("pids.max", enabled));
+        Assert.Contains("needs the pids controller", error.Message);
+        // A hybrid node's cgroup2 tree enables none: only the core limits pass.
+        CgroupConversions.ValidateUnifiedKey("cgroup.max.descendants", new HashSet<string>());
     }
 
     [Fact]

@@ -254,12 +254,13 @@ public sealed class CgroupV1RealTests : IDisposable
             Assert.Equal("-1", Read(cpu + "/cpu.cfs_quota_us"));
             Assert.Equal("max", Read(Dir("pids", path) + "/pids.max"));
 
-            // Refusals are typed: a cpuset outside the node, a unified key the hybrid tree lacks.
+            // Refusals are typed: a cpuset outside the node, a unified key of a controller the hybrid tree lacks.
             var refused = Assert.Throws<CgroupWriteException>(() => cgroup.Update(new LinuxResources { Cpu = new() { Cpus = "63" } }));
             Assert.Contains("cpuset.cpus", refused.Message);
             if (_layout.HybridUnified is not null)
             {
-                Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["memory.high"] = "1" } }));
+                Assert.Throws<InvalidSpecException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["memory.high"] = "1" } }));
+                Assert.Throws<InvalidSpecException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["cgroup.procs"] = "1" } }));
                 cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["cgroup.max.descendants"] = "5" } });
                 Assert.Equal("5", Read(_layout.HybridUnified + "/" + path + "/cgroup.max.descendants"));
             }
