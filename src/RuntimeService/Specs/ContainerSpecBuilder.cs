@@ -42,6 +42,7 @@ public static class ContainerSpecBuilder
         var (user, lookup) = UserSpec.Resolve(security, input.Image);
         var mounts = ContainerMounts.For(config, input.SandboxFiles, pod, privileged, readonlyRootfs);
         var devices = ContainerDevices.For(config.Devices, privileged, input.ResolveDevice);
+        ContainerDevices.RefuseOnBindMounts(devices.Nodes, mounts.Mounts);
         var blockIo = BlockIoSettings.For(input.Sandbox.Annotations, input.BlockIoDefaults, input.ResolveDevice);
         var resources = config.Linux?.Resources;
         var capabilities = Capabilities.For(security?.Capabilities, privileged);
