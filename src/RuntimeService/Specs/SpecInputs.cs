@@ -97,11 +97,14 @@ public sealed record ContainerSpec(OciSpec Spec, UserLookup User);
 /// <item>Else when <see cref="PrimaryGroupFromPasswd"/>: gid = the gid of the passwd entry whose uid is the
 /// spec's uid, when there is one (else it stays 0).</item>
 /// <item><see cref="GroupName"/>: gid = the group entry's gid (no entry: fail the create).</item>
-/// <item>Always: add to additionalGids the gids of the /etc/group entries that list the user's name (as
-/// given, or the passwd name of the uid) as a member, keeping the list sorted and without duplicates.</item>
+/// <item>Unless <see cref="StrictGroups"/> (SupplementalGroupsPolicy Strict): add to additionalGids the gids
+/// of the /etc/group entries that list the user's name (as given, or the passwd name of the uid) as a
+/// member, keeping the list sorted and without duplicates.</item>
+/// <item>Always: the primary gid leads additionalGids unless it is in them (containerd's ensureAdditionalGids),
+/// so the process's supplementary groups hold it, as under containerd.</item>
 /// </list>
 /// </summary>
-public sealed record UserLookup(string? UserName, string? GroupName, bool PrimaryGroupFromPasswd)
+public sealed record UserLookup(string? UserName, string? GroupName, bool PrimaryGroupFromPasswd, bool StrictGroups = false)
 {
     public static readonly UserLookup None = new(null, null, false);
 }
