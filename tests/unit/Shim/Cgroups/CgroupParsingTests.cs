@@ -138,7 +138,6 @@ public sealed class CgroupParsingTests : IDisposable
             Pids = new() { Limit = 0 },
             HugepageLimits = [new() { PageSize = "2MB", Limit = 4 << 21 }],
             Unified = new Dictionary<string, string> { ["memory.high"] = "50331648" },
-            Devices = [new() { Allow = false, Access = "rwm" }],   // v2: ignored (eBPF not implemented)
         });
         Assert.Equal("67108864", Get("memory.max"));
         Assert.Equal("33554432", Get("memory.swap.max"));
