@@ -52,7 +52,7 @@ public sealed class LayerBuilder
     public static readonly IReadOnlyList<string> BusyboxApplets =
     [
         "sh", "sleep", "echo", "cat", "ls", "true", "false", "env", "id", "touch", "mkdir", "rm", "test",
-        "wc", "head", "yes", "dd", "top", "ps", "hostname", "pwd", "grep", "readlink",
+        "wc", "head", "yes", "dd", "top", "ps", "hostname", "pwd", "grep", "readlink", "unshare", "mknod", "stat",
     ];
 
     private const string BusyboxPath = "/bin/busybox";
