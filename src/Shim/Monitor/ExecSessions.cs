@@ -52,6 +52,7 @@ internal sealed class ExecSessions
             throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many ExecSync commands at once ({MaxExecs})");
         }
         var toClose = new List<int>();
+        int requestWrite = -1;
         var session = new ExecSession(request.OutputLimit > 0 ? request.OutputLimit : DefaultOutputLimit) { Client = client };
         try
         {
@@ -74,7 +75,7 @@ internal sealed class ExecSessions
             var (outRead, outWrite) = Interop.Sys.Pipe();
             var (errRead, errWrite) = Interop.Sys.Pipe();
             var (statusRead, statusWrite) = Interop.Sys.Pipe();
-            var (requestRead, requestWrite) = Interop.Sys.Pipe();
+            (int requestRead, requestWrite) = Interop.Sys.Pipe();
             session.Stdout = outRead;
             session.Stderr = errRead;
             session.Status = statusRead;
@@ -101,14 +102,9 @@ internal sealed class ExecSessions
             }
             toClose.Clear();
             session.Pidfd = Interop.Sys.PidfdOpen(session.Pid);
-            try
-            {
-                Interop.Sys.WriteAll(requestWrite, request.ToByteArray());
-            }
-            finally
-            {
-                Interop.Sys.Close(requestWrite);
-            }
+            // Into the container's cgroup before it may go on: the stage waits for the whole request
+            // (end of file) before it runs anything, so neither it nor what it starts is ever outside
+            // the container's limits and device rules.
             try
             {
                 cgroup?.AddProcess(session.Pid);
@@ -116,6 +112,15 @@ internal sealed class ExecSessions
             catch (ErrnoException e) when (e.Error == Interop.Errno.ESRCH)
             {
                 // Already gone (it failed early): its status pipe says why.
+            }
+            try
+            {
+                Interop.Sys.WriteAll(requestWrite, request.ToByteArray());
+            }
+            finally
+            {
+                Interop.Sys.Close(requestWrite);
+                requestWrite = -1;
             }
             if (request.TimeoutMs > 0)
             {
@@ -131,6 +136,8 @@ internal sealed class ExecSessions
                 Interop.Sys.PidfdSignal(session.Pidfd, Interop.Sys.SIGKILL);
                 Interop.Sys.WaitPidfd(session.Pidfd, block: true);
             }
+            // Closed only now: the stage, killed above, never got its request.
+            Interop.Sys.Close(requestWrite);
             session.CloseAll();
             throw new ShimRequestException(ErrorCode.ExecFailed, FailureText.Describe(e));
         }
