@@ -14,9 +14,6 @@ namespace Berth.Tests.E2e.Pods;
 /// </summary>
 public sealed class ConfinementTests(SecurityImages images) : IClassFixture<SecurityImages>
 {
-    private static async Task<string> ExecAsync(BerthDaemon berth, string id, string script) =>
-        (await berth.ExecAsync(id, 10, "sh", "-c", "exec 2>&1; " + script)).Stdout.ToStringUtf8();
-
     /// <summary>A whole disk of this node that this test may open itself (some machines forbid their root disk even to root): "MAJOR MINOR".</summary>
     private static string OpenableHostDisk() => Directory.GetDirectories("/sys/dev/block")
         .Where(device => !File.Exists(device + "/partition") && !Path.GetFileName(device).StartsWith("7:", StringComparison.Ordinal))
@@ -36,115 +33,75 @@ public sealed class ConfinementTests(SecurityImages images) : IClassFixture<Secu
         .Replace(':', ' ');
 
     [Fact]
-    public async Task ARootContainerMayMakeANodeWithTheHostDisksNumbersButNotOpenIt()
+    public Task ARootContainerMayMakeANodeWithTheHostDisksNumbersButNotOpenIt() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
-        try
-        {
-            var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(images.Image, "mknod", "sleep", "300"));
-            await berth.StartContainerAsync(id);
-            // CAP_MKNOD is in the default set, and runc's rules allow mknod of any node: only opening it is refused.
-            string output = await ExecAsync(berth, id, $"mknod /tmp/disk b {OpenableHostDisk()} && echo made; head -c 512 /tmp/disk > /dev/null && echo read-it");
-            Assert.Contains("made", output);
-            Assert.Contains("head: /tmp/disk: Operation not permitted", output);
-            Assert.DoesNotContain("read-it", output);
-        }
-        finally
-        {
-            await berth.RemovePodAsync(podId);
-        }
-        Assert.Empty(Traces(berth, pod));
-    }
+        var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(images.Image, "mknod", "sleep", "300"));
+        await berth.StartContainerAsync(id);
+        // CAP_MKNOD is in the default set, and runc's rules allow mknod of any node: only opening it is refused.
+        string output = await berth.ShellAsync(id, $"mknod /tmp/disk b {OpenableHostDisk()} && echo made; head -c 512 /tmp/disk > /dev/null && echo read-it");
+        Assert.Contains("made", output);
+        Assert.Contains("head: /tmp/disk: Operation not permitted", output);
+        Assert.DoesNotContain("read-it", output);
+    });
 
     [Fact]
-    public async Task ADeviceNodeNeverReplacesAHostFileThroughABindMountNorThroughAnImagesLink()
+    public Task ADeviceNodeNeverReplacesAHostFileThroughABindMountNorThroughAnImagesLink() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
         string volume = Path.Combine(berth.TemporaryDirectory, "volume");
         Directory.CreateDirectory(volume);
         string hostFile = Path.Combine(volume, "f");
         File.WriteAllText(hostFile, "the host's file\n");
-        try
-        {
-            var direct = ContainerConfig(images.Image, "direct", "true");
-            direct.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = volume });
-            direct.Devices.Add(new Device { HostPath = "/dev/null", ContainerPath = "/data/f", Permissions = "rw" });
-            var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, direct));
-            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-            Assert.Contains("device /data/f would be made on the bind mount at /data", error.Status.Detail);
+        var direct = ContainerConfig(images.Image, "direct", "true");
+        direct.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = volume });
+        direct.Devices.Add(new Device { HostPath = "/dev/null", ContainerPath = "/data/f", Permissions = "rw" });
+        var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, direct));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("device /data/f would be made on the bind mount at /data", error.Status.Detail);
 
-            // The image's /data-link points at /data, where the volume is: spec generation cannot see that, the shim can.
-            var linked = ContainerConfig(images.Image, "linked", "true");
-            linked.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = volume });
-            linked.Devices.Add(new Device { HostPath = "/dev/null", ContainerPath = "/data-link/f", Permissions = "rw" });
-            error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, linked));
-            Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
-            Assert.Contains("not the container's own file system", error.Status.Detail);
+        // The image's /data-link points at /data, where the volume is: spec generation cannot see that, the shim can.
+        var linked = ContainerConfig(images.Image, "linked", "true");
+        linked.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = volume });
+        linked.Devices.Add(new Device { HostPath = "/dev/null", ContainerPath = "/data-link/f", Permissions = "rw" });
+        error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, linked));
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("not the container's own file system", error.Status.Detail);
 
-            Assert.Equal("the host's file\n", File.ReadAllText(hostFile));
-            Assert.Equal(["f"], Directory.GetFileSystemEntries(volume).Select(Path.GetFileName));
-            Assert.Empty((await berth.Runtime.ListContainersAsync(new ListContainersRequest())).Containers);
-        }
-        finally
-        {
-            await berth.RemovePodAsync(podId);
-        }
-        Assert.Empty(Traces(berth, pod));
-    }
+        Assert.Equal("the host's file\n", File.ReadAllText(hostFile));
+        Assert.Equal(["f"], Directory.GetFileSystemEntries(volume).Select(Path.GetFileName));
+        Assert.Empty((await berth.Runtime.ListContainersAsync(new ListContainersRequest())).Containers);
+    });
 
     [Fact]
-    public async Task NothingIsMountedOverAKernelFileInProcDirectlyOrThroughAnImagesLink()
+    public Task NothingIsMountedOverAKernelFileInProcDirectlyOrThroughAnImagesLink() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
         string fake = Path.Combine(berth.TemporaryDirectory, "core_pattern");
         File.WriteAllText(fake, "|/tmp/evil\n");
         string before = File.ReadAllText("/proc/sys/kernel/core_pattern");
-        try
-        {
-            var direct = ContainerConfig(images.Image, "direct", "true");
-            direct.Mounts.Add(new Mount { ContainerPath = "/proc/sys/kernel/core_pattern", HostPath = fake });
-            var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, direct));
-            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-            Assert.Contains("mount /proc/sys/kernel/core_pattern is inside /proc", error.Status.Detail);
+        var direct = ContainerConfig(images.Image, "direct", "true");
+        direct.Mounts.Add(new Mount { ContainerPath = "/proc/sys/kernel/core_pattern", HostPath = fake });
+        var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, direct));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("mount /proc/sys/kernel/core_pattern is inside /proc", error.Status.Detail);
 
-            // The image's /kernel is a link to /proc/sys/kernel.
-            var linked = ContainerConfig(images.Image, "linked", "true");
-            linked.Mounts.Add(new Mount { ContainerPath = "/kernel/core_pattern", HostPath = fake });
-            error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, linked));
-            Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
-            Assert.Contains("resolves to /proc/sys/kernel/core_pattern through a symbolic link in the image", error.Status.Detail);
+        // The image's /kernel is a link to /proc/sys/kernel.
+        var linked = ContainerConfig(images.Image, "linked", "true");
+        linked.Mounts.Add(new Mount { ContainerPath = "/kernel/core_pattern", HostPath = fake });
+        error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, linked));
+        Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+        Assert.Contains("resolves to /proc/sys/kernel/core_pattern through a symbolic link in the image", error.Status.Detail);
 
-            // lxcfs's files may be covered, as runc allows.
-            var lxcfs = ContainerConfig(images.Image, "lxcfs", "sleep", "300");
-            lxcfs.Mounts.Add(new Mount { ContainerPath = "/proc/uptime", HostPath = fake, Readonly = true });
-            var id = await berth.CreateContainerAsync(podId, pod, lxcfs);
-            await berth.StartContainerAsync(id);
-            Assert.Equal("|/tmp/evil\n", await ExecAsync(berth, id, "cat /proc/uptime"));
-            Assert.Equal(before, File.ReadAllText("/proc/sys/kernel/core_pattern"));
-        }
-        finally
-        {
-            await berth.RemovePodAsync(podId);
-        }
-        Assert.Empty(Traces(berth, pod));
-    }
+        // lxcfs's files may be covered, as runc allows.
+        var lxcfs = ContainerConfig(images.Image, "lxcfs", "sleep", "300");
+        lxcfs.Mounts.Add(new Mount { ContainerPath = "/proc/uptime", HostPath = fake, Readonly = true });
+        var id = await berth.CreateContainerAsync(podId, pod, lxcfs);
+        await berth.StartContainerAsync(id);
+        Assert.Equal("|/tmp/evil\n", await berth.ShellAsync(id, "cat /proc/uptime"));
+        Assert.Equal(before, File.ReadAllText("/proc/sys/kernel/core_pattern"));
+    });
 
     [Fact]
-    public async Task UnifiedKeysCannotMoveOrKillAProcessOfTheHost()
+    public Task UnifiedKeysCannotMoveOrKillAProcessOfTheHost() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
         // A process of the host: this test's own, never another.
         using var bystander = Process.Start(new ProcessStartInfo("sleep", "300"))!;
         try
@@ -174,38 +131,24 @@ public sealed class ConfinementTests(SecurityImages images) : IClassFixture<Secu
         {
             bystander.Kill();
             await bystander.WaitForExitAsync();
-            await berth.RemovePodAsync(podId);
         }
-        Assert.Empty(Traces(berth, pod));
-    }
+    });
 
     [Fact]
-    public async Task AnImagesLinkToEtcKeepsAMountInsideTheContainer()
+    public Task AnImagesLinkToEtcKeepsAMountInsideTheContainer() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
         string volume = Path.Combine(berth.TemporaryDirectory, "marker");
         Directory.CreateDirectory(volume);
         File.WriteAllText(Path.Combine(volume, "here"), "mounted\n");
         string name = $"berth-e2e-{Guid.NewGuid():N}";
-        try
-        {
-            // The image's /etc-link is "/etc": the mount lands on the container's /etc/NAME, never the host's.
-            var config = ContainerConfig(images.Image, "confined", "sleep", "300");
-            config.Mounts.Add(new Mount { ContainerPath = $"/etc-link/{name}", HostPath = volume });
-            var id = await berth.CreateContainerAsync(podId, pod, config);
-            await berth.StartContainerAsync(id);
-            Assert.Equal("mounted\n", await ExecAsync(berth, id, $"cat /etc/{name}/here"));
-            Assert.False(Path.Exists($"/etc/{name}"));
-        }
-        finally
-        {
-            await berth.RemovePodAsync(podId);
-        }
-        Assert.Empty(Traces(berth, pod));
-    }
+        // The image's /etc-link is "/etc": the mount lands on the container's /etc/NAME, never the host's.
+        var config = ContainerConfig(images.Image, "confined", "sleep", "300");
+        config.Mounts.Add(new Mount { ContainerPath = $"/etc-link/{name}", HostPath = volume });
+        var id = await berth.CreateContainerAsync(podId, pod, config);
+        await berth.StartContainerAsync(id);
+        Assert.Equal("mounted\n", await berth.ShellAsync(id, $"cat /etc/{name}/here"));
+        Assert.False(Path.Exists($"/etc/{name}"));
+    });
 
     /// <summary>
     /// runc's CVE-2021-30465: a link swapped in a shared volume between the check of a mount
@@ -214,28 +157,33 @@ public sealed class ConfinementTests(SecurityImages images) : IClassFixture<Secu
     /// gets its mount where asked, or is refused; nothing is ever made or mounted in the host's /etc.
     /// </summary>
     [Fact]
-    public async Task ALinkSwappedInASharedVolumeDuringCreateNeverSendsAMountOut()
+    public Task ALinkSwappedInASharedVolumeDuringCreateNeverSendsAMountOut() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
         string shared = Path.Combine(berth.TemporaryDirectory, "shared");
         string marker = Path.Combine(berth.TemporaryDirectory, "marker");
         Directory.CreateDirectory(Path.Combine(shared, "x"));
-        Directory.CreateDirectory(Path.Combine(shared, "spare"));
         File.CreateSymbolicLink(Path.Combine(shared, "link"), "/etc");
         Directory.CreateDirectory(marker);
         File.WriteAllText(Path.Combine(marker, "here"), "mounted\n");
         string name = $"berth-e2e-{Guid.NewGuid():N}";
         using var stop = new CancellationTokenSource();
+        // Held by the check below, so that it looks while x is the directory again.
+        using var settled = new SemaphoreSlim(1);
         var swapper = Task.Run(() =>
         {
-            // x is a directory, then the link, then a directory again: renameat2(RENAME_EXCHANGE) is atomic.
+            // x is the link, then the directory again: renameat2(RENAME_EXCHANGE) is atomic.
             while (!stop.IsCancellationRequested)
             {
-                LibC.Exchange(Path.Combine(shared, "x"), Path.Combine(shared, "link"));
-                LibC.Exchange(Path.Combine(shared, "x"), Path.Combine(shared, "link"));
+                settled.Wait();
+                try
+                {
+                    LibC.Exchange(Path.Combine(shared, "x"), Path.Combine(shared, "link"));
+                    LibC.Exchange(Path.Combine(shared, "x"), Path.Combine(shared, "link"));
+                }
+                finally
+                {
+                    settled.Release();
+                }
             }
         });
         int made = 0, refused = 0;
@@ -250,8 +198,17 @@ public sealed class ConfinementTests(SecurityImages images) : IClassFixture<Secu
                 {
                     var id = await berth.CreateContainerAsync(podId, pod, config);
                     await berth.StartContainerAsync(id);
-                    // Where the mount went: /vol/x/NAME (the swapper may have renamed that directory to link since), or confined to the container's /etc.
-                    string seen = await ExecAsync(berth, id, $"cat /vol/x/{name}/here /vol/link/{name}/here /etc/{name}/here 2>/dev/null");
+                    // Where the mount went: /vol/x/NAME, or confined to the container's /etc/NAME.
+                    await settled.WaitAsync();
+                    string seen;
+                    try
+                    {
+                        seen = await berth.ShellAsync(id, $"cat /vol/x/{name}/here /etc/{name}/here 2>/dev/null");
+                    }
+                    finally
+                    {
+                        settled.Release();
+                    }
                     Assert.True(seen.Contains("mounted", StringComparison.Ordinal), $"attempt {attempt}: the mount is nowhere in the container: {seen}");
                     made++;
                     await berth.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id });
@@ -267,50 +224,36 @@ public sealed class ConfinementTests(SecurityImages images) : IClassFixture<Secu
         {
             stop.Cancel();
             await swapper;
-            await berth.RemovePodAsync(podId);
         }
         Assert.Equal(20, made + refused);
         Assert.True(made > 0, "every create was refused: the mounts that do not race must still work");
         Assert.False(Path.Exists($"/etc/{name}"));
-        Assert.Empty(Traces(berth, pod));
-    }
+    });
 
     [Fact]
-    public async Task AppArmorAndSelinuxThatCannotBeAppliedHereAreRefusedClearly()
+    public Task AppArmorAndSelinuxThatCannotBeAppliedHereAreRefusedClearly() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
-        try
+        bool appArmor = File.Exists("/sys/module/apparmor/parameters/enabled") && File.ReadAllText("/sys/module/apparmor/parameters/enabled").StartsWith('Y');
+        var apparmor = ContainerConfig(images.Image, "apparmor", "true");
+        apparmor.Linux = new LinuxContainerConfig
         {
-            bool appArmor = File.Exists("/sys/module/apparmor/parameters/enabled") && File.ReadAllText("/sys/module/apparmor/parameters/enabled").StartsWith('Y');
-            var apparmor = ContainerConfig(images.Image, "apparmor", "true");
-            apparmor.Linux = new LinuxContainerConfig
+            SecurityContext = new LinuxContainerSecurityContext
             {
-                SecurityContext = new LinuxContainerSecurityContext
-                {
-                    Apparmor = new SecurityProfile { ProfileType = SecurityProfile.Types.ProfileType.Localhost, LocalhostRef = "berth-e2e-no-such-profile" },
-                },
-            };
-            var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, apparmor));
-            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-            Assert.Contains(appArmor ? "is not loaded on this node" : "AppArmor is not enabled on this node", error.Status.Detail);
+                Apparmor = new SecurityProfile { ProfileType = SecurityProfile.Types.ProfileType.Localhost, LocalhostRef = "berth-e2e-no-such-profile" },
+            },
+        };
+        var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, apparmor));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(appArmor ? "is not loaded on this node" : "AppArmor is not enabled on this node", error.Status.Detail);
 
-            var selinux = ContainerConfig(images.Image, "selinux", "true");
-            selinux.Linux = new LinuxContainerConfig
-            {
-                SecurityContext = new LinuxContainerSecurityContext { SelinuxOptions = new SELinuxOption { Level = "s0:c1,c2" } },
-            };
-            error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, selinux));
-            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
-            Assert.Contains("selinux_options", error.Status.Detail);
-            Assert.Empty((await berth.Runtime.ListContainersAsync(new ListContainersRequest())).Containers);
-        }
-        finally
+        var selinux = ContainerConfig(images.Image, "selinux", "true");
+        selinux.Linux = new LinuxContainerConfig
         {
-            await berth.RemovePodAsync(podId);
-        }
-        Assert.Empty(Traces(berth, pod));
-    }
+            SecurityContext = new LinuxContainerSecurityContext { SelinuxOptions = new SELinuxOption { Level = "s0:c1,c2" } },
+        };
+        error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, selinux));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("selinux_options", error.Status.Detail);
+        Assert.Empty((await berth.Runtime.ListContainersAsync(new ListContainersRequest())).Containers);
+    });
 }

@@ -128,6 +128,33 @@ internal static class PodTestSupport
         }
     }
 
+    /// <summary>
+    /// A daemon of its own (with <paramref name="config"/>, as <see cref="BerthDaemon.StartAsync"/> takes it),
+    /// <paramref name="image"/> pulled and a pod running: runs <paramref name="test"/> with the daemon, the
+    /// pod's config and its ID, then removes the pod, also when the test fails, and checks that nothing
+    /// of it is left.
+    /// </summary>
+    public static async Task InPodAsync(PushedImage image, Func<BerthDaemon, PodSandboxConfig, string, Task> test, object? config = null)
+    {
+        await using var berth = await BerthDaemon.StartAsync(config);
+        await Images.ImageTestSupport.PullAsync(berth, image.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        try
+        {
+            await test(berth, pod, podId);
+        }
+        finally
+        {
+            await berth.RemovePodAsync(podId);
+        }
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    /// <summary>Runs <paramref name="script"/> with sh in the container through ExecSync; its output, stderr merged into stdout.</summary>
+    public static async Task<string> ShellAsync(this BerthDaemon berth, string id, string script) =>
+        (await berth.ExecAsync(id, 10, "sh", "-c", "exec 2>&1; " + script)).Stdout.ToStringUtf8();
+
     public static async Task RemovePodAsync(this BerthDaemon berth, string podId)
     {
         await berth.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });

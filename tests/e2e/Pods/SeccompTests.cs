@@ -1,7 +1,6 @@
 using Berth.Api.Cri;
 using Berth.Tests.E2e.Fixtures;
 using Grpc.Core;
-using static Berth.Tests.E2e.Images.ImageTestSupport;
 using static Berth.Tests.E2e.Pods.PodTestSupport;
 using ProfileType = Berth.Api.Cri.SecurityProfile.Types.ProfileType;
 
@@ -20,46 +19,28 @@ public sealed class SeccompTests(SecurityImages images) : IClassFixture<Security
         return config;
     }
 
-    private static async Task<string> ExecAsync(BerthDaemon berth, string id, string script)
-    {
-        var result = await berth.ExecAsync(id, 10, "sh", "-c", "exec 2>&1; " + script);
-        return result.Stdout.ToStringUtf8();
-    }
-
     [Fact]
-    public async Task RuntimeDefaultDeniesWhatDockersProfileDeniesWithEpermAndUnconfinedDoesNot()
+    public Task RuntimeDefaultDeniesWhatDockersProfileDeniesWithEpermAndUnconfinedDoesNot() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
-        try
-        {
-            var filtered = await berth.CreateContainerAsync(podId, pod, WithSeccomp(images.Image, "filtered",
-                new SecurityProfile { ProfileType = ProfileType.RuntimeDefault }, "sh", "-c", UnshareUser + "; exec sleep 300"));
-            var open = await berth.CreateContainerAsync(podId, pod, WithSeccomp(images.Image, "open",
-                new SecurityProfile { ProfileType = ProfileType.Unconfined }, "sh", "-c", UnshareUser + "; exec sleep 300"));
-            await berth.StartContainerAsync(filtered);
-            await berth.StartContainerAsync(open);
+        var filtered = await berth.CreateContainerAsync(podId, pod, WithSeccomp(images.Image, "filtered",
+            new SecurityProfile { ProfileType = ProfileType.RuntimeDefault }, "sh", "-c", UnshareUser + "; exec sleep 300"));
+        var open = await berth.CreateContainerAsync(podId, pod, WithSeccomp(images.Image, "open",
+            new SecurityProfile { ProfileType = ProfileType.Unconfined }, "sh", "-c", UnshareUser + "; exec sleep 300"));
+        await berth.StartContainerAsync(filtered);
+        await berth.StartContainerAsync(open);
 
-            // The container's own process (its log) and an ExecSync in it are both filtered.
-            await EventuallyLogged(berth, pod, "filtered", "unshare-refused");
-            await EventuallyLogged(berth, pod, "open", "unshare-ok");
-            string exec = await ExecAsync(berth, filtered, "grep Seccomp: /proc/self/status; unshare -U true; " + UnshareUser);
-            Assert.Matches(@"Seccomp:\s+2", exec);
-            Assert.Contains("unshare: unshare(0x10000000): Operation not permitted", exec);
-            Assert.Contains("unshare-refused", exec);
-            Assert.Matches(@"Seccomp:\s+0", await ExecAsync(berth, open, "grep Seccomp: /proc/self/status"));
-            Assert.Contains("unshare-ok", await ExecAsync(berth, open, UnshareUser));
-            // Only the stages that load a filter map libseccomp; the long-lived monitor never does.
-            Assert.DoesNotContain("libseccomp", File.ReadAllText($"/proc/{berth.ShimPid("containers", filtered)}/maps"));
-        }
-        finally
-        {
-            await berth.RemovePodAsync(podId);
-        }
-        Assert.Empty(Traces(berth, pod));
-    }
+        // The container's own process (its log) and an ExecSync in it are both filtered.
+        await EventuallyLogged(berth, pod, "filtered", "unshare-refused");
+        await EventuallyLogged(berth, pod, "open", "unshare-ok");
+        string exec = await berth.ShellAsync(filtered, "grep Seccomp: /proc/self/status; unshare -U true; " + UnshareUser);
+        Assert.Matches(@"Seccomp:\s+2", exec);
+        Assert.Contains("unshare: unshare(0x10000000): Operation not permitted", exec);
+        Assert.Contains("unshare-refused", exec);
+        Assert.Matches(@"Seccomp:\s+0", await berth.ShellAsync(open, "grep Seccomp: /proc/self/status"));
+        Assert.Contains("unshare-ok", await berth.ShellAsync(open, UnshareUser));
+        // Only the stages that load a filter map libseccomp; the long-lived monitor never does.
+        Assert.DoesNotContain("libseccomp", File.ReadAllText($"/proc/{berth.ShimPid("containers", filtered)}/maps"));
+    });
 
     [Fact]
     public async Task ALocalhostProfileUnderTheConfiguredRootDeniesMkdirAndAMissingOneIsInvalidArgumentNamingIt()
@@ -72,16 +53,14 @@ public sealed class SeccompTests(SecurityImages images) : IClassFixture<Security
                 { "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
                   "syscalls": [ { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" } ] }
                 """);
-            await using var berth = await BerthDaemon.StartAsync(new { seccompProfileRoot = profiles.FullName });
-            await berth.PullAsync(images.Image.Reference);
-            var pod = PodConfig(berth);
-            var podId = await berth.RunPodAsync(pod);
-            try
+            File.WriteAllText(Path.Combine(profiles.FullName, "team", "broken.json"),
+                """{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ { "names": ["mkdir"], "action": "SCMP_ACT_BOGUS" } ] }""");
+            await InPodAsync(images.Image, async (berth, pod, podId) =>
             {
                 var id = await berth.CreateContainerAsync(podId, pod, WithSeccomp(images.Image, "no-mkdir",
                     new SecurityProfile { ProfileType = ProfileType.Localhost, LocalhostRef = "team/no-mkdir.json" }, "sleep", "300"));
                 await berth.StartContainerAsync(id);
-                string output = await ExecAsync(berth, id, "mkdir /tmp/made; echo rc=$?; touch /tmp/file && echo touch-ok");
+                string output = await berth.ShellAsync(id, "mkdir /tmp/made; echo rc=$?; touch /tmp/file && echo touch-ok");
                 Assert.Contains("mkdir: can't create directory '/tmp/made': Operation not permitted", output);
                 Assert.Contains("rc=1", output);
                 Assert.Contains("touch-ok", output);
@@ -90,18 +69,12 @@ public sealed class SeccompTests(SecurityImages images) : IClassFixture<Security
                 var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, missing));
                 Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
                 Assert.Contains($"seccomp profile {profiles.FullName}/team/nope.json does not exist", error.Status.Detail);
-                File.WriteAllText(Path.Combine(profiles.FullName, "team", "broken.json"), """{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ { "names": ["mkdir"], "action": "SCMP_ACT_BOGUS" } ] }""");
                 var broken = WithSeccomp(images.Image, "broken", new SecurityProfile { ProfileType = ProfileType.Localhost, LocalhostRef = "team/broken.json" }, "true");
                 error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, broken));
                 Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
                 Assert.Contains("team/broken.json: syscalls[0] action \"SCMP_ACT_BOGUS\"", error.Status.Detail);
                 Assert.Single((await berth.Runtime.ListContainersAsync(new ListContainersRequest())).Containers);
-            }
-            finally
-            {
-                await berth.RemovePodAsync(podId);
-            }
-            Assert.Empty(Traces(berth, pod));
+            }, new { seccompProfileRoot = profiles.FullName });
         }
         finally
         {
@@ -110,31 +83,19 @@ public sealed class SeccompTests(SecurityImages images) : IClassFixture<Security
     }
 
     [Fact]
-    public async Task WithNoNewPrivsTheFilterIsLoadedLastAndStillHoldsForANonRootUser()
+    public Task WithNoNewPrivsTheFilterIsLoadedLastAndStillHoldsForANonRootUser() => InPodAsync(images.Image, async (berth, pod, podId) =>
     {
-        await using var berth = await BerthDaemon.StartAsync();
-        await berth.PullAsync(images.Image.Reference);
-        var pod = PodConfig(berth);
-        var podId = await berth.RunPodAsync(pod);
-        try
-        {
-            var config = WithSeccomp(images.Image, "nnp", new SecurityProfile { ProfileType = ProfileType.RuntimeDefault }, "sleep", "300");
-            config.Linux.SecurityContext.NoNewPrivs = true;
-            config.Linux.SecurityContext.RunAsUser = new Int64Value { Value = 1000 };
-            var id = await berth.CreateContainerAsync(podId, pod, config);
-            await berth.StartContainerAsync(id);
-            string output = await ExecAsync(berth, id, "grep -E '^(Seccomp|NoNewPrivs|Uid):' /proc/self/status; " + UnshareUser);
-            Assert.Matches(@"Seccomp:\s+2", output);
-            Assert.Matches(@"NoNewPrivs:\s+1", output);
-            Assert.Matches(@"Uid:\s+1000\s+1000", output);
-            Assert.Contains("unshare-refused", output);
-        }
-        finally
-        {
-            await berth.RemovePodAsync(podId);
-        }
-        Assert.Empty(Traces(berth, pod));
-    }
+        var config = WithSeccomp(images.Image, "nnp", new SecurityProfile { ProfileType = ProfileType.RuntimeDefault }, "sleep", "300");
+        config.Linux.SecurityContext.NoNewPrivs = true;
+        config.Linux.SecurityContext.RunAsUser = new Int64Value { Value = 1000 };
+        var id = await berth.CreateContainerAsync(podId, pod, config);
+        await berth.StartContainerAsync(id);
+        string output = await berth.ShellAsync(id, "grep -E '^(Seccomp|NoNewPrivs|Uid):' /proc/self/status; " + UnshareUser);
+        Assert.Matches(@"Seccomp:\s+2", output);
+        Assert.Matches(@"NoNewPrivs:\s+1", output);
+        Assert.Matches(@"Uid:\s+1000\s+1000", output);
+        Assert.Contains("unshare-refused", output);
+    });
 
     private static async Task EventuallyLogged(BerthDaemon berth, PodSandboxConfig pod, string name, string text)
     {
