@@ -65,6 +65,7 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"maxConcurrentDownloads": 0}""", "maxConcurrentDownloads")]
     [InlineData("""{"pullProgressTimeoutSeconds": 0}""", "pullProgressTimeoutSeconds")]
     [InlineData("""{"logLevel": "Loud"}""", "logLevel")]
+    [InlineData("""{"seccompProfileRoot": "profiles"}""", "seccompProfileRoot")]
     [InlineData("""{"registries": {"r": {"mirrors": ["ftp://x"]}}}""", "registries.r.mirrors")]
     [InlineData("""{"registries": {"r": {"ca": "/nonexistent/ca.pem"}}}""", "registries.r.ca")]
     public void BadValuesAreRefusedNamingTheKey(string json, string key)

@@ -158,4 +158,32 @@ public sealed class ContainerManagerTests : IDisposable
         Assert.Equal(ErrorKind.FailedPrecondition, (await Assert.ThrowsAsync<BerthException>(() =>
             _layer.Containers.UpdateResourcesAsync(container, new LinuxContainerResources(), CancellationToken.None))).Kind);
     }
+
+    [Fact]
+    public async Task ALocalhostSeccompProfileIsReadFromTheNodeIntoTheSpecAndAMissingOneLeavesNothing()
+    {
+        var sandbox = await _layer.RunPodAsync();
+        _layer.SeccompProfiles["/var/lib/kubelet/seccomp/audit.json"] = """{ "defaultAction": "SCMP_ACT_LOG" }"""u8.ToArray();
+        var config = MiddleLayer.ContainerConfig();
+        config.Linux = new LinuxContainerConfig
+        {
+            SecurityContext = new LinuxContainerSecurityContext
+            {
+                Seccomp = new SecurityProfile { ProfileType = SecurityProfile.Types.ProfileType.Localhost, LocalhostRef = "audit.json" },
+            },
+        };
+
+        var container = await _layer.Containers.CreateAsync(sandbox.Id, config, CancellationToken.None);
+
+        var spec = Berth.Api.Shim.OciJson.ParseSpec(File.ReadAllBytes(Berth.Api.Shim.BundleLayout.ConfigPath(container.Shim.Bundle)));
+        Assert.Equal("SCMP_ACT_LOG", spec.Linux!.Seccomp!.DefaultAction);
+
+        config.Metadata.Name = "missing";
+        config.Linux.SecurityContext.Seccomp.LocalhostRef = "gone.json";
+        var error = await Assert.ThrowsAnyAsync<BerthException>(() => _layer.Containers.CreateAsync(sandbox.Id, config, CancellationToken.None));
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.Contains("/var/lib/kubelet/seccomp/gone.json does not exist", error.Message);
+        Assert.Single(_layer.Registry.Containers);
+        Assert.Equal(0, _layer.Node.AppArmorDefaultLoads);
+    }
 }

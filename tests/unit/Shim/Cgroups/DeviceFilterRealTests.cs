@@ -16,7 +16,7 @@ public sealed class DeviceFilterRealTests : IDisposable
 {
     private readonly string? _cgroup2;
     private readonly List<string> _made = [];
-    private readonly List<Process> _children = [];
+    private readonly TestChildren _children = new();
     private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("berth-devtest-");
 
     public DeviceFilterRealTests()
@@ -55,8 +55,7 @@ public sealed class DeviceFilterRealTests : IDisposable
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
             WorkingDirectory = _scratch.FullName,
         };
-        var shell = Process.Start(start)!;
-        _children.Add(shell);
+        var shell = _children.Start(start);
         File.WriteAllText(directory + "/cgroup.procs", shell.Id.ToString());
         shell.StandardInput.WriteLine("go");
         string output = shell.StandardOutput.ReadToEnd();
@@ -150,31 +149,10 @@ public sealed class DeviceFilterRealTests : IDisposable
 
     public void Dispose()
     {
-        foreach (Process child in _children)
-        {
-            try
-            {
-                child.Kill();
-                child.WaitForExit(5000);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            child.Dispose();
-        }
+        _children.Dispose();
         foreach (string directory in _made)
         {
-            for (int attempt = 0; attempt < 100 && Directory.Exists(directory); attempt++)
-            {
-                try
-                {
-                    Directory.Delete(directory);
-                }
-                catch (IOException)
-                {
-                    Thread.Sleep(20);
-                }
-            }
+            TestChildren.RemoveTree(directory);
         }
         _scratch.Delete(recursive: true);
     }
