@@ -25,6 +25,22 @@ public sealed class ContainerManagerTests : IDisposable
         Assert.Equal(allowed, Berth.RuntimeService.Containers.Container.Transitions.IsForward(from, to));
 
     [Fact]
+    public void TheProcessIdentityOutlivesAnExitReportThatDoesNotCarryIt()
+    {
+        var container = new Berth.RuntimeService.Containers.Container(
+            new Berth.RuntimeService.State.ContainerRecord("c", "p", "n", [], "i", "i", 0, "", "", 15, ""),
+            new ContainerConfig(), new ShimTarget("c", "/bundle", "/socket"));
+        var user = new ProcessUser(1000, 1000, [1000, 5]);
+
+        container.Advance(new ProcessState(ContainerStatus.Running, Pid: 7, User: user));
+        // As the exit record a shim leaves behind reads: no identity in it.
+        container.Advance(new ProcessState(ContainerStatus.Exited, Pid: 7, FinishedAt: 2, Reason: "Completed"));
+
+        Assert.Equal(ContainerStatus.Exited, container.State.Status);
+        Assert.Same(user, container.State.User);
+    }
+
+    [Fact]
     public async Task AnExitSeenBeforeTheStartReplyIsNeverUndoneByIt()
     {
         var sandbox = await _layer.RunPodAsync();
