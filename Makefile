@@ -10,10 +10,11 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages: to build (NativeAOT links with the system C toolchain), and to test
 # (a real registry, busybox for test images, htpasswd for the registry's basic auth, the CNI plugins
-# with the iptables and ip tools they and the tests use).
-BUILD_PACKAGES := gcc libc6-dev zlib1g-dev
+# with the iptables and ip tools they and the tests use). libseccomp2 is loaded at run time by the
+# shim's stages that compile seccomp filters; the tests run pods with filters, so it is in both lists.
+BUILD_PACKAGES := gcc libc6-dev zlib1g-dev libseccomp2
 # To run pods on a network: Debian's CNI plugins (bridge, host-local, portmap, loopback...) and what they call.
-RUN_PACKAGES := containernetworking-plugins iptables iproute2
+RUN_PACKAGES := containernetworking-plugins iptables iproute2 libseccomp2
 # The conf dir berthd reads (cni.confDir); make run writes a default network there only when it holds none.
 CNI_CONF_DIR ?= /etc/cni/net.d
 TEST_PACKAGES := docker-registry busybox-static apache2-utils containernetworking-plugins iptables iproute2

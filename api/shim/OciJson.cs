@@ -12,6 +12,7 @@ namespace Berth.Api.Shim;
     ReadCommentHandling = JsonCommentHandling.Skip)]
 [JsonSerializable(typeof(OciSpec))]
 [JsonSerializable(typeof(LinuxResources))]
+[JsonSerializable(typeof(LinuxSeccomp))]
 public sealed partial class OciJsonContext : JsonSerializerContext;
 
 /// <summary>Reads and writes config.json and LinuxResources.</summary>
@@ -28,6 +29,11 @@ public static class OciJson
 
     public static byte[] Serialize(LinuxResources resources) =>
         JsonSerializer.SerializeToUtf8Bytes(resources, OciJsonContext.Default.LinuxResources);
+
+    /// <summary>A seccomp profile file (a Localhost profile): the OCI <c>linux.seccomp</c> object; members it does not know are ignored, as containerd does.</summary>
+    /// <exception cref="JsonException">Not JSON, or a member of the wrong type.</exception>
+    public static LinuxSeccomp ParseSeccomp(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, OciJsonContext.Default.LinuxSeccomp) ?? throw new JsonException("the profile is null");
 
     /// <summary>
     /// Writes a bundle's config.json atomically (temporary file, rename) without fsync: only the shim

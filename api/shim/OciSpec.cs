@@ -28,6 +28,7 @@ public sealed record OciProcess
     public OciCapabilities? Capabilities { get; init; }
     public IReadOnlyList<OciRlimit>? Rlimits { get; init; }
     public bool NoNewPrivileges { get; init; }
+    /// <summary>The AppArmor profile the process execs into (written to /proc/self/attr/apparmor/exec); null: none.</summary>
     public string? ApparmorProfile { get; init; }
     public int? OomScoreAdj { get; init; }
     public string? SelinuxLabel { get; init; }
@@ -229,23 +230,35 @@ public sealed record LinuxDevice
     public uint? Gid { get; init; }
 }
 
+/// <summary>
+/// The container's seccomp filter (<c>linux.seccomp</c>): the action for system calls no rule matches,
+/// the architectures it covers (the native one when empty) and the rules. Also the format of a Localhost
+/// profile file. Checked by <see cref="SeccompRules.Problem"/>; absent means no filter.
+/// </summary>
 public sealed record LinuxSeccomp
 {
-    public string DefaultAction { get; init; } = "SCMP_ACT_ALLOW";
+    /// <summary><c>SCMP_ACT_ERRNO</c>, <c>SCMP_ACT_ALLOW</c>, ...; required (empty when a profile file lacks it).</summary>
+    public string DefaultAction { get; init; } = "";
+    /// <summary>The errno of a default SCMP_ACT_ERRNO; EPERM when absent.</summary>
     public uint? DefaultErrnoRet { get; init; }
+    /// <summary><c>SCMP_ARCH_X86_64</c>, <c>SCMP_ARCH_X86</c>, ...</summary>
     public IReadOnlyList<string>? Architectures { get; init; }
+    /// <summary><c>SECCOMP_FILTER_FLAG_LOG</c>, <c>SECCOMP_FILTER_FLAG_SPEC_ALLOW</c>, <c>SECCOMP_FILTER_FLAG_TSYNC</c>.</summary>
     public IReadOnlyList<string>? Flags { get; init; }
     public IReadOnlyList<LinuxSyscall>? Syscalls { get; init; }
 }
 
+/// <summary>One rule: the named system calls take <see cref="Action"/> when every argument comparison holds.</summary>
 public sealed record LinuxSyscall
 {
     public IReadOnlyList<string> Names { get; init; } = [];
     public string Action { get; init; } = "";
+    /// <summary>The errno of SCMP_ACT_ERRNO (or the value of SCMP_ACT_TRACE); EPERM when absent.</summary>
     public uint? ErrnoRet { get; init; }
     public IReadOnlyList<LinuxSeccompArg>? Args { get; init; }
 }
 
+/// <summary>A comparison of one argument (index 0..5) with <see cref="Value"/> (and, for SCMP_CMP_MASKED_EQ, the mask first: arg &amp; Value == ValueTwo).</summary>
 public sealed record LinuxSeccompArg
 {
     public uint Index { get; init; }

@@ -11,5 +11,8 @@ internal static partial class Interop
 
         private const int AT_SYMLINK_NOFOLLOW = 0x100;
         private const int AT_REMOVEDIR = 0x200;
+
+        /// <summary>An empty path means the descriptor itself (statx, mount_setattr, move_mount).</summary>
+        private const int AT_EMPTY_PATH = 0x1000;
     }
 }

@@ -69,9 +69,11 @@ internal static partial class Interop
             public uint RDevMinor;
             public uint DevMajor;
             public uint DevMinor;
+            public ulong MountId;
         }
 
         private const uint STATX_BASIC_STATS = 0x7ff;
+        private const uint STATX_MNT_ID = 0x1000;
 
         [LibraryImport(Libraries.Libc, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         private static partial int statx(SafeFileHandle dirfd, string path, int flags, uint mask, out Statx buffer);
@@ -96,6 +98,16 @@ internal static partial class Interop
                 st.Mode, st.Uid, st.Gid, st.Inode, st.LinkCount, st.Size,
                 st.AccessTime.ToDateTimeOffset(), st.ModificationTime.ToDateTimeOffset(),
                 st.DevMajor, st.DevMinor, st.RDevMajor, st.RDevMinor, st.Blocks);
+        }
+
+        /// <summary>The id of the mount an open file is on (statx STATX_MNT_ID: the first field of /proc/self/mountinfo).</summary>
+        internal static ulong MountIdOf(SafeFileHandle file, string what)
+        {
+            if (statx(file, "", AT_EMPTY_PATH, STATX_MNT_ID, out Statx st) != 0)
+            {
+                throw Fail("statx", what);
+            }
+            return (st.Mask & STATX_MNT_ID) != 0 ? st.MountId : throw new ErrnoException(Errno.EOPNOTSUPP, "statx STATX_MNT_ID", what);
         }
 
         /// <summary>lstat by path, relative to the working directory.</summary>

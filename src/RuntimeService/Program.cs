@@ -112,6 +112,7 @@ using (daemonLock)
     builder.Services.AddSingleton<IShimRuntime>(new ShimRuntime(config.ShimPath));
     builder.Services.AddSingleton<INodeOperations, NodeOperations>();
     builder.Services.AddSingleton<Func<NodeFacts>>(NodeFiles.Read);
+    builder.Services.AddSingleton(NodeFiles.Security(config.SeccompProfileRoot));
     builder.Services.AddSingleton(config.BlockIo);
     builder.Services.AddSingleton<IContainerImages, ContainerImages>();
     builder.Services.AddSingleton<IPodNetwork>(services => new CniPodNetwork(

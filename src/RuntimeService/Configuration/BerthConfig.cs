@@ -49,6 +49,12 @@ public sealed record BerthConfig
     /// <summary>The streaming server that Exec, Attach and PortForward return URLs on.</summary>
     public StreamingConfig Streaming { get; set; } = new();
 
+    /// <summary>
+    /// Where a Localhost seccomp profile named by a relative path is found (an absolute one is taken as it
+    /// is, as kubelet sends them): kubelet's own seccomp root by default.
+    /// </summary>
+    public string SeccompProfileRoot { get; set; } = NodeSecurity.DefaultSeccompProfileRoot;
+
     /// <summary>The berth-shim binary; by default the one beside berthd.</summary>
     public string ShimPath { get; set; } = Path.Combine(AppContext.BaseDirectory, "berth-shim");
 

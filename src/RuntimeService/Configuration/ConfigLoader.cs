@@ -82,6 +82,7 @@ public static class ConfigLoader
         }
         RequireAbsolute("root", config.Root);
         RequireAbsolute("state", config.State);
+        RequireAbsolute("seccompProfileRoot", config.SeccompProfileRoot);
         if (config.MetricsAddress is { } metrics &&
             (!IPEndPoint.TryParse(metrics, out var endPoint) || !IPAddress.IsLoopback(endPoint.Address) || endPoint.Port == 0))
         {

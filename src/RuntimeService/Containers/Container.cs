@@ -65,7 +65,9 @@ public sealed class Container(ContainerRecord record, Cri.ContainerConfig config
 
     /// <summary>
     /// Applies a reported state when it moves the container forward (see <see cref="Transitions.IsForward"/>);
-    /// a stale report (RUNNING after EXITED) is ignored. True when the state changed.
+    /// a stale report (RUNNING after EXITED) is ignored. True when the state changed. The identity of
+    /// the process (<see cref="ProcessState.User"/>) is kept when a report lacks it, as the exit record
+    /// read once the shim is gone does: kubelet shows it for exited containers too.
     /// </summary>
     public bool Advance(ProcessState reported)
     {
@@ -75,7 +77,7 @@ public sealed class Container(ContainerRecord record, Cri.ContainerConfig config
             {
                 return false;
             }
-            _state = reported;
+            _state = reported.User is null && _state.User is { } known ? reported with { User = known } : reported;
         }
         if (reported.Status == ProcessStatus.Exited)
         {

@@ -18,7 +18,7 @@ namespace Berth.RuntimeService.Containers;
 /// </summary>
 public sealed class ContainerManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
-    IContainerImages images, BlockIoDefaults blockIo, ILogger<ContainerManager> logger)
+    IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, ILogger<ContainerManager> logger)
 {
     /// <summary>How long a container may take to exit after SIGKILL before StopContainer gives up.</summary>
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
@@ -45,7 +45,7 @@ public sealed class ContainerManager(
         string id = Identifiers.New();
         var plan = ContainerPlanner.Plan(new ContainerPlanInput(
             config, new PodContext(sandbox.Id, sandbox.Config, sandbox.PodCgroup), image.Image, id, paths, blockIo,
-            node.LookUpDevice, TargetPidNamespace(config)));
+            node.LookUpDevice, security, TargetPidNamespace(config)));
         var record = new ContainerRecord(id, sandbox.Id, plan.Name, config.ToByteArray(), image.Id, imageName,
             Identifiers.NowNanoseconds(), plan.LogPath, image.ImageRef,
             StopSignals.FromCri(config.StopSignal) ?? StopSignals.Parse(image.Image.Config.StopSignal) ?? StopSignals.Default,
@@ -86,6 +86,10 @@ public sealed class ContainerManager(
         foreach (string hostPath in plan.HostPaths)
         {
             node.EnsureHostPath(hostPath);
+        }
+        if (plan.Spec.Process?.ApparmorProfile == SecurityProfiles.AppArmorDefaultName)
+        {
+            node.EnsureAppArmorDefaultProfile();
         }
         Directory.CreateDirectory(plan.Options.Rootfs!.UpperDir);
         Directory.CreateDirectory(plan.Options.Rootfs.WorkDir);

@@ -28,6 +28,13 @@ public sealed partial class CriRuntimeService
             LogPath = container.Record.LogPath,
             StopSignal = StopSignals.ToCri(container.Record.StopSignal),
         };
+        if (state.User is { } user)
+        {
+            // The identity the kernel gave the container's first process (read by its shim), as kubelet's pod status shows it.
+            var linux = new Cri.LinuxContainerUser { Uid = user.Uid, Gid = user.Gid };
+            linux.SupplementalGroups.AddRange(user.Groups.Select(group => (long)group));
+            status.User = new Cri.ContainerUser { Linux = linux };
+        }
         status.Labels.Add(container.Config.Labels);
         status.Annotations.Add(container.Config.Annotations);
         status.Mounts.AddRange(container.Config.Mounts);

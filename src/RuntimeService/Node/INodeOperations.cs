@@ -50,4 +50,11 @@ public interface INodeOperations
     /// <see cref="UnmountAll"/> and a delete of the file. Throws Internal when the kernel refuses.
     /// </summary>
     void CreateNetworkNamespace(string pinPath);
+
+    /// <summary>
+    /// Loads Berth's default AppArmor profile (<see cref="AppArmorDefaultProfile"/>) into the kernel with
+    /// apparmor_parser unless it is loaded already. Only where AppArmor is on; FailedPrecondition when it
+    /// cannot be loaded.
+    /// </summary>
+    void EnsureAppArmorDefaultProfile();
 }

@@ -1,11 +1,55 @@
+using System.Runtime.InteropServices;
+using Berth.Core.Errors;
 using Berth.RuntimeService.Specs;
 
 namespace Berth.RuntimeService.Node;
 
-/// <summary>Reads the node's facts a sandbox copies: its hostname, /etc/hosts and /etc/resolv.conf (empty when a file is missing).</summary>
+/// <summary>Reads the node's facts the planners take as input: what a sandbox copies, and what the kernel offers to confine containers.</summary>
 public static class NodeFiles
 {
-    public static NodeFacts Read() => new(Environment.MachineName, ReadOrEmpty("/etc/hosts"), ReadOrEmpty("/etc/resolv.conf"));
+    private const string AppArmorEnabledPath = "/sys/module/apparmor/parameters/enabled";
+    private const string AppArmorProfilesPath = "/sys/kernel/security/apparmor/profiles";
+    private const string SelinuxEnforcePath = "/sys/fs/selinux/enforce";
+
+    /// <summary>The hostname, /etc/hosts and /etc/resolv.conf (empty when a file is missing), and whether SELinux is on.</summary>
+    public static NodeFacts Read() =>
+        new(Environment.MachineName, ReadOrEmpty("/etc/hosts"), ReadOrEmpty("/etc/resolv.conf"), SelinuxEnabled());
+
+    /// <summary>
+    /// The node's confinement facts: its architecture, whether AppArmor (the module's <c>enabled</c>
+    /// parameter is Y, as libapparmor's aa_is_enabled reads it) and SELinux (selinuxfs mounted) are on,
+    /// and Localhost seccomp profiles read from <paramref name="seccompProfileRoot"/> or an absolute path.
+    /// </summary>
+    public static NodeSecurity Security(string seccompProfileRoot) => new(
+        RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
+        seccompProfileRoot,
+        ReadProfile,
+        ReadOrEmpty(AppArmorEnabledPath).StartsWith('Y'),
+        AppArmorProfileLoaded,
+        SelinuxEnabled());
+
+    /// <summary>A Localhost seccomp profile's bytes; null when nothing is there; InvalidArgument naming the file when it cannot be read.</summary>
+    private static byte[]? ReadProfile(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw BerthException.InvalidArgument($"seccomp profile {path} cannot be read: {error.Message}");
+        }
+    }
+
+    /// <summary>Whether the kernel has an AppArmor profile of this name loaded: a line "NAME (mode)" of its profiles list.</summary>
+    private static bool AppArmorProfileLoaded(string name) =>
+        ReadOrEmpty(AppArmorProfilesPath).Split('\n').Any(line => line.StartsWith(name + " (", StringComparison.Ordinal));
+
+    private static bool SelinuxEnabled() => File.Exists(SelinuxEnforcePath);
 
     private static string ReadOrEmpty(string path) => File.Exists(path) ? File.ReadAllText(path) : "";
 }

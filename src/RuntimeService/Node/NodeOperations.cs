@@ -12,6 +12,8 @@ public sealed class NodeOperations : INodeOperations
     private const int DrainAttempts = 50;
 
     private readonly Lazy<CgroupLayout> _cgroups = new(() => CgroupLayout.Detect(null));
+    private readonly object _appArmorGate = new();
+    private bool _appArmorLoaded;
 
     public void MountTmpfs(string path, string options)
     {
@@ -180,6 +182,47 @@ public sealed class NodeOperations : INodeOperations
         if (failure is not null)
         {
             throw describe(failure);
+        }
+    }
+
+    public void EnsureAppArmorDefaultProfile()
+    {
+        lock (_appArmorGate)
+        {
+            if (_appArmorLoaded)
+            {
+                return;
+            }
+            string text = AppArmorDefaultProfile.Text(
+                File.Exists("/etc/apparmor.d/tunables/global"), File.Exists("/etc/apparmor.d/abstractions/base"));
+            string file = Path.Combine(Path.GetTempPath(), $"{SecurityProfiles.AppArmorDefaultName}-{Environment.ProcessId}.profile");
+            try
+            {
+                File.WriteAllText(file, text);
+                // -K: no cache; -r: replace a loaded profile of the same name (containerd loads it the same way).
+                using var parser = Process.Start(new ProcessStartInfo("apparmor_parser", ["-Kr", file])
+                {
+                    RedirectStandardError = true,
+                    UseShellExecute = false,
+                }) ?? throw new InvalidOperationException("apparmor_parser did not start");
+                string errors = parser.StandardError.ReadToEnd();
+                parser.WaitForExit();
+                if (parser.ExitCode != 0)
+                {
+                    throw new InvalidOperationException($"apparmor_parser exited with {parser.ExitCode}: {errors.Trim()}");
+                }
+                _appArmorLoaded = true;
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or InvalidOperationException
+                or System.ComponentModel.Win32Exception)
+            {
+                throw BerthException.FailedPrecondition(
+                    $"the AppArmor profile {SecurityProfiles.AppArmorDefaultName} could not be loaded: {error.Message}", error);
+            }
+            finally
+            {
+                File.Delete(file);
+            }
         }
     }
 

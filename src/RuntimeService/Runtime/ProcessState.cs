@@ -17,10 +17,14 @@ public enum ProcessStatus
     Exited = 3,
 }
 
+/// <summary>A process's identity as the kernel reports it: effective uid and gid, and supplementary groups.</summary>
+public sealed record ProcessUser(uint Uid, uint Gid, IReadOnlyList<uint> Groups);
+
 /// <summary>
 /// A process's state as its shim reported it, or as berthd inferred it when the shim could not say.
 /// Times are Unix nanoseconds (0 when not reached); <see cref="ExitCode"/> is the status or 128 + the
-/// signal; <see cref="Reason"/> is CRI's ("Completed", "Error", "OOMKilled", "Unknown").
+/// signal; <see cref="Reason"/> is CRI's ("Completed", "Error", "OOMKilled", "Unknown"); <see cref="User"/>
+/// the identity of a container's process once set up (null when the shim did not say).
 /// </summary>
 public sealed record ProcessState(
     ProcessStatus Status,
@@ -29,7 +33,8 @@ public sealed record ProcessState(
     long StartedAt = 0,
     long FinishedAt = 0,
     string Reason = "",
-    string Message = "")
+    string Message = "",
+    ProcessUser? User = null)
 {
     public static ProcessState Creating { get; } = new(ProcessStatus.Creating);
 
@@ -42,7 +47,8 @@ public sealed record ProcessState(
             Api.Shim.Status.Exited => ProcessStatus.Exited,
             _ => ProcessStatus.Creating,
         },
-        state.Pid, state.ExitCode, state.StartedAt, state.FinishedAt, state.Reason, state.Message);
+        state.Pid, state.ExitCode, state.StartedAt, state.FinishedAt, state.Reason, state.Message,
+        state.User is { } user ? new ProcessUser(user.Uid, user.Gid, [.. user.Groups]) : null);
 
     /// <summary>The exit a shim wrote to the bundle (exit.json) before it went away.</summary>
     public static ProcessState FromExitRecord(ExitRecord exit) =>
@@ -53,5 +59,5 @@ public sealed record ProcessState(
     /// it is reported exited with code 255 and reason Unknown, as containerd reports a lost task.
     /// </summary>
     public ProcessState Lost(long now, string message) =>
-        new(ProcessStatus.Exited, Pid, 255, StartedAt, now, "Unknown", message);
+        new(ProcessStatus.Exited, Pid, 255, StartedAt, now, "Unknown", message, User);
 }

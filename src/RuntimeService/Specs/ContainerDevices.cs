@@ -63,6 +63,23 @@ internal static class ContainerDevices
         return new Result(nodes, rules);
     }
 
+    /// <summary>
+    /// A device node is made on the container's own file system only (its /dev tmpfs or its writable
+    /// layer): one whose path lies on a bind mount would be made in the host's directory, replacing a
+    /// host file there. Refused as written here; the shim refuses it again where an image's links lead it.
+    /// </summary>
+    public static void RefuseOnBindMounts(IReadOnlyList<LinuxDevice> nodes, IReadOnlyList<OciMount> mounts)
+    {
+        foreach (LinuxDevice node in nodes)
+        {
+            if (mounts.FirstOrDefault(mount => mount.Type == "bind"
+                    && (node.Path == mount.Destination || KernelMountPoints.IsBelow(node.Path, mount.Destination))) is { } bind)
+            {
+                throw new SpecException($"device {node.Path} would be made on the bind mount at {bind.Destination}; device nodes go only to the container's own file system");
+            }
+        }
+    }
+
     /// <summary>Some of r, w, m; empty means all, as kubelet's default.</summary>
     private static string Permissions(string permissions, string hostPath)
     {

@@ -36,6 +36,7 @@ internal static class ContainerMounts
             {
                 throw new SpecException($"two mounts have the container path {destination}");
             }
+            RefuseKernelFileSystems(destination, mount, privileged);
             requested.Add((destination, mount));
         }
 
@@ -75,6 +76,28 @@ internal static class ContainerMounts
             mounts.Add(Bind(destination, mount, ref rootfsPropagation));
         }
         return new Result(mounts, rootfsPropagation);
+    }
+
+    /// <summary>
+    /// No mount covers a kernel file (<see cref="KernelMountPoints"/>): inside /proc only lxcfs's files,
+    /// as runc allows; /proc itself only the host's /proc (the shim checks it is a procfs); inside /sys
+    /// only lxcfs's CPU list, except for a privileged container, whose /sys is writable anyway. The shim
+    /// applies the same rules where an image's links lead a destination.
+    /// </summary>
+    private static void RefuseKernelFileSystems(string destination, Mount mount, bool privileged)
+    {
+        if (destination == "/proc" && mount.HostPath != "/proc")
+        {
+            throw new SpecException($"mount {destination}: only the host's /proc may be mounted on /proc");
+        }
+        if (KernelMountPoints.CoversProcFile(destination))
+        {
+            throw new SpecException($"mount {destination} is inside /proc; only {string.Join(", ", KernelMountPoints.LxcfsProcFiles)} may be mounted over");
+        }
+        if (!privileged && KernelMountPoints.CoversSysFile(destination))
+        {
+            throw new SpecException($"mount {destination} is inside /sys, which only a privileged container may mount over (or {KernelMountPoints.LxcfsSysFile})");
+        }
     }
 
     /// <summary>The kernel file systems of every container (containerd's defaultMounts without /run and the tmpfs /dev/shm).</summary>

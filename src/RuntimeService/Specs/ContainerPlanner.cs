@@ -14,6 +14,7 @@ public sealed record PodContext(string SandboxId, Cri.PodSandboxConfig Config, s
 
 /// <summary>What a container plan is made from.</summary>
 /// <param name="ResolveDevice">Host path → what is there (symbolic links followed): devices and block I/O throttles name host device nodes.</param>
+/// <param name="Security">What the node offers for seccomp, AppArmor and SELinux, and where Localhost seccomp profiles are.</param>
 /// <param name="TargetPidNamespacePath">For pid namespace mode TARGET: the target container's pid namespace (/proc/&lt;pid&gt;/ns/pid).</param>
 public sealed record ContainerPlanInput(
     Cri.ContainerConfig Config,
@@ -23,6 +24,7 @@ public sealed record ContainerPlanInput(
     RuntimePaths Paths,
     BlockIoDefaults BlockIo,
     Func<string, DeviceLookup> ResolveDevice,
+    NodeSecurity Security,
     string? TargetPidNamespacePath = null);
 
 /// <summary>
@@ -65,7 +67,7 @@ public static class ContainerPlanner
 
         var built = ContainerSpecBuilder.Build(new ContainerSpecInput(
             config, pod, input.Image.Config, id, input.Pod.SandboxId, Path.Combine(bundle, "rootfs"), cgroup,
-            paths.SandboxFiles(input.Pod.SandboxId), input.BlockIo, input.ResolveDevice, input.TargetPidNamespacePath));
+            paths.SandboxFiles(input.Pod.SandboxId), input.BlockIo, input.ResolveDevice, input.Security, input.TargetPidNamespacePath));
         var process = built.Spec.Process!;
         var spec = built.Spec with { Process = process with { User = input.Image.Accounts.Resolve(process.User, built.User) } };
 

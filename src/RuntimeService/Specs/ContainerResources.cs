@@ -1,5 +1,6 @@
 using Berth.Api.Cri;
 using Berth.Api.Shim;
+using Berth.Api.Shim.Cgroups;
 
 namespace Berth.RuntimeService.Specs;
 
@@ -65,7 +66,7 @@ internal static class ContainerResources
             Cpu = cpu == new LinuxCpu() ? null : cpu,
             Memory = memory == new LinuxMemory() ? null : memory,
             HugepageLimits = hugepages.Count > 0 ? hugepages : null,
-            Unified = resources.Unified.Count > 0 ? new SortedDictionary<string, string>(resources.Unified, StringComparer.Ordinal) : null,
+            Unified = resources.Unified.Count > 0 ? Unified(resources.Unified) : null,
             BlockIO = blockIo,
         };
     }
@@ -108,6 +109,19 @@ internal static class ContainerResources
             }
         }
         return value;
+    }
+
+    /// <summary>linux.resources.unified: only files <see cref="UnifiedKeys.Problem"/> allows (never cgroup.procs, cgroup.kill and the like).</summary>
+    private static SortedDictionary<string, string> Unified(IDictionary<string, string> unified)
+    {
+        foreach (string key in unified.Keys)
+        {
+            if (UnifiedKeys.Problem(key, enabled: null) is { } problem)
+            {
+                throw new SpecException($"linux.resources.{problem}");
+            }
+        }
+        return new SortedDictionary<string, string>(unified, StringComparer.Ordinal);
     }
 
     private static long NotNegative(long value, string field) =>

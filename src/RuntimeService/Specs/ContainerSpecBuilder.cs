@@ -43,8 +43,11 @@ public static class ContainerSpecBuilder
         var (user, lookup) = UserSpec.Resolve(security, input.Image);
         var mounts = ContainerMounts.For(config, input.SandboxFiles, pod, privileged, readonlyRootfs);
         var devices = ContainerDevices.For(config.Devices, privileged, input.ResolveDevice);
+        ContainerDevices.RefuseOnBindMounts(devices.Nodes, mounts.Mounts);
         var blockIo = BlockIoSettings.For(input.Sandbox.Annotations, input.BlockIoDefaults, input.ResolveDevice);
         var resources = config.Linux?.Resources;
+        var capabilities = Capabilities.For(security?.Capabilities, privileged);
+        SecurityProfiles.RefuseSelinux(security?.SelinuxOptions, "the container", input.Security.SelinuxEnabled);
 
         var spec = new OciSpec
         {
@@ -55,20 +58,22 @@ public static class ContainerSpecBuilder
                 Args = Args(config, input.Image),
                 Env = Environment(config, input.Image, input.Sandbox.Hostname),
                 Cwd = WorkingDirectory(config, input.Image),
-                Capabilities = Capabilities.For(security?.Capabilities, privileged),
+                Capabilities = capabilities,
                 NoNewPrivileges = security?.NoNewPrivs ?? false,
+                ApparmorProfile = SecurityProfiles.AppArmor(security, privileged, input.Security),
                 OomScoreAdj = ContainerResources.OomScoreAdj(resources),
             },
             Root = new OciRoot { Path = input.RootfsPath, Readonly = readonlyRootfs },
             Hostname = hostname,
             Mounts = mounts.Mounts,
-            Annotations = Annotations(input, privileged),
+            Annotations = Annotations(input),
             Linux = new LinuxConfig
             {
                 Resources = ContainerResources.For(resources, devices.Rules, blockIo),
                 CgroupsPath = input.CgroupsPath,
                 Namespaces = Namespaces(input, pod),
                 Devices = devices.Nodes.Count > 0 ? devices.Nodes : null,
+                Seccomp = SecurityProfiles.Seccomp(security, privileged, capabilities.Bounding ?? [], input.Security),
                 RootfsPropagation = mounts.RootfsPropagation,
                 MaskedPaths = privileged ? null : ProcPaths(security?.MaskedPaths, DefaultMaskedPaths, "masked path"),
                 ReadonlyPaths = privileged ? null : ProcPaths(security?.ReadonlyPaths, DefaultReadonlyPaths, "readonly path"),
@@ -226,19 +231,10 @@ public static class ContainerSpecBuilder
         return requested.Select(path => SpecPaths.RequireContainerPath(path, what)).ToList();
     }
 
-    private static Dictionary<string, string> Annotations(ContainerSpecInput input, bool privileged)
+    private static Dictionary<string, string> Annotations(ContainerSpecInput input)
     {
         var config = input.Config;
-        var security = config.Linux?.SecurityContext;
         var annotations = new Dictionary<string, string>(config.Annotations, StringComparer.Ordinal);
-        if (!privileged)
-        {
-            // A privileged container runs without seccomp and AppArmor confinement in containerd, whatever is asked.
-#pragma warning disable CS0612 // the deprecated profile fields are still the fallback kubelet may send
-            SecurityProfiles.Annotate(annotations, security?.Seccomp, security?.SeccompProfilePath ?? "",
-                security?.Apparmor, security?.ApparmorProfile ?? "");
-#pragma warning restore CS0612
-        }
         // Written last: the request's own annotations cannot pose as these.
         var sandbox = input.Sandbox;
         annotations[SpecAnnotations.ContainerType] = SpecAnnotations.ContainerTypeContainer;

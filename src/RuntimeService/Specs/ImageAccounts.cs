@@ -24,7 +24,8 @@ public sealed class ImageAccounts
     /// <summary>
     /// Completes the spec's user as containerd's WithUser and WithAdditionalGIDs do, in the order
     /// <see cref="UserLookup"/> gives: names become ids, a user given without a group gets its
-    /// primary group from /etc/passwd, and the groups that list the user join its supplementary groups.
+    /// primary group from /etc/passwd, the groups that list the user join its supplementary groups
+    /// (not under the Strict policy), and the primary group leads them.
     /// Throws <see cref="SpecException"/> for a name the image does not know.
     /// </summary>
     public OciUser Resolve(OciUser user, UserLookup lookup)
@@ -50,16 +51,20 @@ public sealed class ImageAccounts
                 ?? throw new SpecException($"group '{groupName}' is not in the image's /etc/group");
             user = user with { Gid = ParseId(group, 2, "group", groupName) };
         }
-        if (account is not null)
+        var additional = (user.AdditionalGids ?? []).ToList();
+        if (account is not null && !lookup.StrictGroups)
         {
             var memberOf = _groups
                 .Where(fields => fields.Length >= 4 && fields[3].Split(',').Contains(account[0]))
                 .Select(fields => uint.TryParse(fields[2], out var gid) ? gid : (uint?)null)
                 .OfType<uint>();
-            var additional = (user.AdditionalGids ?? []).Concat(memberOf).Distinct().Order().ToList();
-            user = user with { AdditionalGids = additional.Count > 0 ? additional : null };
+            additional = additional.Concat(memberOf).Distinct().Order().ToList();
         }
-        return user;
+        if (!additional.Contains(user.Gid))
+        {
+            additional.Insert(0, user.Gid);
+        }
+        return user with { AdditionalGids = additional };
     }
 
     /// <summary>The colon-separated entries of a passwd or group file with at least name, password and id.</summary>

@@ -4,8 +4,11 @@ using Cri = Berth.Api.Cri;
 
 namespace Berth.RuntimeService.Specs;
 
-/// <summary>What of the node a sandbox's files copy: its hostname and, for pods that take them, its /etc/hosts and /etc/resolv.conf text.</summary>
-public sealed record NodeFacts(string Hostname, string Hosts, string ResolvConf);
+/// <summary>
+/// What of the node a sandbox needs: what its files copy (the hostname and, for pods that take them,
+/// the node's /etc/hosts and /etc/resolv.conf text), and whether SELinux is on (<see cref="NodeSecurity.SelinuxEnabled"/>).
+/// </summary>
+public sealed record NodeFacts(string Hostname, string Hosts, string ResolvConf, bool SelinuxEnabled = false);
 
 /// <summary>What a sandbox plan is made from: kubelet's config, the new sandbox's ID, berthd's paths and the node's facts.</summary>
 public sealed record SandboxPlanInput(Cri.PodSandboxConfig Config, string SandboxId, RuntimePaths Paths, NodeFacts Node);
@@ -63,6 +66,9 @@ public static class SandboxPlanner
         string podCgroup = CgroupPaths.Pod(config, id);
         string reaperCgroup = CgroupPaths.Sandbox(podCgroup, id);
         var spec = SandboxSpecBuilder.Build(new SandboxSpecInput(config, id, reaperCgroup, files));
+        // The pod's own seccomp and AppArmor profiles are not applied to its reaper, Berth's own code
+        // (containerd applies them to the pause container): each container gets its own.
+        SecurityProfiles.RefuseSelinux(config.Linux?.SecurityContext?.SelinuxOptions, "the pod", input.Node.SelinuxEnabled);
 
         string hostname = namespaces.HostNetwork ? input.Node.Hostname : config.Hostname;
         var planned = new List<PlannedFile>

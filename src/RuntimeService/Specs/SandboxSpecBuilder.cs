@@ -164,10 +164,6 @@ public static class SandboxSpecBuilder
     {
         var config = input.Config;
         var annotations = new Dictionary<string, string>(config.Annotations, StringComparer.Ordinal);
-        var security = config.Linux?.SecurityContext;
-#pragma warning disable CS0612 // the deprecated profile path is still the fallback kubelet may send
-        SecurityProfiles.Annotate(annotations, security?.Seccomp, security?.SeccompProfilePath ?? "", security?.Apparmor, "");
-#pragma warning restore CS0612
         if (config.Linux?.Resources is { } resources)
         {
             annotations[SpecAnnotations.SandboxCpuPeriod] = resources.CpuPeriod.ToString(CultureInfo.InvariantCulture);

@@ -20,14 +20,4 @@ public static class SpecAnnotations
     public const string SandboxMemory = "io.kubernetes.cri.sandbox-memory";
     public const string ContainerName = "io.kubernetes.cri.container-name";
     public const string ImageName = "io.kubernetes.cri.image-name";
-
-    /// <summary>
-    /// The seccomp profile the request asked for: <c>runtime/default</c>, <c>unconfined</c> or
-    /// <c>localhost/&lt;path&gt;</c>. Recorded only: the shim does not load seccomp filters yet, so this
-    /// says what a later version must enforce rather than what is enforced.
-    /// </summary>
-    public const string SeccompProfile = "berth.io/seccomp-profile";
-
-    /// <summary>The AppArmor profile the request asked for, in the same form; recorded only, like <see cref="SeccompProfile"/>.</summary>
-    public const string ApparmorProfile = "berth.io/apparmor-profile";
 }

@@ -15,9 +15,35 @@ public sealed record SandboxSpecInput(Cri.PodSandboxConfig Config, string Sandbo
 /// <param name="ShmPath">The pod's /dev/shm (a tmpfs the daemon mounts), shared by its containers.</param>
 public sealed record SandboxFiles(string NamespaceDir, string HostsPath, string ResolvConfPath, string HostnamePath, string ShmPath);
 
+/// <summary>
+/// What the node offers to confine a container, and where it keeps Localhost seccomp profiles: read by
+/// the managers (files and /sys), passed to the pure planners as input.
+/// </summary>
+/// <param name="Architecture">.NET's name of the node's architecture (<c>x64</c>, <c>arm64</c>, ...): RuntimeDefault's seccomp architectures and rules follow it.</param>
+/// <param name="SeccompProfileRoot">Where a relative Localhost seccomp profile is found (config <c>seccompProfileRoot</c>).</param>
+/// <param name="ReadSeccompProfile">An absolute host path → the file's bytes, null when nothing is there; throws a domain error naming the file when it cannot be read.</param>
+/// <param name="AppArmorEnabled">The kernel has AppArmor on (/sys/module/apparmor/parameters/enabled is Y).</param>
+/// <param name="AppArmorProfileLoaded">A profile name → whether the kernel has it loaded (/sys/kernel/security/apparmor/profiles).</param>
+/// <param name="SelinuxEnabled">The kernel has SELinux on (/sys/fs/selinux is mounted).</param>
+public sealed record NodeSecurity(
+    string Architecture,
+    string SeccompProfileRoot,
+    Func<string, byte[]?> ReadSeccompProfile,
+    bool AppArmorEnabled,
+    Func<string, bool> AppArmorProfileLoaded,
+    bool SelinuxEnabled)
+{
+    /// <summary>kubelet's default seccomp root (its --root-dir /var/lib/kubelet, then seccomp/).</summary>
+    public const string DefaultSeccompProfileRoot = "/var/lib/kubelet/seccomp";
+
+    /// <summary>An x86-64 node with no profile files and no AppArmor or SELinux: what the unit tests start from.</summary>
+    public static NodeSecurity Plain { get; } = new("x64", DefaultSeccompProfileRoot, _ => null, false, _ => false, false);
+}
+
 /// <summary>What a container spec is built from.</summary>
 /// <param name="BlockIoDefaults">Node-wide block I/O settings from config.json; the pod's blkio.berth.io annotations override them.</param>
 /// <param name="ResolveDevice">Host path → what is there (symbolic links followed): a device node, something else, or nothing.</param>
+/// <param name="Security">What the node offers for seccomp, AppArmor and SELinux.</param>
 /// <param name="TargetPidNamespacePath">
 /// For pid namespace mode TARGET: the target container's pid namespace (e.g. <c>/proc/&lt;pid&gt;/ns/pid</c>),
 /// which only the daemon can know; required in that mode, ignored otherwise.
@@ -33,6 +59,7 @@ public sealed record ContainerSpecInput(
     SandboxFiles SandboxFiles,
     BlockIoDefaults BlockIoDefaults,
     Func<string, DeviceLookup> ResolveDevice,
+    NodeSecurity Security,
     string? TargetPidNamespacePath = null);
 
 /// <summary>What a host path holds for a CRI device: nothing, something that is not a device node, or a device.</summary>
@@ -70,11 +97,14 @@ public sealed record ContainerSpec(OciSpec Spec, UserLookup User);
 /// <item>Else when <see cref="PrimaryGroupFromPasswd"/>: gid = the gid of the passwd entry whose uid is the
 /// spec's uid, when there is one (else it stays 0).</item>
 /// <item><see cref="GroupName"/>: gid = the group entry's gid (no entry: fail the create).</item>
-/// <item>Always: add to additionalGids the gids of the /etc/group entries that list the user's name (as
-/// given, or the passwd name of the uid) as a member, keeping the list sorted and without duplicates.</item>
+/// <item>Unless <see cref="StrictGroups"/> (SupplementalGroupsPolicy Strict): add to additionalGids the gids
+/// of the /etc/group entries that list the user's name (as given, or the passwd name of the uid) as a
+/// member, keeping the list sorted and without duplicates.</item>
+/// <item>Always: the primary gid leads additionalGids unless it is in them (containerd's ensureAdditionalGids),
+/// so the process's supplementary groups hold it, as under containerd.</item>
 /// </list>
 /// </summary>
-public sealed record UserLookup(string? UserName, string? GroupName, bool PrimaryGroupFromPasswd)
+public sealed record UserLookup(string? UserName, string? GroupName, bool PrimaryGroupFromPasswd, bool StrictGroups = false)
 {
     public static readonly UserLookup None = new(null, null, false);
 }

@@ -70,8 +70,22 @@ internal static class UserSpec
         return (spec, new UserLookup(
             UserName: numericUser ? null : user,
             GroupName: group is not null && !numericGroup ? group : null,
-            PrimaryGroupFromPasswd: lookUpPrimaryGroup));
+            PrimaryGroupFromPasswd: lookUpPrimaryGroup,
+            StrictGroups: GroupsPolicy(security) == SupplementalGroupsPolicy.Strict));
     }
+
+    /// <summary>
+    /// Merge (the default) adds the groups the image's /etc/group gives the user to the requested ones;
+    /// Strict keeps only what the request names (KEP-3619). A policy this build does not know is refused,
+    /// since guessing could give a process groups it was meant not to have.
+    /// </summary>
+    private static SupplementalGroupsPolicy GroupsPolicy(LinuxContainerSecurityContext? security) =>
+        security?.SupplementalGroupsPolicy switch
+        {
+            null or SupplementalGroupsPolicy.Merge => SupplementalGroupsPolicy.Merge,
+            SupplementalGroupsPolicy.Strict => SupplementalGroupsPolicy.Strict,
+            var other => throw new SpecException($"supplemental_groups_policy {other} is not Merge or Strict"),
+        };
 
     /// <summary>A uid or gid from the CRI: 0..MaxInt32.</summary>
     public static uint Id(long value, string field)

@@ -80,8 +80,8 @@ internal static class CriFieldRules
 
         // Metadata, as kubelet fills it from the pod: its name is a DNS subdomain, its namespace a DNS
         // label, its UID a UUID. They form the reserved names of containers. A container's name is a DNS
-        // label in kubelet's pods, but critest (v1.28 Networking specs) names containers with a prefix and
-        // a UUID, 64 to 66 bytes, which containerd and CRI-O take: the cap is a subdomain's.
+        // label in Kubernetes, but other CRI clients name theirs freely (critest's run to about 100 bytes,
+        // and containerd takes them): the cap of a DNS subdomain.
         (P + "PodSandboxMetadata.name", new(new StringRule(DnsSubdomainMaxBytes, Characters.Token))),
         (P + "PodSandboxMetadata.namespace", DnsLabel),
         (P + "PodSandboxMetadata.uid", new(new StringRule(UidMaxBytes, Characters.Token))),

@@ -37,7 +37,7 @@ internal static class Limits
     /// <summary>A Kubernetes object name (pod): a DNS subdomain, RFC 1123, at most 253.</summary>
     public const int DnsSubdomainMaxBytes = 253;
 
-    /// <summary>A DNS label, RFC 1123, at most 63: Kubernetes namespaces, container names, RuntimeClass handlers.</summary>
+    /// <summary>A DNS label, RFC 1123, at most 63: Kubernetes namespaces, RuntimeClass handlers.</summary>
     public const int DnsLabelMaxBytes = 63;
 
     /// <summary>A Kubernetes UID is a 36-character UUID (static pods: 32 hex digits); 128 leaves room for other makers.</summary>

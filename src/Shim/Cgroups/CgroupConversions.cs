@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using System.Globalization;
 using Berth.Api.Shim;
 
@@ -192,10 +193,11 @@ internal static class CgroupConversions
     }
 
     /// <summary>
-    /// A devices-cgroup rule as v1 writes it: to devices.allow or devices.deny, the line "c 1:3 rwm",
-    /// or "a" for every device. Type null or empty means all; access null or empty means rwm.
+    /// A spec device rule in the kernel's terms, checked: type "a" (or null or empty: every device), "c"
+    /// or "b"; a null or negative number is any; access null or empty is rwm.
     /// </summary>
-    public static (bool Allow, string Line) DeviceRule(LinuxDeviceCgroup rule)
+    /// <exception cref="InvalidSpecException">An unknown type, or access that is not a set of r, w and m.</exception>
+    public static DeviceRule ParseDeviceRule(LinuxDeviceCgroup rule)
     {
         string type = string.IsNullOrEmpty(rule.Type) ? "a" : rule.Type;
         if (type is not ("a" or "c" or "b"))
@@ -213,12 +215,7 @@ internal static class CgroupConversions
             }
             seen |= bit;
         }
-        if (type == "a")
-        {
-            // The kernel reads "a" as every device with every access; whatever follows is ignored.
-            return (rule.Allow, "a");
-        }
-        return (rule.Allow, $"{type} {DeviceNumber(rule.Major, rule.Minor)} {access}");
+        return new DeviceRule(rule.Allow, type[0], rule.Major is >= 0 ? rule.Major : null, rule.Minor is >= 0 ? rule.Minor : null, access);
     }
 
     /// <summary>
@@ -241,34 +238,39 @@ internal static class CgroupConversions
     ];
 
     /// <summary>
-    /// The v1 devices writes for a rule list, in order: ("deny", "a") first so the cgroup starts
-    /// from nothing, as runc does, then each rule, then <see cref="DefaultAllowedDevices"/>.
+    /// The device rules a container's cgroup enforces, in order: deny everything first, as runc does,
+    /// then the spec's rules, then <see cref="DefaultAllowedDevices"/>. v1 writes them to
+    /// devices.allow and devices.deny (<see cref="DeviceRule.Line"/>); v2 compiles the same list into
+    /// an eBPF program (V2/DeviceFilterProgram).
     /// </summary>
-    public static List<(bool Allow, string Line)> DeviceWrites(IReadOnlyList<LinuxDeviceCgroup> rules)
+    public static List<DeviceRule> DeviceRules(IReadOnlyList<LinuxDeviceCgroup> rules)
     {
-        var writes = new List<(bool, string)>(rules.Count + DefaultAllowedDevices.Count + 1) { (false, "a") };
+        var all = new List<DeviceRule>(rules.Count + DefaultAllowedDevices.Count + 1) { DeviceRule.DenyAll };
         foreach (LinuxDeviceCgroup rule in rules)
         {
-            var write = DeviceRule(rule);
-            if (writes.Count == 1 && write == (false, "a"))
+            var parsed = ParseDeviceRule(rule);
+            if (all.Count == 1 && parsed.Line == "a" && !parsed.Allow)
             {
-                continue;   // the spec's own leading deny-all: already written
+                continue;   // the spec's own leading deny-all: already there
             }
-            writes.Add(write);
+            all.Add(parsed);
         }
         foreach (LinuxDeviceCgroup rule in DefaultAllowedDevices)
         {
-            writes.Add(DeviceRule(rule));
+            all.Add(ParseDeviceRule(rule));
         }
-        return writes;
+        return all;
     }
 
-    /// <summary>A unified (v2) key must be a file name in the cgroup's own directory: no '/', no "..", not empty, not hidden.</summary>
-    public static void ValidateUnifiedKey(string key)
+    /// <summary>
+    /// A unified (v2) key must name a file <see cref="UnifiedKeys.Problem"/> allows: with
+    /// <paramref name="enabled"/>, of a controller enabled for the cgroup (its cgroup.controllers).
+    /// </summary>
+    public static void ValidateUnifiedKey(string key, IReadOnlySet<string>? enabled = null)
     {
-        if (key.Length == 0 || key.Contains('/') || key.Contains("..", StringComparison.Ordinal) || key[0] == '.' || key.Contains('\0'))
+        if (UnifiedKeys.Problem(key, enabled) is { } problem)
         {
-            throw new InvalidSpecException($"unified key \"{key}\" is not a cgroup file name");
+            throw new InvalidSpecException(problem);
         }
     }
 
@@ -298,7 +300,7 @@ internal static class CgroupConversions
     {
         foreach (LinuxDeviceCgroup rule in resources.Devices ?? [])
         {
-            DeviceRule(rule);
+            ParseDeviceRule(rule);
         }
         foreach (LinuxHugepageLimit limit in resources.HugepageLimits ?? [])
         {
@@ -327,4 +329,17 @@ internal static class CgroupConversions
             }
         }
     }
+}
+
+/// <summary>
+/// One device-cgroup rule in the kernel's terms: allow or deny <see cref="Access"/> (a set of r, w, m)
+/// to devices of <see cref="Type"/> ('a' every device, 'c' character, 'b' block) with the given numbers
+/// (null: any). A rule of type 'a' resets the whole list to allow or deny everything, as v1 reads "a".
+/// </summary>
+internal readonly record struct DeviceRule(bool Allow, char Type, long? Major, long? Minor, string Access)
+{
+    public static DeviceRule DenyAll { get; } = new(false, 'a', null, null, "rwm");
+
+    /// <summary>The v1 devices.allow / devices.deny line: "a", or "c 1:3 rwm" with * for any number.</summary>
+    public string Line => Type == 'a' ? "a" : $"{Type} {CgroupConversions.DeviceNumber(Major, Minor)} {Access}";
 }

@@ -9,8 +9,9 @@ namespace Berth.Shim.Exec;
 /// monitor spawns it already inside the container's net, ipc, uts, pid and cgroup namespaces and
 /// passes: descriptor 3, the status pipe; 4, the ExecSyncRequest (protobuf, to end of file); 5,
 /// the container's mount namespace. The main thread (the one that will execve) enters that mount
-/// namespace, which puts it at the container's root, then takes the container's rlimits, user and
-/// capabilities (the request may name another user) and exec's the command.
+/// namespace, which puts it at the container's root, then takes the container's rlimits, AppArmor
+/// profile, seccomp filter, user and capabilities (the request may name another user) and exec's the
+/// command.
 /// </summary>
 internal static class ExecStage
 {
@@ -34,6 +35,7 @@ internal static class ExecStage
                 // A new session whose controlling terminal is the pty on its stdio, as runc's exec with a console.
                 Interop.Sys.SetControllingTerminal(0);
             }
+            var seccomp = ProcessSetup.CompileSeccomp(spec);
             Interop.Sys.Unshare(Interop.Sys.CLONE_FS);
             Interop.Sys.SetNs(MountNamespaceFd, Interop.Sys.CLONE_NEWNS, "container mount namespace");
             Interop.Sys.Close(MountNamespaceFd);
@@ -55,10 +57,12 @@ internal static class ExecStage
             catch (ErrnoException e) when (e.Error == Interop.Errno.EACCES)
             {
             }
+            ProcessSetup.ApplyAppArmor(process);
+            seccomp = ProcessSetup.LoadSeccompWhilePrivileged(seccomp, process);
             ProcessSetup.BecomeUser(process, uid, gid, groups);
             ProcessSetup.EnterWorkingDirectory(cwd);
             string executable = ProcessSetup.ResolveExecutable(request.Args, env);
-            ProcessSetup.Exec(executable, request.Args, env);
+            ProcessSetup.Exec(executable, request.Args, env, seccomp);
             return 127;
         }
         catch (Exception e)

@@ -30,6 +30,7 @@ internal static class ContainerInit
                 Interop.Sys.SetControllingTerminal(0);
             }
             ProcessSetup.ApplyOomScoreAdj(process);
+            var seccomp = ProcessSetup.CompileSeccomp(spec);
             RootfsSetup.MountAndPivot(bundle, spec, options);
             ProcessSetup.SetHostname(spec);
             ProcessSetup.ApplySysctls(spec);
@@ -51,6 +52,8 @@ internal static class ContainerInit
             {
                 // Perhaps only the user may enter it: try again once we are the user.
             }
+            ProcessSetup.ApplyAppArmor(process);
+            seccomp = ProcessSetup.LoadSeccompWhilePrivileged(seccomp, process);
             ProcessSetup.BecomeUser(process, process.User.Uid, process.User.Gid, process.User.AdditionalGids);
             ProcessSetup.EnterWorkingDirectory(process.Cwd);
             IReadOnlyList<string> env = process.Env ?? [];
@@ -64,7 +67,7 @@ internal static class ContainerInit
                 return 0;
             }
             Interop.Sys.Close(GateFd);
-            ProcessSetup.Exec(executable, process.Args!, env);
+            ProcessSetup.Exec(executable, process.Args!, env, seccomp);
             return 127;
         }
         catch (Exception e)

@@ -1,7 +1,8 @@
 namespace Berth.Shim.Init;
 
 /// <summary>fstab-style mount options of a config.json mount, split into mount(2) flags, propagation flags and data.</summary>
-internal readonly record struct MountOptions(ulong Flags, ulong ClearedFlags, ulong Propagation, string Data, bool Bind, bool Recursive)
+internal readonly record struct MountOptions(ulong Flags, ulong ClearedFlags, ulong Propagation, string Data, bool Bind, bool Recursive,
+    bool RecursiveReadOnly = false)
 {
     /// <summary>Flags that a bind mount only takes on a second, remounting call.</summary>
     public const ulong RemountableFlags =
@@ -9,10 +10,37 @@ internal readonly record struct MountOptions(ulong Flags, ulong ClearedFlags, ul
         Interop.Sys.MS_NOATIME | Interop.Sys.MS_NODIRATIME | Interop.Sys.MS_RELATIME | Interop.Sys.MS_STRICTATIME |
         Interop.Sys.MS_NOSYMFOLLOW;
 
+    /// <summary>The mount_setattr(2) attributes of <paramref name="flags"/> (MS_* bits of <see cref="RemountableFlags"/>); an access-time mode clears the others.</summary>
+    public static (Interop.MountAttributes Set, Interop.MountAttributes Clear) Attributes(ulong flags, ulong cleared)
+    {
+        Interop.MountAttributes set = 0, clear = 0;
+        (ulong Flag, Interop.MountAttributes Attribute)[] simple =
+        [
+            (Interop.Sys.MS_RDONLY, Interop.MountAttributes.ReadOnly), (Interop.Sys.MS_NOSUID, Interop.MountAttributes.NoSuid),
+            (Interop.Sys.MS_NODEV, Interop.MountAttributes.NoDev), (Interop.Sys.MS_NOEXEC, Interop.MountAttributes.NoExec),
+            (Interop.Sys.MS_NODIRATIME, Interop.MountAttributes.NoDirAtime), (Interop.Sys.MS_NOSYMFOLLOW, Interop.MountAttributes.NoSymFollow),
+        ];
+        foreach (var (flag, attribute) in simple)
+        {
+            set |= (flags & flag) != 0 ? attribute : 0;
+            clear |= (cleared & flag) != 0 ? attribute : 0;
+        }
+        Interop.MountAttributes? atime = (flags & Interop.Sys.MS_NOATIME) != 0 ? Interop.MountAttributes.NoAtime
+            : (flags & Interop.Sys.MS_STRICTATIME) != 0 ? Interop.MountAttributes.StrictAtime
+            : (flags & Interop.Sys.MS_RELATIME) != 0 ? Interop.MountAttributes.None
+            : null;
+        if (atime is { } mode)
+        {
+            set |= mode;
+            clear |= Interop.MountAttributes.AtimeMask;
+        }
+        return (set, clear);
+    }
+
     public static MountOptions Parse(IReadOnlyList<string>? options)
     {
         ulong flags = 0, cleared = 0, propagation = 0;
-        bool bind = false, recursive = false;
+        bool bind = false, recursive = false, recursiveReadOnly = false;
         var data = new List<string>();
         if (options is not null)
         {
@@ -55,12 +83,14 @@ internal readonly record struct MountOptions(ulong Flags, ulong ClearedFlags, ul
                     case "rslave": propagation = Interop.Sys.MS_SLAVE | Interop.Sys.MS_REC; break;
                     case "unbindable": propagation = Interop.Sys.MS_UNBINDABLE; break;
                     case "runbindable": propagation = Interop.Sys.MS_UNBINDABLE | Interop.Sys.MS_REC; break;
+                    // runc's recursive read-only: mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY) on the bind's whole tree.
+                    case "rro": recursiveReadOnly = true; break;
                     // Recognised and left to others: runc's tmpfs copy-up and idmap extensions.
-                    case "tmpcopyup" or "idmap" or "ridmap" or "rro" or "rrw" or "defaults": break;
+                    case "tmpcopyup" or "idmap" or "ridmap" or "rrw" or "defaults": break;
                     default: data.Add(option); break;
                 }
             }
         }
-        return new MountOptions(flags, cleared, propagation, string.Join(',', data), bind, recursive);
+        return new MountOptions(flags, cleared, propagation, string.Join(',', data), bind, recursive, recursiveReadOnly);
     }
 }

@@ -188,12 +188,55 @@ internal static class ProcessSetup
                 : $"exec: \"{args[0]}\": executable file not found in $PATH");
     }
 
-    /// <summary>The last step of a stage: default signal dispositions, an empty mask, nothing inherited past stdio, execve.</summary>
-    public static void Exec(string path, IReadOnlyList<string> args, IReadOnlyList<string> env)
+    /// <summary>
+    /// The spec's seccomp filter, compiled but not loaded; null when it has none. Called before the
+    /// stage changes its root (pivot_root, or setns into the container's mount namespace): the first
+    /// call maps libseccomp from the host's file system, and a profile the node's libseccomp cannot
+    /// build fails here, while the stage can still report it.
+    /// </summary>
+    public static Security.LibSeccompContext? CompileSeccomp(OciSpec spec) => Security.LibSeccompContext.Prepare(spec.Linux?.Seccomp);
+
+    /// <summary>
+    /// Loads the filter now when the process keeps the right to gain privileges (no_new_privs off):
+    /// loading one then needs CAP_SYS_ADMIN, so it must happen before the capabilities are dropped, as
+    /// runc does. Returns the filter still to load, for <see cref="Exec"/>; null when none is left.
+    /// </summary>
+    public static Security.LibSeccompContext? LoadSeccompWhilePrivileged(Security.LibSeccompContext? filter, OciProcess process)
+    {
+        if (filter is not null && !process.NoNewPrivileges)
+        {
+            filter.Load();
+            return null;
+        }
+        return filter;
+    }
+
+    /// <summary>
+    /// Asks for the AppArmor profile the process execs into (the OCI spec's apparmorProfile), as runc:
+    /// "exec NAME" written to /proc/self/attr/apparmor/exec, or /proc/self/attr/exec on kernels
+    /// without the per-module directory. The transition happens at execve.
+    /// </summary>
+    public static void ApplyAppArmor(OciProcess process)
+    {
+        if (string.IsNullOrEmpty(process.ApparmorProfile))
+        {
+            return;
+        }
+        string path = Directory.Exists("/proc/self/attr/apparmor") ? "/proc/self/attr/apparmor/exec" : "/proc/self/attr/exec";
+        ProcFiles.Write(path, "exec " + process.ApparmorProfile);
+    }
+
+    /// <summary>
+    /// The last step of a stage: default signal dispositions, an empty mask, nothing inherited past
+    /// stdio, the seccomp filter still to load (after no_new_privs, so that as few system calls as
+    /// possible run under it), execve.
+    /// </summary>
+    public static void Exec(string path, IReadOnlyList<string> args, IReadOnlyList<string> env, Security.LibSeccompContext? seccomp)
     {
         Interop.Sys.ResetIgnoredSignals();
         Interop.Sys.SetThreadSignalMask([]);
         Interop.Sys.CloseOnExecFrom(3);
+        seccomp?.Load();
         Interop.Sys.Execve(path, args, env);
     }
 }

@@ -1,5 +1,6 @@
 using Berth.Api.Shim.Cgroups;
 using Berth.Api.Shim;
+using Microsoft.Win32.SafeHandles;
 
 namespace Berth.Shim.Init;
 
@@ -39,24 +40,27 @@ internal static class RootfsSetup
         Interop.Sys.Mount(null, rootfs, null, Interop.Sys.MS_PRIVATE, null);
         Interop.Sys.Mount(null, MountPointOf(Path.GetDirectoryName(rootfs) ?? "/"), null, Interop.Sys.MS_PRIVATE, null);
 
-        bool ownDev = false;
-        foreach (OciMount mount in spec.Mounts ?? [])
+        bool devTmpfs = false;
+        using (var root = new ContainerRoot(rootfs))
         {
-            MountOne(bundle, rootfs, mount, spec.Linux?.CgroupsPath);
-            ownDev |= mount.Destination.TrimEnd('/') == "/dev";
-        }
-        uint oldUmask = Interop.Sys.Umask(0);
-        try
-        {
-            if (ownDev)
+            foreach (OciMount mount in spec.Mounts ?? [])
             {
-                CreateDefaultDevices(rootfs);
+                MountOne(bundle, root, mount, spec.Linux?.CgroupsPath);
+                devTmpfs = mount.Destination.TrimEnd('/') == "/dev" ? mount.Type == "tmpfs" : devTmpfs;
             }
-            CreateDevices(rootfs, spec.Linux?.Devices);
-        }
-        finally
-        {
-            Interop.Sys.Umask(oldUmask);
+            uint oldUmask = Interop.Sys.Umask(0);
+            try
+            {
+                if (devTmpfs)
+                {
+                    CreateDefaultDevices(rootfs);
+                }
+                CreateDevices(root, spec.Linux?.Devices, devTmpfs);
+            }
+            finally
+            {
+                Interop.Sys.Umask(oldUmask);
+            }
         }
 
         int oldRoot = Interop.Sys.Open("/", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY);
@@ -143,67 +147,91 @@ internal static class RootfsSetup
         Interop.Sys.Mount("overlay", rootfs, "overlay", 0, data);
     }
 
-    private static void MountOne(string bundle, string rootfs, OciMount mount, string? cgroupsPath)
+    /// <summary>
+    /// One config.json mount. Its destination is resolved inside the root (links followed as if the
+    /// root were "/"), checked against /proc and /sys (<see cref="ProcSysMounts"/>), made and opened
+    /// by <see cref="ContainerRoot"/>, and mounted through that descriptor. A bind is cloned detached
+    /// (open_tree), given its flags (and "rro": read-only all the way down, mount_setattr AT_RECURSIVE)
+    /// while nobody can see it, then attached (move_mount).
+    /// </summary>
+    private static void MountOne(string bundle, ContainerRoot root, OciMount mount, string? cgroupsPath)
     {
-        string destination = PathResolver.MountDestination(rootfs, mount.Destination);
+        string resolved = PathResolver.MountDestination(root.Path, mount.Destination);
+        string containerPath = resolved[root.Path.Length..];
         var options = MountOptions.Parse(mount.Options);
         string type = mount.Type ?? "";
-        if (options.Bind || type == "bind")
+        bool bind = options.Bind || type == "bind";
+        string? source = bind
+            ? Path.GetFullPath(mount.Source ?? throw new InvalidSpecException($"bind mount on {mount.Destination} has no source"), bundle)
+            : null;
+        bool procfs = source is not null ? Interop.Sys.StatFsType(source) == ProcSuperMagic : type == "proc";
+        if (ProcSysMounts.Refusal(Path.GetFullPath(mount.Destination), containerPath, procfs) is { } refusal)
         {
-            string source = Path.GetFullPath(mount.Source ?? throw new InvalidSpecException($"bind mount on {mount.Destination} has no source"), bundle);
-            if (Directory.Exists(source))
-            {
-                ShimFiles.MakeDirectories(destination);
-            }
-            else
-            {
-                if (!File.Exists(source))
-                {
-                    throw new InvalidSpecException($"bind mount source {source} does not exist");
-                }
-                CreateFile(destination);
-            }
-            Interop.Sys.Mount(source, destination, null, Interop.Sys.MS_BIND | (options.Recursive ? Interop.Sys.MS_REC : 0), null);
-            ulong remount = options.Flags & MountOptions.RemountableFlags;
-            if (remount != 0)
-            {
-                Interop.Sys.Mount(null, destination, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REMOUNT | remount, null);
-            }
+            throw new InvalidSpecException(refusal);
         }
-        else if (type == "cgroup" || type == "cgroup2")
+        if (source is not null)
         {
-            MountCgroups(destination, options, cgroupsPath);
+            bool directory = Directory.Exists(source);
+            if (!directory && !File.Exists(source))
+            {
+                throw new InvalidSpecException($"bind mount source {source} does not exist");
+            }
+            using var target = root.OpenTarget(containerPath, directory);
+            using var tree = Interop.Sys.CloneMount(source, options.Recursive);
+            var (set, clear) = MountOptions.Attributes(options.Flags & MountOptions.RemountableFlags, options.ClearedFlags);
+            Interop.Sys.SetMountAttributes(tree, set, clear, recursive: false, mount.Destination);
+            if (options.RecursiveReadOnly)
+            {
+                Interop.Sys.SetMountAttributes(tree, Interop.MountAttributes.ReadOnly, 0, recursive: true, mount.Destination);
+            }
+            Interop.Sys.AttachMount(tree, target, mount.Destination);
+            if (options.Propagation != 0)
+            {
+                Interop.Sys.Mount(null, ContainerRoot.ProcPath(tree), null, options.Propagation, null);
+            }
+            return;
         }
-        else
+        if (type == "cgroup" || type == "cgroup2")
         {
-            ShimFiles.MakeDirectories(destination);
-            Interop.Sys.Mount(string.IsNullOrEmpty(mount.Source) ? type : mount.Source, destination, type,
+            MountCgroups(root, containerPath, options, cgroupsPath);
+            return;
+        }
+        using (var target = root.OpenTarget(containerPath, directory: true))
+        {
+            Interop.Sys.Mount(string.IsNullOrEmpty(mount.Source) ? type : mount.Source, ContainerRoot.ProcPath(target), type,
                 options.Flags & ~Interop.Sys.MS_REMOUNT, options.Data);
         }
         if (options.Propagation != 0)
         {
-            Interop.Sys.Mount(null, destination, null, options.Propagation, null);
+            // The descriptor above is of the covered directory: the new mount is reached by opening the path again.
+            using var mounted = root.OpenTarget(containerPath, directory: true);
+            Interop.Sys.Mount(null, ContainerRoot.ProcPath(mounted), null, options.Propagation, null);
         }
     }
+
+    /// <summary>statfs magic of procfs (PROC_SUPER_MAGIC): what a bind on /proc must be.</summary>
+    private const long ProcSuperMagic = 0x9fa0;
 
     /// <summary>
     /// /sys/fs/cgroup: the container sees its own cgroup. v1: a tmpfs with each host hierarchy's
     /// container directory bound in; v2: the container's directory of the unified tree.
     /// </summary>
-    private static void MountCgroups(string destination, MountOptions options, string? cgroupsPath)
+    private static void MountCgroups(ContainerRoot root, string containerPath, MountOptions options, string? cgroupsPath)
     {
-        ShimFiles.MakeDirectories(destination);
-        ulong readOnly = options.Flags & Interop.Sys.MS_RDONLY;
+        var readOnly = (options.Flags & Interop.Sys.MS_RDONLY) != 0 ? Interop.MountAttributes.ReadOnly : 0;
+        var flags = Interop.MountAttributes.NoSuid | Interop.MountAttributes.NoDev | Interop.MountAttributes.NoExec | readOnly;
         string path = (cgroupsPath ?? "").Trim('/');
         var mounts = CgroupMounts.Parse(ShimFiles.ReadText(CgroupMounts.MountInfo));
+        using var target = root.OpenTarget(containerPath, directory: true);
         if (mounts.Exists(m => m.MountPoint == "/sys/fs/cgroup" && m.IsV2))
         {
             string source = Directory.Exists("/sys/fs/cgroup/" + path) ? "/sys/fs/cgroup/" + path : "/sys/fs/cgroup";
-            Interop.Sys.Mount(source, destination, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REC, null);
-            Interop.Sys.Mount(null, destination, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REMOUNT | ProcSysFlags | readOnly, null);
+            BindDetached(source, target, flags, containerPath);
             return;
         }
-        Interop.Sys.Mount("tmpfs", destination, "tmpfs", ProcSysFlags, "mode=755");
+        Interop.Sys.Mount("tmpfs", ContainerRoot.ProcPath(target), "tmpfs", ProcSysFlags, "mode=755");
+        // The descriptor above is of the covered directory; the tmpfs is reached by opening the path again.
+        using var tmpfs = root.OpenTarget(containerPath, directory: true);
         foreach (var mount in mounts)
         {
             string mountPoint = mount.MountPoint;
@@ -216,31 +244,23 @@ internal static class RootfsSetup
             {
                 continue;
             }
-            string target = destination + "/" + name;
-            ShimFiles.MakeDirectories(target);
+            using var hierarchy = root.OpenTarget(containerPath + "/" + name, directory: true);
             string own = mountPoint + "/" + path;
             // The container's own directory: in each v1 hierarchy and in the hybrid cgroup2 tree, where the shim made it too.
-            string source = path.Length > 0 && Directory.Exists(own) ? own : mountPoint;
-            Interop.Sys.Mount(source, target, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REC, null);
-            Interop.Sys.Mount(null, target, null, Interop.Sys.MS_BIND | Interop.Sys.MS_REMOUNT | ProcSysFlags | readOnly, null);
+            BindDetached(path.Length > 0 && Directory.Exists(own) ? own : mountPoint, hierarchy, flags, containerPath + "/" + name);
         }
         if (readOnly != 0)
         {
-            Interop.Sys.Mount(null, destination, null, Interop.Sys.MS_REMOUNT | ProcSysFlags | readOnly, "mode=755");
+            Interop.Sys.SetMountAttributes(tmpfs, readOnly, 0, recursive: false, containerPath);
         }
     }
 
-    private static void CreateFile(string path)
+    /// <summary>A recursive bind of the host's <paramref name="source"/> with <paramref name="flags"/>, made detached and attached on <paramref name="target"/>.</summary>
+    private static void BindDetached(string source, SafeFileHandle target, Interop.MountAttributes flags, string what)
     {
-        string? parent = Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(parent))
-        {
-            ShimFiles.MakeDirectories(parent);
-        }
-        if (!File.Exists(path))
-        {
-            ShimFiles.CreateFile(path);
-        }
+        using var tree = Interop.Sys.CloneMount(source, recursive: true);
+        Interop.Sys.SetMountAttributes(tree, flags, 0, recursive: false, what);
+        Interop.Sys.AttachMount(tree, target, what);
     }
 
     private static readonly (string Name, uint Major, uint Minor)[] s_defaultDevices =
@@ -281,16 +301,29 @@ internal static class RootfsSetup
         }
     }
 
-    private static void CreateDevices(string rootfs, IReadOnlyList<LinuxDevice>? devices)
+    /// <summary>
+    /// The spec's device nodes, each made only on the container's own file system: its writable layer,
+    /// or its /dev when that is the tmpfs the spec mounts. A node whose directory is on another mount
+    /// (a bind of a host directory: /data/f over a volume) is refused, so a device never replaces a
+    /// host's file. The directory is opened inside the root (<see cref="ContainerRoot"/>) and the node
+    /// made and owned through it.
+    /// </summary>
+    private static void CreateDevices(ContainerRoot root, IReadOnlyList<LinuxDevice>? devices, bool devTmpfs)
     {
-        foreach (LinuxDevice device in devices ?? [])
+        if (devices is not { Count: > 0 })
         {
-            string path = PathResolver.SecureJoin(rootfs, device.Path);
-            string? parent = Path.GetDirectoryName(path);
-            if (!string.IsNullOrEmpty(parent))
+            return;
+        }
+        var own = new HashSet<ulong> { root.MountId };
+        if (devTmpfs && root.TryOpen("/dev") is { } dev)
+        {
+            using (dev)
             {
-                ShimFiles.MakeDirectories(parent);
+                own.Add(Interop.Sys.MountIdOf(dev, "/dev"));
             }
+        }
+        foreach (LinuxDevice device in devices)
+        {
             Interop.FileType kind = device.Type switch
             {
                 "c" or "u" => Interop.FileType.CharacterDevice,
@@ -298,12 +331,25 @@ internal static class RootfsSetup
                 "p" => Interop.FileType.Fifo,
                 _ => throw new InvalidSpecException($"device {device.Path} has unknown type {device.Type}"),
             };
-            if (File.Exists(path))
+            string containerPath = PathResolver.MountDestination(root.Path, device.Path)[root.Path.Length..];
+            int slash = containerPath.LastIndexOf('/');
+            string name = containerPath[(slash + 1)..];
+            using var parent = root.OpenTarget(slash == 0 ? "/" : containerPath[..slash], directory: true);
+            if (!own.Contains(Interop.Sys.MountIdOf(parent, containerPath)))
             {
-                ShimFiles.Delete(path);
+                throw new InvalidSpecException(
+                    $"device {device.Path} would be made on a mount that is not the container's own file system (a bind mount); device nodes go only to its /dev or its writable layer");
             }
-            Interop.Sys.Mknod(path, kind, device.FileMode ?? 0b110_110_110, (uint)device.Major, (uint)device.Minor);
-            Interop.Sys.Chown(path, device.Uid ?? 0, device.Gid ?? 0);
+            try
+            {
+                Interop.Sys.UnlinkAt(parent, name);
+            }
+            catch (ErrnoException e) when (e.Error == Interop.Errno.ENOENT)
+            {
+            }
+            Interop.Sys.MknodAt(parent, name, kind, (UnixFileMode)(device.FileMode ?? 0b110_110_110) & (UnixFileMode)0xFFF,
+                (uint)device.Major, (uint)device.Minor);
+            Interop.Sys.LChownAt(parent, name, device.Uid ?? 0, device.Gid ?? 0);
         }
     }
 

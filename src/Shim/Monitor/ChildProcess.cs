@@ -23,6 +23,7 @@ internal sealed class ChildProcess
     private int _exitCode;
     private string _reason = "";
     private string _message = "";
+    private ProcessUser? _user;
 
     /// <param name="id">The container's or sandbox's id, echoed in State and the exit record.</param>
     /// <param name="exitPath">Where the exit record goes (<see cref="BundleLayout.ExitPath"/>).</param>
@@ -78,6 +79,8 @@ internal sealed class ChildProcess
         }
         else
         {
+            // Set up and blocked before exec: its identity is final, and the same after exec.
+            _user = ProcessIdentity.Read(Pid);
             Status = Status.Created;
         }
     }
@@ -197,6 +200,7 @@ internal sealed class ChildProcess
         FinishedAt = _finishedAt,
         Reason = _reason,
         Message = _message,
+        User = _user,
     };
 
     private void CloseStatusPipe()

@@ -157,11 +157,13 @@ internal sealed class ExecSessions
 
     /// <summary>
     /// Spawns the exec stage into the container's namespaces with <paramref name="stdio"/> as its 0, 1 and 2,
-    /// hands it the request, puts it in the cgroup and opens its pidfd and status pipe into <paramref name="session"/>.
+    /// puts it in the cgroup, then hands it the request, and opens its pidfd and status pipe into <paramref name="session"/>;
+    /// on failure the stage is killed before its request pipe closes.
     /// </summary>
     private static void Spawn(ExecSession session, ExecSyncRequest request, (int Child, int Parent)[] stdio, int containerPid, string bundle, ICgroup? cgroup)
     {
         var toClose = new List<int>();
+        int requestWrite = -1;
         try
         {
             var joins = new List<NamespaceJoin>();
@@ -181,27 +183,22 @@ internal sealed class ExecSessions
             var (statusRead, statusWrite) = Interop.Sys.Pipe();
             session.Status = statusRead;
             toClose.Add(statusWrite);
-            var (requestRead, requestWrite) = Interop.Sys.Pipe();
+            (int requestRead, requestWrite) = Interop.Sys.Pipe();
             toClose.Add(requestRead);
-            try
+            session.Pid = NamespaceSpawner.Spawn(new SpawnPlan
             {
-                session.Pid = NamespaceSpawner.Spawn(new SpawnPlan
-                {
-                    Arguments = ["berth-shim", "exec", bundle],
-                    Descriptors =
-                    [
-                        .. stdio, (StageReport.StatusFd, statusWrite), (ExecStage.RequestFd, requestRead), (ExecStage.MountNamespaceFd, mountNs),
-                    ],
-                    Join = joins,
-                });
-                CloseAll(toClose);
-                session.Pidfd = Interop.Sys.PidfdOpen(session.Pid);
-                Interop.Sys.WriteAll(requestWrite, request.ToByteArray());
-            }
-            finally
-            {
-                Interop.Sys.Close(requestWrite);
-            }
+                Arguments = ["berth-shim", "exec", bundle],
+                Descriptors =
+                [
+                    .. stdio, (StageReport.StatusFd, statusWrite), (ExecStage.RequestFd, requestRead), (ExecStage.MountNamespaceFd, mountNs),
+                ],
+                Join = joins,
+            });
+            CloseAll(toClose);
+            session.Pidfd = Interop.Sys.PidfdOpen(session.Pid);
+            // Into the container's cgroup before it may go on: the stage waits for the whole request
+            // (end of file) before it runs anything, so neither it nor what it starts is ever outside
+            // the container's limits and device rules.
             try
             {
                 cgroup?.AddProcess(session.Pid);
@@ -210,10 +207,26 @@ internal sealed class ExecSessions
             {
                 // Already gone (it failed early): its status pipe says why.
             }
+            try
+            {
+                Interop.Sys.WriteAll(requestWrite, request.ToByteArray());
+            }
+            finally
+            {
+                Interop.Sys.Close(requestWrite);
+                requestWrite = -1;
+            }
             if (request.TimeoutMs > 0)
             {
                 session.Deadline = Interop.Sys.MonotonicMillis() + request.TimeoutMs;
             }
+        }
+        catch
+        {
+            session.Kill();
+            // Closed only now: the stage, killed above, never got its request.
+            Interop.Sys.Close(requestWrite);
+            throw;
         }
         finally
         {

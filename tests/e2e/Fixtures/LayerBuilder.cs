@@ -53,6 +53,7 @@ public sealed class LayerBuilder
     [
         "sh", "sleep", "echo", "cat", "ls", "true", "false", "env", "id", "touch", "mkdir", "rm", "test",
         "wc", "head", "yes", "dd", "top", "ps", "hostname", "pwd", "grep", "readlink", "httpd", "wget", "ip", "stty",
+        "unshare", "mknod", "stat",
     ];
 
     private const string BusyboxPath = "/bin/busybox";

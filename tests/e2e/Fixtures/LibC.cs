@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Berth.Tests.E2e.Fixtures;
 
-/// <summary>The two kernel calls the fixtures need that .NET does not offer: a chosen signal, and a lazy unmount.</summary>
+/// <summary>The kernel calls the fixtures need that .NET does not offer: a chosen signal, a tmpfs mount and a lazy unmount, an atomic exchange of two names.</summary>
 internal static partial class LibC
 {
     public const int SIGKILL = 9;
@@ -31,8 +31,34 @@ internal static partial class LibC
         }
     }
 
+    /// <summary>Mounts a small tmpfs at <paramref name="target"/> (a test's own submount; the test unmounts it).</summary>
+    public static void MountTmpfs(string target)
+    {
+        if (mount("tmpfs", target, "tmpfs", 0, "size=1m") != 0)
+        {
+            throw new IOException($"mount tmpfs on {target}: {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
+        }
+    }
+
+    /// <summary>renameat2(RENAME_EXCHANGE): the two names swap what they name, atomically (a directory and a symbolic link too).</summary>
+    public static void Exchange(string first, string second)
+    {
+        const int AT_FDCWD = -100;
+        const uint RENAME_EXCHANGE = 2;
+        if (renameat2(AT_FDCWD, first, AT_FDCWD, second, RENAME_EXCHANGE) != 0)
+        {
+            throw new IOException($"renameat2({first}, {second}, RENAME_EXCHANGE): {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
+        }
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int signal);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mount(string source, string target, string type, ulong flags, string data);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int umount2(string target, int flags);

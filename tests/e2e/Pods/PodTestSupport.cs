@@ -128,6 +128,33 @@ internal static class PodTestSupport
         }
     }
 
+    /// <summary>
+    /// A daemon of its own (with <paramref name="config"/>, as <see cref="BerthDaemon.StartAsync"/> takes it),
+    /// <paramref name="image"/> pulled and a pod running: runs <paramref name="test"/> with the daemon, the
+    /// pod's config and its ID, then removes the pod, also when the test fails, and checks that nothing
+    /// of it is left.
+    /// </summary>
+    public static async Task InPodAsync(PushedImage image, Func<BerthDaemon, PodSandboxConfig, string, Task> test, object? config = null)
+    {
+        await using var berth = await BerthDaemon.StartAsync(config);
+        await Images.ImageTestSupport.PullAsync(berth, image.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        try
+        {
+            await test(berth, pod, podId);
+        }
+        finally
+        {
+            await berth.RemovePodAsync(podId);
+        }
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    /// <summary>Runs <paramref name="script"/> with sh in the container through ExecSync; its output, stderr merged into stdout.</summary>
+    public static async Task<string> ShellAsync(this BerthDaemon berth, string id, string script) =>
+        (await berth.ExecAsync(id, 10, "sh", "-c", "exec 2>&1; " + script)).Stdout.ToStringUtf8();
+
     public static async Task RemovePodAsync(this BerthDaemon berth, string podId)
     {
         await berth.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
@@ -158,12 +185,21 @@ internal static class PodTestSupport
         return traces;
     }
 
+    /// <summary>
+    /// Where <paramref name="cgroupPath"/> is in every hierarchy: under the cgroup2 root, or under each
+    /// cgroup file system mounted directly in /sys/fs/cgroup (read from mountinfo, not from a listing:
+    /// a directory left on the tmpfs where no hierarchy is mounted is not one).
+    /// </summary>
     public static IEnumerable<string> CgroupDirectories(string cgroupPath) =>
         File.Exists("/sys/fs/cgroup/cgroup.controllers")
             ? [Path.Combine("/sys/fs/cgroup", cgroupPath.TrimStart('/'))]
-            : Directory.EnumerateDirectories("/sys/fs/cgroup")
-                .Where(hierarchy => new DirectoryInfo(hierarchy).LinkTarget is null)
-                .Select(hierarchy => Path.Combine(hierarchy, cgroupPath.TrimStart('/')));
+            : File.ReadLines("/proc/self/mountinfo")
+                .Select(line => line.Split(' '))
+                .Where(fields => fields[Array.IndexOf(fields, "-") + 1] is "cgroup" or "cgroup2"
+                    && Path.GetDirectoryName(fields[4]) == "/sys/fs/cgroup")
+                .Select(fields => Path.Combine(fields[4], cgroupPath.TrimStart('/')))
+                .Distinct()
+                .ToList();
 
     private static string ReadCommandLine(string procDir)
     {

@@ -95,6 +95,7 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"maxConcurrentDownloads": 0}""", "maxConcurrentDownloads")]
     [InlineData("""{"pullProgressTimeoutSeconds": 0}""", "pullProgressTimeoutSeconds")]
     [InlineData("""{"logLevel": "Loud"}""", "logLevel")]
+    [InlineData("""{"seccompProfileRoot": "profiles"}""", "seccompProfileRoot")]
     [InlineData("""{"registries": {"r": {"mirrors": ["ftp://x"]}}}""", "registries.r.mirrors")]
     [InlineData("""{"registries": {"r": {"ca": "/nonexistent/ca.pem"}}}""", "registries.r.ca")]
     [InlineData("""{"registries": null}""", "registries")]

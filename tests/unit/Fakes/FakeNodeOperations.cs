@@ -92,6 +92,11 @@ internal sealed class FakeNodeOperations : INodeOperations
         }
     }
 
+    /// <summary>How many times the default AppArmor profile was asked for.</summary>
+    public int AppArmorDefaultLoads { get; private set; }
+
+    public void EnsureAppArmorDefaultProfile() => AppArmorDefaultLoads++;
+
     /// <summary>What a shim does when it creates a cgroup: mkdir -p of every level.</summary>
     public void MakeCgroup(string cgroupPath)
     {

@@ -43,6 +43,9 @@ internal sealed class MiddleLayer : IDisposable
 
     public string LogDirectory => Path.Combine(_directory.FullName, "logs");
 
+    /// <summary>The node's Localhost seccomp profiles, by absolute path.</summary>
+    public Dictionary<string, byte[]> SeccompProfiles { get; } = new(StringComparer.Ordinal);
+
     /// <summary>A new daemon on the same database and node: what a berthd restart gives (call <see cref="RuntimeRecovery.RecoverAsync"/> next).</summary>
     public void Rebuild()
     {
@@ -50,7 +53,9 @@ internal sealed class MiddleLayer : IDisposable
         Registry = new RuntimeRegistry();
         Sandboxes = new SandboxManager(Store, Registry, Paths, Runtime, Node, Network,
             () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), NullLogger<SandboxManager>.Instance);
-        Containers = new ContainerManager(Store, Registry, Paths, Runtime, Node, Images, BlockIoDefaults.None, NullLogger<ContainerManager>.Instance);
+        var security = NodeSecurity.Plain with { ReadSeccompProfile = path => SeccompProfiles.GetValueOrDefault(path) };
+        Containers = new ContainerManager(Store, Registry, Paths, Runtime, Node, Images, BlockIoDefaults.None, security,
+            NullLogger<ContainerManager>.Instance);
         Pods = new PodLifecycle(Registry, Sandboxes, Containers);
         Recovery = new RuntimeRecovery(Store, Paths, Runtime, Sandboxes, Containers, Network, NullLogger<RuntimeRecovery>.Instance);
     }

@@ -25,6 +25,22 @@ public sealed class ContainerManagerTests : IDisposable
         Assert.Equal(allowed, Berth.RuntimeService.Containers.Container.Transitions.IsForward(from, to));
 
     [Fact]
+    public void TheProcessIdentityOutlivesAnExitReportThatDoesNotCarryIt()
+    {
+        var container = new Berth.RuntimeService.Containers.Container(
+            new Berth.RuntimeService.State.ContainerRecord("c", "p", "n", [], "i", "i", 0, "", "", 15, ""),
+            new ContainerConfig(), new ShimTarget("c", "/bundle", "/socket"));
+        var user = new ProcessUser(1000, 1000, [1000, 5]);
+
+        container.Advance(new ProcessState(ContainerStatus.Running, Pid: 7, User: user));
+        // As the exit record a shim leaves behind reads: no identity in it.
+        container.Advance(new ProcessState(ContainerStatus.Exited, Pid: 7, FinishedAt: 2, Reason: "Completed"));
+
+        Assert.Equal(ContainerStatus.Exited, container.State.Status);
+        Assert.Same(user, container.State.User);
+    }
+
+    [Fact]
     public async Task AnExitSeenBeforeTheStartReplyIsNeverUndoneByIt()
     {
         var sandbox = await _layer.RunPodAsync();
@@ -157,5 +173,33 @@ public sealed class ContainerManagerTests : IDisposable
         await _layer.Containers.StopAsync(container, TimeSpan.Zero);
         Assert.Equal(ErrorKind.FailedPrecondition, (await Assert.ThrowsAsync<BerthException>(() =>
             _layer.Containers.UpdateResourcesAsync(container, new LinuxContainerResources(), CancellationToken.None))).Kind);
+    }
+
+    [Fact]
+    public async Task ALocalhostSeccompProfileIsReadFromTheNodeIntoTheSpecAndAMissingOneLeavesNothing()
+    {
+        var sandbox = await _layer.RunPodAsync();
+        _layer.SeccompProfiles["/var/lib/kubelet/seccomp/audit.json"] = """{ "defaultAction": "SCMP_ACT_LOG" }"""u8.ToArray();
+        var config = MiddleLayer.ContainerConfig();
+        config.Linux = new LinuxContainerConfig
+        {
+            SecurityContext = new LinuxContainerSecurityContext
+            {
+                Seccomp = new SecurityProfile { ProfileType = SecurityProfile.Types.ProfileType.Localhost, LocalhostRef = "audit.json" },
+            },
+        };
+
+        var container = await _layer.Containers.CreateAsync(sandbox.Id, config, CancellationToken.None);
+
+        var spec = Berth.Api.Shim.OciJson.ParseSpec(File.ReadAllBytes(Berth.Api.Shim.BundleLayout.ConfigPath(container.Shim.Bundle)));
+        Assert.Equal("SCMP_ACT_LOG", spec.Linux!.Seccomp!.DefaultAction);
+
+        config.Metadata.Name = "missing";
+        config.Linux.SecurityContext.Seccomp.LocalhostRef = "gone.json";
+        var error = await Assert.ThrowsAnyAsync<BerthException>(() => _layer.Containers.CreateAsync(sandbox.Id, config, CancellationToken.None));
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.Contains("/var/lib/kubelet/seccomp/gone.json does not exist", error.Message);
+        Assert.Single(_layer.Registry.Containers);
+        Assert.Equal(0, _layer.Node.AppArmorDefaultLoads);
     }
 }

@@ -33,6 +33,57 @@ public sealed class InitLogicTests : IDisposable
     }
 
     [Fact]
+    public void RroAndTheBindFlagsBecomeMountAttributes()
+    {
+        var rro = MountOptions.Parse(["rbind", "rprivate", "ro", "rro", "nosuid", "noatime"]);
+        Assert.True(rro.RecursiveReadOnly);
+        var (set, clear) = MountOptions.Attributes(rro.Flags & MountOptions.RemountableFlags, rro.ClearedFlags);
+        // MOUNT_ATTR_RDONLY | NOSUID | NOATIME, and the access-time field cleared (MOUNT_ATTR__ATIME).
+        Assert.Equal(0x1UL | 0x2 | 0x10, (ulong)set);
+        Assert.Equal(0x70UL, (ulong)clear);
+
+        var rw = MountOptions.Parse(["rbind", "rw", "nodev", "noexec", "nosymfollow"]);
+        Assert.False(rw.RecursiveReadOnly);
+        (set, clear) = MountOptions.Attributes(rw.Flags & MountOptions.RemountableFlags, rw.ClearedFlags);
+        // MOUNT_ATTR_NODEV | NOEXEC | NOSYMFOLLOW set; "rw" clears MOUNT_ATTR_RDONLY.
+        Assert.Equal(0x4UL | 0x8 | 0x200000, (ulong)set);
+        Assert.Equal(0x1UL, (ulong)clear);
+    }
+
+    [Theory]
+    [InlineData("/proc/sys/kernel/core_pattern", "/proc/sys/kernel/core_pattern", false, "inside /proc")]
+    [InlineData("/data", "/proc/sys/kernel/core_pattern", false, "resolves to /proc/sys/kernel/core_pattern through a symbolic link")]
+    [InlineData("/proc", "/proc", false, "only a proc file system")]
+    [InlineData("/proc", "/proc", true, null)]
+    [InlineData("/proc/cpuinfo", "/proc/cpuinfo", false, null)]
+    [InlineData("/data", "/sys/kernel/security", false, "resolves into /sys through a symbolic link")]
+    [InlineData("/sys/fs/cgroup", "/sys/fs/cgroup", false, null)]
+    [InlineData("/data", "/srv/data", false, null)]
+    public void ProcAndSysAreGuardedWhereTheDestinationLands(string requested, string resolved, bool procfs, string? refusal)
+    {
+        string? why = ProcSysMounts.Refusal(requested, resolved, procfs);
+        if (refusal is null)
+        {
+            Assert.Null(why);
+        }
+        else
+        {
+            Assert.Contains(refusal, why);
+        }
+    }
+
+    [Fact]
+    public void AProcessIdentityIsItsEffectiveIdsAndGroups()
+    {
+        var user = Monitor.ProcessIdentity.Parse("Name:\tsh\nUid:\t1000\t1001\t1002\t1003\nGid:\t50\t51\t52\t53\nGroups:\t51 100 3000 \nVmRSS:\t1 kB\n");
+        Assert.NotNull(user);
+        Assert.Equal((1001u, 51u), (user.Uid, user.Gid));
+        Assert.Equal([51u, 100u, 3000u], user.Groups);
+        Assert.Empty(Monitor.ProcessIdentity.Parse("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n")!.Groups);
+        Assert.Null(Monitor.ProcessIdentity.Parse("Name:\tgone\n"));
+    }
+
+    [Fact]
     public void LookPathFollowsTheContainerPath()
     {
         var present = new HashSet<string> { "/usr/bin/sh", "/bin/sh", "/opt/tool" };

@@ -81,4 +81,23 @@ public sealed class ContainerDevicesTests
         Assert.Equal([new LinuxDeviceCgroup { Allow = true, Access = "rwm" }], spec.Linux!.Resources!.Devices);
         Assert.Single(spec.Linux.Devices!);
     }
+
+    [Theory]
+    [InlineData("/data/f", "/data")]
+    [InlineData("/data", "/data")]
+    [InlineData("/dev/shm/disk", "/dev/shm")]
+    public void ADeviceOnABindMountIsRefusedSoItCannotReplaceAHostFile(string containerPath, string mount)
+    {
+        var container = WithDevice("/dev/vda", containerPath, "rw");
+        container.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = "/srv/data" });
+        Assert.Contains($"would be made on the bind mount at {mount}", Refused(Input(container)).Message);
+    }
+
+    [Fact]
+    public void ADeviceBesideABindMountIsMade()
+    {
+        var container = WithDevice("/dev/vda", "/data-disk", "rw");
+        container.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = "/srv/data" });
+        Assert.Equal("/data-disk", Assert.Single(Build(container).Linux!.Devices!).Path);
+    }
 }

@@ -204,4 +204,47 @@ public sealed class ContainerMountsTests
         var imageVolume = new Mount { ContainerPath = "/models", Image = new ImageSpec { Image = "models:1" } };
         Assert.Contains("image volume", Refused(Input(WithMounts(imageVolume))).Message);
     }
+
+    [Theory]
+    [InlineData("/proc/sys/kernel/core_pattern")]
+    [InlineData("/proc/self/attr/current")]
+    [InlineData("/proc/sys")]
+    [InlineData("/proc/1/root")]
+    public void NoMountGoesInsideProc(string containerPath)
+    {
+        var error = Refused(Input(WithMounts(new Mount { ContainerPath = containerPath, HostPath = "/tmp/x" })));
+        Assert.Contains($"mount {containerPath} is inside /proc", error.Message);
+    }
+
+    [Theory]
+    [InlineData("/proc/cpuinfo")]
+    [InlineData("/proc/meminfo")]
+    [InlineData("/proc/sys/kernel/ns_last_pid")]
+    [InlineData("/sys/devices/system/cpu/online")]
+    public void LxcfsFilesMayBeMountedOver(string containerPath)
+    {
+        Assert.Equal("bind", At(Build(WithMounts(new Mount { ContainerPath = containerPath, HostPath = "/var/lib/lxcfs" + containerPath })), containerPath).Type);
+    }
+
+    [Fact]
+    public void OnlyTheHostsProcGoesOnProc()
+    {
+        Assert.Contains("only the host's /proc", Refused(Input(WithMounts(new Mount { ContainerPath = "/proc", HostPath = "/tmp/fake" }))).Message);
+        Assert.Equal("/proc", At(Build(WithMounts(new Mount { ContainerPath = "/proc", HostPath = "/proc" })), "/proc").Source);
+    }
+
+    [Fact]
+    public void InsideSysOnlyAPrivilegedContainerMounts()
+    {
+        var mount = new Mount { ContainerPath = "/sys/fs/bpf", HostPath = "/sys/fs/bpf" };
+        Assert.Contains("inside /sys", Refused(Input(WithMounts(mount))).Message);
+
+        var container = WithMounts(mount);
+        container.Linux.SecurityContext.Privileged = true;
+        var pod = Pod();
+        pod.Linux.SecurityContext.Privileged = true;
+        Assert.Equal("bind", At(Build(Input(container, pod)), "/sys/fs/bpf").Type);
+        // /sys itself is no kernel file: a node agent's hostPath of /sys there is kubelet's and the pod's business.
+        Assert.Equal("bind", At(Build(WithMounts(new Mount { ContainerPath = "/sys", HostPath = "/sys" })), "/sys").Type);
+    }
 }

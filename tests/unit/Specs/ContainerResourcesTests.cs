@@ -43,6 +43,29 @@ public sealed class ContainerResourcesTests
         Assert.Null(linux.Pids);
     }
 
+    [Theory]
+    [InlineData("cgroup.procs")]
+    [InlineData("cgroup.threads")]
+    [InlineData("cgroup.kill")]
+    [InlineData("cgroup.subtree_control")]
+    [InlineData("cgroup.type")]
+    [InlineData("cgroup.freeze")]
+    [InlineData("devices.deny")]
+    [InlineData("nonsense")]
+    public void UnifiedKeysThatActOnProcessesOrNameNoV2ControllerAreRefusedByName(string key)
+    {
+        var container = Container();
+        container.Linux.Resources.Unified[key] = "1";
+        Assert.Contains($"linux.resources.unified key \"{key}\"", Refused(Input(container)).Message);
+    }
+
+    [Fact]
+    public void TheCoreLimitsOnTheContainersOwnSubtreeMayBeSet()
+    {
+        var spec = WithResources(new LinuxContainerResources { Unified = { ["cgroup.max.descendants"] = "0", ["cgroup.max.depth"] = "0" } });
+        Assert.Equal(2, spec.Linux!.Resources!.Unified!.Count);
+    }
+
     [Fact]
     public void ZeroesMeanUnset()
     {

@@ -81,39 +81,6 @@ public sealed class ContainerSecurityTests
     }
 
     [Fact]
-    public void SecurityProfilesAreRecordedAsAnnotations()
-    {
-        var container = Container();
-        container.Linux.SecurityContext.Seccomp = new SecurityProfile { ProfileType = SecurityProfile.Types.ProfileType.RuntimeDefault };
-        container.Linux.SecurityContext.Apparmor = new SecurityProfile
-        {
-            ProfileType = SecurityProfile.Types.ProfileType.Localhost, LocalhostRef = "localhost/k8s-nginx",
-        };
-        var annotations = Build(container).Annotations!;
-        Assert.Equal("runtime/default", annotations[SpecAnnotations.SeccompProfile]);
-        Assert.Equal("localhost/k8s-nginx", annotations[SpecAnnotations.ApparmorProfile]);
-    }
-
-    [Fact]
-    public void DeprecatedProfileFieldsAreTheFallback()
-    {
-        var container = Container();
-#pragma warning disable CS0612
-        container.Linux.SecurityContext.SeccompProfilePath = "unconfined";
-        container.Linux.SecurityContext.ApparmorProfile = "runtime/default";
-#pragma warning restore CS0612
-        var annotations = Build(container).Annotations!;
-        Assert.Equal("unconfined", annotations[SpecAnnotations.SeccompProfile]);
-        Assert.Equal("runtime/default", annotations[SpecAnnotations.ApparmorProfile]);
-    }
-
-    [Fact]
-    public void NoProfileRequestedNoAnnotation()
-    {
-        Assert.False(Build(Container()).Annotations!.ContainsKey(SpecAnnotations.SeccompProfile));
-    }
-
-    [Fact]
     public void LocalhostRefWithAnotherTypeIsRefused()
     {
         var container = Container();
@@ -122,13 +89,5 @@ public sealed class ContainerSecurityTests
             ProfileType = SecurityProfile.Types.ProfileType.RuntimeDefault, LocalhostRef = "x.json",
         };
         Refused(Input(container));
-    }
-
-    [Fact]
-    public void PrivilegedRecordsNoProfiles()
-    {
-        var (container, pod) = Privileged();
-        container.Linux.SecurityContext.Seccomp = new SecurityProfile { ProfileType = SecurityProfile.Types.ProfileType.RuntimeDefault };
-        Assert.False(Build(Input(container, pod)).Annotations!.ContainsKey(SpecAnnotations.SeccompProfile));
     }
 }

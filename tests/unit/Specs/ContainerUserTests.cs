@@ -125,4 +125,20 @@ public sealed class ContainerUserTests
         var result = BuildWith(security: security => security.SupplementalGroups.AddRange([3000, 5, 3000, 44]));
         Assert.Equal([5u, 44u, 3000u], result.Spec.Process!.User.AdditionalGids);
     }
+
+    [Theory]
+    [InlineData(SupplementalGroupsPolicy.Merge, false)]
+    [InlineData(SupplementalGroupsPolicy.Strict, true)]
+    public void TheSupplementalGroupsPolicyDecidesWhetherTheImagesGroupsJoin(SupplementalGroupsPolicy policy, bool strict)
+    {
+        var result = BuildWith(Image(user: "101"), security => security.SupplementalGroupsPolicy = policy);
+        Assert.Equal(new UserLookup(null, null, PrimaryGroupFromPasswd: true, StrictGroups: strict), result.User);
+    }
+
+    [Fact]
+    public void AnUnknownSupplementalGroupsPolicyIsRefused()
+    {
+        var error = Assert.Throws<SpecException>(() => BuildWith(security: security => security.SupplementalGroupsPolicy = (SupplementalGroupsPolicy)7));
+        Assert.Contains("supplemental_groups_policy", error.Message);
+    }
 }

@@ -34,7 +34,23 @@ public sealed class ImageAccountsTests : IDisposable
     {
         var user = Resolve(new OciUser { Uid = 1000, AdditionalGids = [1234] }, new UserLookup(null, null, PrimaryGroupFromPasswd: true));
         Assert.Equal((1000u, 1000u), (user.Uid, user.Gid));
-        Assert.Equal([1234u, 50000u], user.AdditionalGids);
+        // The primary group leads the supplementary ones, as containerd's ensureAdditionalGids puts it.
+        Assert.Equal([1000u, 1234u, 50000u], user.AdditionalGids);
+    }
+
+    [Fact]
+    public void UnderTheStrictPolicyTheImagesGroupsAreNotAdded()
+    {
+        var user = Resolve(new OciUser { Uid = 1000, AdditionalGids = [1234] }, new UserLookup(null, null, PrimaryGroupFromPasswd: true, StrictGroups: true));
+        Assert.Equal((1000u, 1000u), (user.Uid, user.Gid));
+        Assert.Equal([1000u, 1234u], user.AdditionalGids);
+    }
+
+    [Fact]
+    public void APrimaryGroupAmongTheRequestedOnesIsNotRepeated()
+    {
+        var user = Resolve(new OciUser { Uid = 1000, Gid = 1234, AdditionalGids = [1234, 2000] }, new UserLookup(null, null, false, StrictGroups: true));
+        Assert.Equal([1234u, 2000u], user.AdditionalGids);
     }
 
     [Fact]
@@ -42,7 +58,7 @@ public sealed class ImageAccountsTests : IDisposable
     {
         var user = Resolve(new OciUser(), new UserLookup("postgres", null, PrimaryGroupFromPasswd: true));
         Assert.Equal((70u, 71u), (user.Uid, user.Gid));
-        Assert.Equal([50000u], user.AdditionalGids);
+        Assert.Equal([71u, 50000u], user.AdditionalGids);
     }
 
     [Fact]

@@ -82,7 +82,8 @@ internal static class SpecFixture
         PodSandboxConfig? pod = null,
         ImageConfig? image = null,
         BlockIoDefaults? blockIo = null,
-        string? targetPidNamespace = null) =>
+        string? targetPidNamespace = null,
+        NodeSecurity? security = null) =>
         new(
             container ?? Container(),
             pod ?? Pod(),
@@ -94,6 +95,7 @@ internal static class SpecFixture
             Files,
             blockIo ?? BlockIoDefaults.None,
             ResolveDevice,
+            security ?? NodeSecurity.Plain,
             targetPidNamespace);
 
     public static DeviceLookup ResolveDevice(string path) =>

@@ -1,6 +1,7 @@
 using Berth.Api.Shim.Cgroups;
 using System.Globalization;
 using Berth.Api.Shim;
+using Berth.Shim.Cgroups.V2;
 
 namespace Berth.Shim.Cgroups.V1;
 
@@ -81,6 +82,7 @@ internal sealed class CgroupV1 : ICgroup
     private readonly V1Pids? _pids;
     private readonly V1Hugetlb? _hugetlb;
     private readonly V1Devices? _devices;
+    private readonly V2Unified? _unifiedFiles;
 
     public CgroupV1(string path, string root, string[] directories, IReadOnlyDictionary<string, string> controllers, string? unified, string[] created)
     {
@@ -96,6 +98,7 @@ internal sealed class CgroupV1 : ICgroup
         _pids = controllers.TryGetValue("pids", out d) ? new V1Pids(d) : null;
         _hugetlb = controllers.TryGetValue("hugetlb", out d) ? new V1Hugetlb(d) : null;
         _devices = controllers.TryGetValue("devices", out d) ? new V1Devices(d) : null;
+        _unifiedFiles = unified is null ? null : new V2Unified(unified);
         // cgroup.procs of the pids (else memory, else first) hierarchy: the process list.
         string procsDirectory = controllers.TryGetValue("pids", out d) || controllers.TryGetValue("memory", out d) ? d : directories[0];
         _procs = procsDirectory + "/cgroup.procs";
@@ -140,14 +143,8 @@ internal sealed class CgroupV1 : ICgroup
         _blkio?.Apply(resources);
         _pids?.Apply(resources);
         _hugetlb?.Apply(resources);
-        if (_unified is not null && resources.Unified is { Count: > 0 } unifiedValues)
-        {
-            // Hybrid: the cgroup2 tree has no controllers, so only its core files (cgroup.*) exist.
-            foreach (var (key, value) in unifiedValues)
-            {
-                CgroupFiles.Write(_unified + "/" + key, value, missingHint: "in hybrid mode the cgroup2 tree has no controllers");
-            }
-        }
+        // Hybrid: the cgroup2 tree has no controllers, so only the core limits pass there.
+        _unifiedFiles?.Apply(resources);
     }
 
     private void Require(bool requested, ICgroupController? controller, string name, string what)

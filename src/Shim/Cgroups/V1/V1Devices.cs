@@ -4,7 +4,7 @@ namespace Berth.Shim.Cgroups.V1;
 
 /// <summary>
 /// v1 devices: "a" to devices.deny, then each rule of the spec to devices.allow or devices.deny,
-/// then runc's default rules (<see cref="CgroupConversions.DefaultAllowedDevices"/>). On an update of
+/// then runc's default rules (<see cref="CgroupConversions.DeviceRules"/>). On an update of
 /// a running container this briefly denies everything between the first write and the allows;
 /// runc avoids that with a rule emulator that writes only the difference, which is left for later
 /// (kubelet's UpdateContainerResources never sends devices).
@@ -26,9 +26,9 @@ internal sealed class V1Devices : ICgroupController
         {
             return;
         }
-        foreach (var (allow, line) in CgroupConversions.DeviceWrites(rules))
+        foreach (DeviceRule rule in CgroupConversions.DeviceRules(rules))
         {
-            CgroupFiles.Write(allow ? _allow : _deny, line,
+            CgroupFiles.Write(rule.Allow ? _allow : _deny, rule.Line,
                 refusedHint: "a cgroup cannot allow what its parent denies, nor allow \"a\" under a restricted parent");
         }
     }

@@ -88,6 +88,7 @@ internal sealed class CgroupV2 : ICgroup
     private readonly V2Pids _pids;
     private readonly V2Hugetlb _hugetlb;
     private readonly V2Unified _unified;
+    private readonly V2Devices _devices;
 
     public CgroupV2(string path, string directory, string[] created)
     {
@@ -103,6 +104,7 @@ internal sealed class CgroupV2 : ICgroup
         _pids = new V2Pids(directory);
         _hugetlb = new V2Hugetlb(directory);
         _unified = new V2Unified(directory);
+        _devices = new V2Devices(directory);
     }
 
     public string Path { get; }
@@ -123,10 +125,10 @@ internal sealed class CgroupV2 : ICgroup
         bool io = Has(enabled, "io", CgroupRequests.BlockIO(resources), "block I/O weights and limits");
         bool pids = Has(enabled, "pids", CgroupRequests.Pids(resources), "a pids limit");
         // hugetlb limits are skipped where the controller is missing, as on v1 (kubelet sends them
-        // for every page size the node has). Device rules need an eBPF program
-        // (BPF_CGROUP_DEVICE) on v2, which is not implemented: LinuxResources.Devices is ignored
-        // here; the container's /dev holds only the nodes its spec lists.
+        // for every page size the node has).
         bool hugetlb = enabled.Contains(" hugetlb ", StringComparison.Ordinal);
+        // Device rules first, as runc orders them: an eBPF program, which v2 has instead of a controller.
+        _devices.Apply(resources);
         if (cpuset)
         {
             _cpuset.Apply(resources);

@@ -1,10 +1,14 @@
 using Berth.Api.Shim;
+using Berth.Api.Shim.Cgroups;
 
 namespace Berth.Shim.Cgroups.V2;
 
 /// <summary>
 /// The spec's unified map, written as given and last, so it can refine what the typed fields set
-/// (e.g. memory.high, memory.oom.group). Keys are plain file names (validated: no '/', no "..").
+/// (e.g. memory.high, memory.oom.group). Each key is checked first against the controllers enabled
+/// for this directory (its cgroup.controllers; none in a hybrid node's cgroup2 tree), so a core file
+/// such as cgroup.procs or cgroup.kill, or a file of a controller the cgroup lacks, is refused
+/// (<see cref="UnifiedKeys"/>) before anything is written.
 /// </summary>
 internal sealed class V2Unified : ICgroupController
 {
@@ -17,11 +21,21 @@ internal sealed class V2Unified : ICgroupController
 
     public void Apply(LinuxResources resources)
     {
-        foreach (var (key, value) in resources.Unified ?? new Dictionary<string, string>())
+        if (resources.Unified is not { Count: > 0 } unified)
         {
-            CgroupConversions.ValidateUnifiedKey(key);
+            return;
+        }
+        var enabled = (CgroupFiles.ReadText(_directory + "/cgroup.controllers") ?? "")
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (string key in unified.Keys)
+        {
+            CgroupConversions.ValidateUnifiedKey(key, enabled);
+        }
+        foreach (var (key, value) in unified)
+        {
             CgroupFiles.Write(_directory + "/" + key, value,
-                missingHint: "no such file: a misspelt key, or its controller is not enabled in the parent's cgroup.subtree_control");
+                missingHint: "no such file: a misspelt key, or a file this kernel's controller lacks");
         }
     }
 }

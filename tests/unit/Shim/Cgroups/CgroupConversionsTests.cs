@@ -109,24 +109,30 @@ public sealed class CgroupConversionsTests
     [Fact]
     public void DeviceRulesBecomeCgroupLines()
     {
-        Assert.Equal((false, "a"), CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Allow = false, Access = "rwm" }));
-        Assert.Equal((true, "a"), CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Allow = true, Type = "a" }));
-        Assert.Equal((true, "c 1:3 rwm"), CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 3 }));
-        Assert.Equal((true, "c 136:* rw"), CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 136, Access = "rw" }));
-        Assert.Equal((false, "b *:* m"), CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "b", Major = -1, Minor = -1, Access = "m" }));
-        Assert.Throws<InvalidSpecException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "x" }));
-        Assert.Throws<InvalidSpecException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "c", Access = "rwx" }));
-        Assert.Throws<InvalidSpecException>(() => CgroupConversions.DeviceRule(new LinuxDeviceCgroup { Type = "c", Access = "rr" }));
+        Assert.Equal((false, "a"), Line(new LinuxDeviceCgroup { Allow = false, Access = "rwm" }));
+        Assert.Equal((true, "a"), Line(new LinuxDeviceCgroup { Allow = true, Type = "a" }));
+        Assert.Equal((true, "c 1:3 rwm"), Line(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 1, Minor = 3 }));
+        Assert.Equal((true, "c 136:* rw"), Line(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 136, Access = "rw" }));
+        Assert.Equal((false, "b *:* m"), Line(new LinuxDeviceCgroup { Type = "b", Major = -1, Minor = -1, Access = "m" }));
+        Assert.Throws<InvalidSpecException>(() => Line(new LinuxDeviceCgroup { Type = "x" }));
+        Assert.Throws<InvalidSpecException>(() => Line(new LinuxDeviceCgroup { Type = "c", Access = "rwx" }));
+        Assert.Throws<InvalidSpecException>(() => Line(new LinuxDeviceCgroup { Type = "c", Access = "rr" }));
+
+        static (bool, string) Line(LinuxDeviceCgroup rule)
+        {
+            var parsed = CgroupConversions.ParseDeviceRule(rule);
+            return (parsed.Allow, parsed.Line);
+        }
     }
 
     [Fact]
     public void DeviceWritesDenyAllFirstThenRulesThenRuncDefaults()
     {
-        var writes = CgroupConversions.DeviceWrites(
+        var writes = CgroupConversions.DeviceRules(
         [
             new LinuxDeviceCgroup { Allow = false, Access = "rwm" },
             new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 10, Minor = 229, Access = "rwm" },
-        ]);
+        ]).Select(rule => (rule.Allow, rule.Line)).ToList();
         Assert.Equal((false, "a"), writes[0]);
         Assert.Equal((true, "c 10:229 rwm"), writes[1]);   // the spec's own deny-all is not written twice
         Assert.Equal((true, "c *:* m"), writes[2]);
@@ -143,7 +149,18 @@ public sealed class CgroupConversionsTests
     [InlineData("..", false)]
     [InlineData("", false)]
     [InlineData(".hidden", false)]
-    public void UnifiedKeysAreFileNames(string key, bool valid)
+    [InlineData("cgroup.max.depth", true)]
+    [InlineData("cgroup.procs", false)]
+    [InlineData("cgroup.threads", false)]
+    [InlineData("cgroup.kill", false)]
+    [InlineData("cgroup.freeze", false)]
+    [InlineData("cgroup.subtree_control", false)]
+    [InlineData("cgroup.type", false)]
+    [InlineData("memory", false)]
+    [InlineData("memory.", false)]
+    [InlineData("devices.allow", false)]
+    [InlineData("io.max", true)]
+    public void UnifiedKeysAreFilesOfAControllerOrTheCoreLimits(string key, bool valid)
     {
         if (valid)
         {
@@ -153,6 +170,17 @@ public sealed class CgroupConversionsTests
         {
             Assert.Throws<InvalidSpecException>(() => CgroupConversions.ValidateUnifiedKey(key));
         }
+    }
+
+    [Fact]
+    public void UnifiedKeysOfAControllerNotEnabledAreRefused()
+    {
+        var enabled = new HashSet<string> { "cpu", "memory" };
+        CgroupConversions.ValidateUnifiedKey("memory.high", enabled);
+        var error = Assert.Throws<InvalidSpecException>(() => CgroupConversions.ValidateUnifiedKey("pids.max", enabled));
+        Assert.Contains("needs the pids controller", error.Message);
+        // A hybrid node's cgroup2 tree enables none: only the core limits pass.
+        CgroupConversions.ValidateUnifiedKey("cgroup.max.descendants", new HashSet<string>());
     }
 
     [Fact]

@@ -138,7 +138,6 @@ public sealed class CgroupParsingTests : IDisposable
             Pids = new() { Limit = 0 },
             HugepageLimits = [new() { PageSize = "2MB", Limit = 4 << 21 }],
             Unified = new Dictionary<string, string> { ["memory.high"] = "50331648" },
-            Devices = [new() { Allow = false, Access = "rwm" }],   // v2: ignored (eBPF not implemented)
         });
         Assert.Equal("67108864", Get("memory.max"));
         Assert.Equal("33554432", Get("memory.swap.max"));
@@ -159,6 +158,19 @@ public sealed class CgroupParsingTests : IDisposable
         Assert.Contains("pids", e.Message);
         // A unified key for a file the kernel lacks: ENOENT becomes CgroupUnsupportedException.
         Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["memory.oom.group"] = "1" } }));
+        // A core file that acts on processes, or a file of a controller not enabled, is refused before anything is written.
+        Put("cgroup.procs", "");
+        Put("cgroup.kill", "");
+        foreach (string key in new[] { "cgroup.procs", "cgroup.kill", "pids.max" })
+        {
+            Assert.Throws<InvalidSpecException>(() => cgroup.Update(new LinuxResources
+            {
+                Unified = new Dictionary<string, string> { ["memory.high"] = "1", [key] = "1" },
+            }));
+        }
+        Assert.Equal("", Get("cgroup.procs"));
+        Assert.Equal("", Get("cgroup.kill"));
+        Assert.Equal("50331648", Get("memory.high"));
         // Realtime has no v2 form.
         Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources { Cpu = new() { RealtimeRuntime = 1000 } }));
     }

@@ -17,7 +17,7 @@ public sealed class CgroupV1RealTests : IDisposable
 
     private readonly CgroupLayout? _layout;
     private readonly string _parent = "berth-cgtest-" + Guid.NewGuid().ToString("N")[..10];
-    private readonly List<Process> _children = [];
+    private readonly TestChildren _children = new();
 
     public CgroupV1RealTests()
     {
@@ -71,26 +71,12 @@ public sealed class CgroupV1RealTests : IDisposable
     /// </summary>
     private Process StartChild(string script = "read x; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; y=$(head -c 2000000 /dev/zero | tr '\\0' a); exec sleep 30")
     {
-        var start = new ProcessStartInfo("/bin/sh", ["-c", script]) { RedirectStandardInput = true };
-        var process = Process.Start(start)!;
-        _children.Add(process);
-        return process;
+        return _children.Start(new ProcessStartInfo("/bin/sh", ["-c", script]) { RedirectStandardInput = true });
     }
 
     public void Dispose()
     {
-        foreach (Process child in _children)
-        {
-            try
-            {
-                child.Kill();
-                child.WaitForExit(5000);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            child.Dispose();
-        }
+        _children.Dispose();
         if (_layout is null)
         {
             return;
@@ -102,32 +88,7 @@ public sealed class CgroupV1RealTests : IDisposable
         }
         foreach (string root in roots)
         {
-            RemoveTree(root + "/" + _parent);
-        }
-    }
-
-    /// <summary>rmdir deepest first: cgroup directories hold only kernel files, which rmdir takes with them.</summary>
-    private static void RemoveTree(string directory)
-    {
-        if (!Directory.Exists(directory))
-        {
-            return;
-        }
-        foreach (string child in Directory.GetDirectories(directory))
-        {
-            RemoveTree(child);
-        }
-        for (int attempt = 0; attempt < 100; attempt++)
-        {
-            try
-            {
-                Directory.Delete(directory);
-                return;
-            }
-            catch (IOException) when (attempt < 99)
-            {
-                Thread.Sleep(10);
-            }
+            TestChildren.RemoveTree(root + "/" + _parent);
         }
     }
 
@@ -254,12 +215,13 @@ public sealed class CgroupV1RealTests : IDisposable
             Assert.Equal("-1", Read(cpu + "/cpu.cfs_quota_us"));
             Assert.Equal("max", Read(Dir("pids", path) + "/pids.max"));
 
-            // Refusals are typed: a cpuset outside the node, a unified key the hybrid tree lacks.
+            // Refusals are typed: a cpuset outside the node, a unified key of a controller the hybrid tree lacks.
             var refused = Assert.Throws<CgroupWriteException>(() => cgroup.Update(new LinuxResources { Cpu = new() { Cpus = "63" } }));
             Assert.Contains("cpuset.cpus", refused.Message);
             if (_layout.HybridUnified is not null)
             {
-                Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["memory.high"] = "1" } }));
+                Assert.Throws<InvalidSpecException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["memory.high"] = "1" } }));
+                Assert.Throws<InvalidSpecException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["cgroup.procs"] = "1" } }));
                 cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["cgroup.max.descendants"] = "5" } });
                 Assert.Equal("5", Read(_layout.HybridUnified + "/" + path + "/cgroup.max.descendants"));
             }
@@ -271,17 +233,7 @@ public sealed class CgroupV1RealTests : IDisposable
         }
         finally
         {
-            foreach (Process child in _children)
-            {
-                try
-                {
-                    child.Kill();
-                    child.WaitForExit(5000);
-                }
-                catch (InvalidOperationException)
-                {
-                }
-            }
+            _children.KillAll();
             cgroup.Delete();
         }
         // Gone everywhere, and so is the level the manager made; the test parent (pre-existing) stays.
@@ -340,11 +292,7 @@ public sealed class CgroupV1RealTests : IDisposable
         }
         finally
         {
-            foreach (Process child in _children)
-            {
-                child.Kill(entireProcessTree: true);
-                child.WaitForExit(5000);
-            }
+            _children.KillAll();
             foreach (int pid in cgroup.Processes())
             {
                 Process.GetProcessById(pid).Kill();
