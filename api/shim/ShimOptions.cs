@@ -24,6 +24,13 @@ public sealed record ShimOptions
     /// <summary>Containers: the CRI log file (kubelet's log_directory + log_path). Empty: output is read and dropped.</summary>
     public string? LogPath { get; init; }
 
+    /// <summary>
+    /// Containers: the pod's log directory (kubelet's log_directory), the part of <see cref="LogPath"/>
+    /// whose symbolic links are followed; below it the shim follows none, since a pod that can write
+    /// there (a hostPath volume) could otherwise point the log at any file of the node.
+    /// </summary>
+    public string? LogDirectory { get; init; }
+
     /// <summary>Keep a pipe to the process's stdin (for attach); otherwise stdin is /dev/null.</summary>
     public bool Stdin { get; init; }
 

@@ -17,6 +17,7 @@ internal static partial class Interop
         NoFollow = 1 << 4,
         Path = 1 << 5,
         CloseOnExec = 1 << 6,
+        Append = 1 << 7,
     }
 
     internal static partial class Sys
@@ -59,6 +60,7 @@ internal static partial class Interop
             if ((flags & OpenFlags.NoFollow) != 0) native |= s_armLayout ? 0x8000 : 0x20000;   // O_NOFOLLOW
             if ((flags & OpenFlags.Path) != 0) native |= 0x200000;          // O_PATH
             if ((flags & OpenFlags.CloseOnExec) != 0) native |= 0x80000;    // O_CLOEXEC
+            if ((flags & OpenFlags.Append) != 0) native |= 0x400;           // O_APPEND
             return native;
         }
     }

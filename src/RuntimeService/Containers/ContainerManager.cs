@@ -94,10 +94,6 @@ public sealed class ContainerManager(
         Directory.CreateDirectory(plan.Options.Rootfs!.UpperDir);
         Directory.CreateDirectory(plan.Options.Rootfs.WorkDir);
         Directory.CreateDirectory(plan.Spec.Root!.Path);
-        if (plan.LogPath.Length > 0)
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(plan.LogPath)!);
-        }
         OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
         ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
         container.Advance(await runtime.CreateAsync(container.Shim, ct));

@@ -83,6 +83,7 @@ public static class ContainerPlanner
                 Id = id,
                 SandboxId = input.Pod.SandboxId,
                 LogPath = logPath.Length > 0 ? logPath : null,
+                LogDirectory = logPath.Length > 0 ? LexicalPath.Clean(pod.LogDirectory) : null,
                 Stdin = config.Stdin,
                 StdinOnce = config.StdinOnce,
                 Tty = config.Tty,

@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Berth.Shim.Logging;
 
 /// <summary>
@@ -11,13 +13,20 @@ internal sealed class CriLogFile : IDisposable
     private const int BufferSize = 64 * 1024;
     private readonly byte[] _buffer = new byte[BufferSize];
     private readonly string? _path;
+    private readonly string? _directory;
     private int _used;
     private int _fd = -1;
 
-    /// <summary>A log at <paramref name="path"/> (appended to, created 0640), or a sink that drops everything when null or empty.</summary>
-    public CriLogFile(string? path)
+    /// <summary>
+    /// A log at <paramref name="path"/> (appended to, created 0640), or a sink that drops everything when
+    /// null or empty. Below <paramref name="directory"/> (the pod's log directory, made when missing) no
+    /// symbolic link is followed and missing directories are made (0755); null: the whole path is trusted.
+    /// </summary>
+    /// <exception cref="ErrnoException">The file cannot be opened; ELOOP or ENOTDIR when a link is met below <paramref name="directory"/>.</exception>
+    public CriLogFile(string? path, string? directory = null)
     {
         _path = string.IsNullOrEmpty(path) ? null : path;
+        _directory = string.IsNullOrEmpty(directory) ? null : directory;
         Reopen();
     }
 
@@ -37,12 +46,64 @@ internal sealed class CriLogFile : IDisposable
         {
             return;
         }
-        string? directory = Path.GetDirectoryName(_path);
-        if (!string.IsNullOrEmpty(directory))
+        string trusted = _directory ?? Path.GetDirectoryName(_path) ?? "/";
+        string prefix = trusted.EndsWith('/') ? trusted : trusted + "/";
+        if (!_path.StartsWith(prefix, StringComparison.Ordinal) || _path.Length == prefix.Length)
         {
-            ShimFiles.MakeDirectories(directory);
+            throw new UnsafeLogPathException($"the log {_path} is not a file inside {trusted}");
         }
-        _fd = Interop.Sys.Open(_path, Interop.Sys.O_WRONLY | Interop.Sys.O_APPEND | Interop.Sys.O_CREAT, 0b110_100_000);
+        ShimFiles.MakeDirectories(trusted);
+        using SafeFileHandle log = OpenBeneath(trusted, _path[prefix.Length..]);
+        _fd = (int)log.DangerousGetHandle();
+        log.SetHandleAsInvalid();
+    }
+
+    /// <summary>
+    /// Opens <paramref name="relative"/> below <paramref name="trusted"/> for appending, one component at
+    /// a time relative to its parent's descriptor with O_NOFOLLOW, so that no link, even one swapped in
+    /// meanwhile, leads out (as kubelet's own log handling guards against CVE-2021-25741's kind).
+    /// </summary>
+    private static SafeFileHandle OpenBeneath(string trusted, string relative)
+    {
+        const Interop.OpenFlags directoryFlags = Interop.OpenFlags.Directory | Interop.OpenFlags.NoFollow | Interop.OpenFlags.CloseOnExec;
+        string[] names = relative.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        SafeFileHandle parent = Interop.Sys.Open(trusted, Interop.OpenFlags.Directory | Interop.OpenFlags.CloseOnExec);
+        try
+        {
+            foreach (string name in names[..^1])
+            {
+                SafeFileHandle child;
+                try
+                {
+                    child = Interop.Sys.OpenAt(parent, name, directoryFlags);
+                }
+                catch (ErrnoException missing) when (missing.Error == Interop.Errno.ENOENT)
+                {
+                    try
+                    {
+                        Interop.Sys.MkdirAt(parent, name, (UnixFileMode)0b111_101_101);
+                    }
+                    catch (ErrnoException raced) when (raced.Error == Interop.Errno.EEXIST)
+                    {
+                    }
+                    child = Interop.Sys.OpenAt(parent, name, directoryFlags);
+                }
+                parent.Dispose();
+                parent = child;
+            }
+            return Interop.Sys.OpenAt(parent, names[^1],
+                Interop.OpenFlags.WriteOnly | Interop.OpenFlags.Append | Interop.OpenFlags.Create | Interop.OpenFlags.NoFollow | Interop.OpenFlags.CloseOnExec,
+                (UnixFileMode)0b110_100_000);
+        }
+        catch (ErrnoException link) when (link.Error is Interop.Errno.ELOOP or Interop.Errno.ENOTDIR)
+        {
+            throw new UnsafeLogPathException(
+                $"the container log {trusted}/{relative} meets a symbolic link or a non-directory below the pod's log directory, where none is followed");
+        }
+        finally
+        {
+            parent.Dispose();
+        }
     }
 
     /// <summary>Adds one entry whose text is <paramref name="first"/> followed by <paramref name="second"/>.</summary>
@@ -105,3 +166,6 @@ internal sealed class CriLogFile : IDisposable
         _fd = -1;
     }
 }
+
+/// <summary>A container log path the shim will not open: outside the pod's log directory, or through a link below it.</summary>
+internal sealed class UnsafeLogPathException(string message) : IOException(message);

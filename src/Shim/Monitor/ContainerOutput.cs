@@ -43,7 +43,7 @@ internal sealed class ContainerOutput : IDisposable
     /// </summary>
     public void SetUp(OciSpec spec, ShimOptions options, List<(int Child, int Parent)> descriptors, List<int> toClose)
     {
-        _log = new CriLogFile(options.LogPath);
+        _log = new CriLogFile(options.LogPath, options.LogDirectory);
         bool tty = options.Tty || spec.Process?.Terminal == true;
         _tty = tty;
         _stdinOnce = options.StdinOnce;

@@ -163,6 +163,47 @@ public sealed class CriLogTests : IDisposable
     }
 
     [Fact]
+    public void MissingDirectoriesBelowThePodLogDirectoryAreMadeAndALinkToThePodLogDirectoryItselfIsFollowed()
+    {
+        string real = Directory.CreateDirectory(Path.Combine(_dir, "pods", "ns_web_uid")).FullName;
+        string linked = Path.Combine(_dir, "linked");
+        File.CreateSymbolicLink(linked, real);
+
+        using (var log = new CriLogFile($"{linked}/app/0.log", linked))
+        {
+            new CriLogStream(stderr: false).Write("hello\n"u8, s_time, log);
+            log.Flush();
+        }
+
+        Assert.EndsWith("stdout F hello\n", File.ReadAllText(Path.Combine(real, "app", "0.log")));
+    }
+
+    [Theory]
+    [InlineData("app", "0.log")]
+    [InlineData("app/0.log", "")]
+    public void NoLinkBelowThePodLogDirectoryIsFollowedNotEvenToCreateTheFile(string linkName, string rest)
+    {
+        // A pod that can write its own log directory (a hostPath volume) plants a link to a node directory.
+        string pod = Directory.CreateDirectory(Path.Combine(_dir, "pod")).FullName;
+        string outside = Directory.CreateDirectory(Path.Combine(_dir, "etc")).FullName;
+        string target = rest.Length > 0 ? outside : Path.Combine(outside, "shadow");
+        Directory.CreateDirectory(Path.Combine(pod, Path.GetDirectoryName(linkName) ?? ""));
+        File.CreateSymbolicLink(Path.Combine(pod, linkName), target);
+        string path = rest.Length > 0 ? $"{pod}/{linkName}/{rest}" : $"{pod}/{linkName}";
+
+        var error = Assert.Throws<UnsafeLogPathException>(() => new CriLogFile(path, pod));
+
+        Assert.Contains("symbolic link", error.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
+    }
+
+    [Fact]
+    public void ALogOutsideThePodLogDirectoryIsRefused()
+    {
+        Assert.Throws<UnsafeLogPathException>(() => new CriLogFile(Path.Combine(_dir, "other", "0.log"), Path.Combine(_dir, "pod")));
+    }
+
+    [Fact]
     public void NoPathDropsEverything()
     {
         using var log = new CriLogFile(null);
