@@ -46,8 +46,11 @@ public static class ConfigLoader
             string key = (error.Path ?? "$").TrimStart('$').TrimStart('.');
             string line = error.LineNumber is { } number ? $" (line {number + 1})" : "";
             var unknown = System.Text.RegularExpressions.Regex.Match(error.Message, "property '([^']*)' could not be mapped");
+            string name = unknown.Groups[1].Value;
+            // The JSON path may already end with the unknown member's name (it does in .NET 10).
+            string unknownKey = key == name || key.EndsWith("." + name, StringComparison.Ordinal) ? key : key.Length > 0 ? $"{key}.{name}" : name;
             throw new ConfigException(unknown.Success
-                ? $"{path}: unknown key {(key.Length > 0 ? key + "." : "")}{unknown.Groups[1].Value}{line}; the keys are listed in berthd's README"
+                ? $"{path}: unknown key {unknownKey}{line}; the keys are listed in berthd's README"
                 : $"{path}: {(key.Length > 0 ? key : "the file")}: not valid JSON, or a value of the wrong type or out of range{line}");
         }
     }

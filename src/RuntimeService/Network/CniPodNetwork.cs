@@ -123,7 +123,10 @@ public sealed class CniPodNetwork : IPodNetwork
         await _checks.WaitAsync(cancellation);
         try
         {
-            await _runtime.CheckAsync(AttachedNetwork(attachment), attachment.Parameters(netnsPath), result, cancellation);
+            foreach (string advisory in await _runtime.CheckAsync(AttachedNetwork(attachment), attachment.Parameters(netnsPath), result, cancellation))
+            {
+                _logger.LogWarning("Pod sandbox {Id}: a chained CNI plugin failed CHECK (the pod stays ready): {Error}", sandboxId, advisory);
+            }
             return null;
         }
         catch (BerthException error)

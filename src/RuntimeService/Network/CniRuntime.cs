@@ -47,31 +47,56 @@ public sealed class CniRuntime(CniPluginInvoker invoker)
 
     /// <summary>
     /// Runs DEL through every plugin in reverse order, each given <paramref name="addResult"/> as prevResult
-    /// (from spec 0.4.0; null when the ADD never finished). Throws from the first plugin that fails.
+    /// (from spec 0.4.0; null when the ADD never finished). A plugin that fails (or is missing) does not
+    /// stop the others: the IPAM plugin's DEL still frees the lease. Then throws the first failure.
     /// </summary>
     public async Task DeleteAsync(CniNetworkConfig network, CniAttachmentParameters attachment, JsonObject? addResult, CancellationToken cancellation)
     {
         var previous = network.CniVersion >= CniVersion.WithCheck ? addResult : null;
+        BerthException? first = null;
         foreach (var plugin in network.Plugins.Reverse())
         {
-            await invoker.InvokeAsync(plugin.Type, attachment.Invocation("DEL"), Request(network, plugin, previous, attachment), cancellation);
+            try
+            {
+                await invoker.InvokeAsync(plugin.Type, attachment.Invocation("DEL"), Request(network, plugin, previous, attachment), cancellation);
+            }
+            catch (BerthException failure) when (!cancellation.IsCancellationRequested)
+            {
+                first ??= failure;
+            }
+        }
+        if (first is not null)
+        {
+            throw first;
         }
     }
 
     /// <summary>
     /// Runs CHECK through every plugin with the ADD's result; nothing when the network disables it or its
-    /// version predates CHECK (0.4.0). Throws from the first plugin that reports a problem.
+    /// version predates CHECK (0.4.0). The first plugin, which made the pod's interface, decides: its
+    /// failure throws. What chained plugins report is returned, not thrown, since Debian's portmap and
+    /// bandwidth (1.1.1) fail CHECK on healthy pods (a missing ip6tables chain, a nil dereference).
     /// </summary>
-    public async Task CheckAsync(CniNetworkConfig network, CniAttachmentParameters attachment, JsonObject addResult, CancellationToken cancellation)
+    /// <returns>The chained plugins' failures, in chain order; empty when all passed.</returns>
+    public async Task<IReadOnlyList<string>> CheckAsync(CniNetworkConfig network, CniAttachmentParameters attachment, JsonObject addResult, CancellationToken cancellation)
     {
+        var chained = new List<string>();
         if (network.DisableCheck || network.CniVersion < CniVersion.WithCheck)
         {
-            return;
+            return chained;
         }
-        foreach (var plugin in network.Plugins)
+        foreach (var (plugin, index) in network.Plugins.Select((plugin, index) => (plugin, index)))
         {
-            await invoker.InvokeAsync(plugin.Type, attachment.Invocation("CHECK"), Request(network, plugin, addResult, attachment), cancellation);
+            try
+            {
+                await invoker.InvokeAsync(plugin.Type, attachment.Invocation("CHECK"), Request(network, plugin, addResult, attachment), cancellation);
+            }
+            catch (BerthException failure) when (index > 0 && !cancellation.IsCancellationRequested)
+            {
+                chained.Add(failure.Message);
+            }
         }
+        return chained;
     }
 
     /// <summary>

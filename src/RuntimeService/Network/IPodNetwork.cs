@@ -34,7 +34,10 @@ public interface IPodNetwork
     /// <summary>After a restart: the sandbox's network as its finished ADD left it; null when it has none or its ADD never finished.</summary>
     PodNetworkStatus? Recover(string sandboxId);
 
-    /// <summary>CHECK of a recovered attachment: null when it is as ADD left it (or the network does not CHECK), else what is wrong.</summary>
+    /// <summary>
+    /// CHECK of a recovered attachment: null when its interface plugin finds it as ADD left it (or the network
+    /// does not CHECK), else what is wrong; chained plugins' CHECK failures are only logged.
+    /// </summary>
     Task<string?> CheckAsync(string sandboxId, string netnsPath, CancellationToken cancellation);
 
     /// <summary>Whether pods can be attached now: a configuration exists, its plugins exist and speak its version, and answer STATUS (1.1).</summary>

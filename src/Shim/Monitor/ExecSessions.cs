@@ -14,7 +14,13 @@ namespace Berth.Shim.Monitor;
 internal sealed class ExecSessions
 {
     /// <summary>Commands at once, ExecSync and streaming together (each holds a control connection).</summary>
-    public const int MaxExecs = 32;
+    public const int MaxExecs = 128;
+
+    /// <summary>
+    /// Slots streaming sessions (open shells, kubectl cp) never take, so that kubelet's exec probes,
+    /// which are ExecSync, still run in a container whose users hold many sessions open.
+    /// </summary>
+    public const int KeptForExecSync = 16;
 
     /// <summary>The most bytes kept of each output stream when the request sets no limit (16 MiB).</summary>
     private const int DefaultOutputLimit = 16 << 20;
@@ -40,10 +46,10 @@ internal sealed class ExecSessions
     /// through /proc/&lt;pid&gt;/ns) and into <paramref name="cgroup"/>; the answer waits for its exit.
     /// </summary>
     /// <exception cref="ShimRequestException">InvalidArgument without args, FailedPrecondition when
-    /// <see cref="MaxExecs"/> run already, ExecFailed when the stage cannot be started.</exception>
+    /// <see cref="MaxExecs"/> run already (streaming sessions: all but <see cref="KeptForExecSync"/>), ExecFailed when the stage cannot be started.</exception>
     public void Start(int client, ExecSyncRequest request, int containerPid, string bundle, ICgroup? cgroup)
     {
-        int slot = FreeSlot(request);
+        int slot = FreeSlot(request, streaming: false);
         var session = new ExecSession(request.OutputLimit > 0 ? request.OutputLimit : DefaultOutputLimit) { Client = client };
         var stageEnds = new List<int>();
         try
@@ -83,7 +89,7 @@ internal sealed class ExecSessions
     public void StartStream(int client, ExecRequest request, int containerPid, string bundle, ICgroup? cgroup)
     {
         ExecSyncRequest process = request.Process ?? new ExecSyncRequest();
-        int slot = FreeSlot(process);
+        int slot = FreeSlot(process, streaming: true);
         var session = new ExecSession(1) { Client = client, Streaming = true };
         var stageEnds = new List<int>();
         var handedOver = new List<int>();
@@ -140,8 +146,8 @@ internal sealed class ExecSessions
         }
     }
 
-    /// <summary>A free session slot for a command with arguments.</summary>
-    private int FreeSlot(ExecSyncRequest request)
+    /// <summary>A free session slot for a command with arguments; a streaming session leaves <see cref="KeptForExecSync"/> free.</summary>
+    private int FreeSlot(ExecSyncRequest request, bool streaming)
     {
         if (request.Args.Count == 0)
         {
@@ -151,6 +157,11 @@ internal sealed class ExecSessions
         if (slot < 0)
         {
             throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many commands run in the container at once ({MaxExecs})");
+        }
+        if (streaming && _sessions.Count(session => session is { Streaming: true }) >= MaxExecs - KeptForExecSync)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition,
+                $"too many exec sessions open in the container at once ({MaxExecs - KeptForExecSync}; {KeptForExecSync} more are kept for ExecSync)");
         }
         return slot;
     }

@@ -88,6 +88,15 @@ public sealed class ConfigLoaderTests
     }
 
     [Theory]
+    [InlineData("""{"listn": "unix:///x"}""", "unknown key listn ")]
+    [InlineData("""{"registries": {"r": {"mirror": []}}}""", "unknown key registries.r.mirror ")]
+    [InlineData("""{"streaming": {"bogus": 1}}""", "unknown key streaming.bogus ")]
+    public void AnUnknownKeyIsNamedOnceWithItsPath(string json, string expected)
+    {
+        Assert.Contains(expected, Assert.Throws<ConfigException>(() => Parse(json)).Message);
+    }
+
+    [Theory]
     [InlineData("""{"listen": "tcp://0.0.0.0:1"}""", "listen")]
     [InlineData("""{"root": "relative/dir"}""", "root")]
     [InlineData("""{"state": ""}""", "state")]

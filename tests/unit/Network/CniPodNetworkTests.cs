@@ -71,6 +71,35 @@ public sealed class CniPodNetworkTests : IDisposable
     }
 
     [Fact]
+    public async Task DelRunsThroughEveryPluginWhenOneFailsSoTheLeaseIsFreedAndTheFirstFailureIsThrown()
+    {
+        _plugins.Add("main", "10.1.0.5/24");
+        _plugins.Add("meta", other: """[ "$CNI_COMMAND" = DEL ] && { echo '{"code":11,"msg":"iptables is locked"}'; exit 1; }; exit 0""");
+        _plugins.WriteConfig("1.0.0", """{"type": "main"}""", """{"type": "meta"}""");
+        var network = _plugins.Network();
+        await network.SetUpAsync(Request(), "/run/netns/pod1", CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<CniPluginException>(() => network.TearDownAsync("pod1", "", CancellationToken.None));
+
+        Assert.Equal("meta", error.Plugin);
+        Assert.Equal(["DEL meta ", "DEL main "], _plugins.Calls.Skip(2));
+        Assert.NotNull(network.Recover("pod1"));
+    }
+
+    [Fact]
+    public async Task OnlyTheInterfacePluginsCheckDecidesAChainedPluginsFailureIsNotThePods()
+    {
+        _plugins.Add("main", "10.1.0.5/24");
+        _plugins.Add("portmap", other: """[ "$CNI_COMMAND" = CHECK ] && { echo '{"code":999,"msg":"could not check ipv6 dnat"}'; exit 1; }; exit 0""");
+        _plugins.WriteConfig("1.0.0", """{"type": "main"}""", """{"type": "portmap"}""");
+        var network = _plugins.Network();
+        await network.SetUpAsync(Request(), "/run/netns/pod1", CancellationToken.None);
+
+        Assert.Null(await network.CheckAsync("pod1", "", CancellationToken.None));
+        Assert.Contains("CHECK portmap ", _plugins.Calls);
+    }
+
+    [Fact]
     public async Task APluginThatHangsIsKilledAtTheTimeout()
     {
         _plugins.Add("slow", onAdd: "sleep 30");
