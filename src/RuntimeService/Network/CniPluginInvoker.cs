@@ -23,6 +23,9 @@ public sealed class CniPluginInvoker(IReadOnlyList<string> binDirs, TimeSpan tim
     /// <summary>Output past this is cut: results and errors are small, a plugin that floods is broken.</summary>
     private const int MaxOutputBytes = 4 << 20;
 
+    /// <summary>How long a plugin's output may stay open after it exited before what holds it is killed.</summary>
+    private static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(1);
+
     /// <summary>ETXTBSY: the binary is being written (an upgrade of the plugins); libcni retries it too.</summary>
     private const int TextFileBusy = 26;
 
@@ -116,8 +119,19 @@ public sealed class CniPluginInvoker(IReadOnlyList<string> binDirs, TimeSpan tim
                 process.StandardInput.Close();
             }
             await process.WaitForExitAsync(deadline.Token);
-            // A child the plugin left running may hold its pipes open: the deadline bounds the reads too.
-            return (process.ExitCode, await stdout.WaitAsync(deadline.Token), await stderr.WaitAsync(deadline.Token));
+            var outputs = Task.WhenAll(stdout, stderr);
+            try
+            {
+                await outputs.WaitAsync(OrphanGrace, deadline.Token);
+            }
+            catch (TimeoutException)
+            {
+                // A process the plugin left behind holds its output open. Once the plugin is gone nothing
+                // else can reach it, so it is killed, and the plugin's exit status and output still count.
+                KillPipeHolders(process.StandardOutput.BaseStream, process.StandardError.BaseStream);
+                await outputs.WaitAsync(deadline.Token);
+            }
+            return (process.ExitCode, await stdout, await stderr);
         }
         catch (OperationCanceledException)
         {
@@ -138,6 +152,38 @@ public sealed class CniPluginInvoker(IReadOnlyList<string> binDirs, TimeSpan tim
                 $"CNI plugin {type} ({invocation.Command}) did not finish within {timeout.TotalSeconds:0.#} s and was killed");
         }
     }
+
+    /// <summary>
+    /// SIGKILLs every other process holding an end of these pipes (found as /proc/PID/fd links naming the
+    /// same pipe inode): a plugin's orphans, reparented away from it, that no process tree reaches.
+    /// </summary>
+    private static void KillPipeHolders(params Stream[] pipes)
+    {
+        var names = pipes.OfType<System.IO.Pipes.PipeStream>()
+            .Select(pipe => ReadLink($"/proc/self/fd/{pipe.SafePipeHandle.DangerousGetHandle()}"))
+            .Where(name => name is not null).ToHashSet(StringComparer.Ordinal);
+        foreach (string processDir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(processDir), out int pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(Path.Combine(processDir, "fd")).Any(fd => names.Contains(ReadLink(fd) ?? "")))
+                {
+                    using var holder = Process.GetProcessById(pid);
+                    holder.Kill();
+                }
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+            {
+                // It ended meanwhile, or is not ours to look into.
+            }
+        }
+    }
+
+    private static string? ReadLink(string path) => new FileInfo(path).LinkTarget;
 
     private static async Task<string> ReadCappedAsync(Stream stream)
     {

@@ -114,6 +114,24 @@ public sealed class CniPodNetworkTests : IDisposable
     }
 
     [Fact]
+    public async Task APluginThatExitsLeavingAChildOnItsOutputIsReportedByItsExitAndTheChildIsKilled()
+    {
+        string orphanPid = Path.Combine(_plugins.StateDir, "orphan.pid");
+        _plugins.Add("orphaning", onAdd: $"sleep 1000 & echo $! > {orphanPid}; echo 'no bridge' >&2; exit 7");
+        _plugins.WriteConfig("1.0.0", """{"type": "orphaning"}""");
+
+        var error = await Assert.ThrowsAsync<CniPluginException>(() => _plugins.Network(timeoutSeconds: 30).SetUpAsync(Request(), "/run/netns/pod1", CancellationToken.None));
+
+        Assert.Equal("CNI plugin orphaning failed (ADD): no bridge (exit status 7)", error.Message);
+        int pid = int.Parse(File.ReadAllText(orphanPid).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        for (int attempt = 0; attempt < 100 && Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "); attempt++)
+        {
+            await Task.Delay(20);
+        }
+        Assert.True(!Directory.Exists($"/proc/{pid}") || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "), "the plugin's orphan still runs");
+    }
+
+    [Fact]
     public async Task APluginWithoutAnErrorObjectIsReportedByItsStderr()
     {
         _plugins.Add("noisy", onAdd: "echo 'failed to open /dev/net' >&2; exit 3");
