@@ -12,6 +12,7 @@ using Berth.RuntimeService.Hosting;
 using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Node;
+using Berth.RuntimeService.Node.Systemd;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
@@ -106,7 +107,22 @@ using (daemonLock)
     builder.Services.AddSingleton<PodStore>();
     builder.Services.AddSingleton(new RuntimePaths(config.Root, config.State));
     builder.Services.AddSingleton<IShimRuntime>(new ShimRuntime(config.ShimPath));
-    builder.Services.AddSingleton<INodeOperations, NodeOperations>();
+    var node = new NodeOperations();
+    builder.Services.AddSingleton<INodeOperations>(node);
+    ICgroupDriver cgroupDriver;
+    try
+    {
+        // systemd must answer now when it is configured: never a silent fallback to cgroupfs.
+        cgroupDriver = config.CgroupDriverKind == CgroupDriverKind.Systemd
+            ? await SystemdCgroupDriver.StartAsync(config.SystemdBusAddress, node)
+            : new CgroupfsDriver(node);
+    }
+    catch (Berth.Core.Errors.BerthException error)
+    {
+        Console.Error.WriteLine($"berthd: {error.Message}");
+        return 1;
+    }
+    builder.Services.AddSingleton(cgroupDriver);
     builder.Services.AddSingleton<Func<NodeFacts>>(NodeFiles.Read);
     builder.Services.AddSingleton(NodeFiles.Security(config.SeccompProfileRoot));
     builder.Services.AddSingleton(config.BlockIo);
@@ -153,6 +169,8 @@ using (daemonLock)
         File.SetUnixFileMode(config.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
         app.Logger.LogInformation("berthd {Version} serving CRI on {Listen}, root {Root}, state {State}",
             CriRuntimeService.RuntimeVersion, config.Listen, config.Root, config.State);
+        app.Logger.LogInformation("cgroup driver {Driver}{Detail}", config.CgroupDriver,
+            cgroupDriver is SystemdCgroupDriver systemd ? ": " + systemd.Description : "");
     });
     await app.RunAsync();
     File.Delete(config.SocketPath);

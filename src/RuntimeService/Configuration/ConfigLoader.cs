@@ -73,6 +73,14 @@ public static class ConfigLoader
         {
             throw new ConfigException($"logLevel: '{config.LogLevel}' is not one of Trace, Debug, Information, Warning, Error, Critical");
         }
+        if (config.CgroupDriver is not ("cgroupfs" or "systemd"))
+        {
+            throw new ConfigException($"cgroupDriver: '{config.CgroupDriver}' is not cgroupfs or systemd");
+        }
+        if (!config.SystemdBusAddress.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            throw new ConfigException($"systemdBusAddress: '{config.SystemdBusAddress}' must be a unix: D-Bus address such as unix:path=/run/systemd/private");
+        }
         foreach (var (host, registry) in config.Registries)
         {
             if (string.IsNullOrWhiteSpace(host) || host.Contains('/'))

@@ -17,7 +17,17 @@ public sealed class ConfigLoaderTests
         Assert.Equal("/run/berth/berth.sock", config.SocketPath);
         Assert.Equal(3, config.MaxConcurrentDownloads);
         Assert.True(config.RewriteSocketAuthority);
+        Assert.Equal("cgroupfs", config.CgroupDriver);
         ConfigLoader.Validate(config);
+    }
+
+    [Fact]
+    public void TheSystemdCgroupDriverIsChosenByName()
+    {
+        var config = Parse("""{"cgroupDriver": "systemd"}""");
+        ConfigLoader.Validate(config);
+        Assert.Equal(Berth.RuntimeService.Specs.CgroupDriverKind.Systemd, config.CgroupDriverKind);
+        Assert.Equal("unix:path=/run/systemd/private", config.SystemdBusAddress);
     }
 
     [Fact]
@@ -65,6 +75,8 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"maxConcurrentDownloads": 0}""", "maxConcurrentDownloads")]
     [InlineData("""{"pullProgressTimeoutSeconds": 0}""", "pullProgressTimeoutSeconds")]
     [InlineData("""{"logLevel": "Loud"}""", "logLevel")]
+    [InlineData("""{"cgroupDriver": "Systemd"}""", "cgroupDriver")]
+    [InlineData("""{"systemdBusAddress": "/run/systemd/private"}""", "systemdBusAddress")]
     [InlineData("""{"registries": {"r": {"mirrors": ["ftp://x"]}}}""", "registries.r.mirrors")]
     [InlineData("""{"registries": {"r": {"ca": "/nonexistent/ca.pem"}}}""", "registries.r.ca")]
     public void BadValuesAreRefusedNamingTheKey(string json, string key)
