@@ -50,7 +50,10 @@ using (daemonLock)
 
     var builder = WebApplication.CreateSlimBuilder();
     builder.Logging.ClearProviders();
-    builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(config.LogLevel, ignoreCase: true));
+    var logLevel = new LogLevelSwitch(Enum.Parse<LogLevel>(config.LogLevel, ignoreCase: true));
+    builder.Logging.SetMinimumLevel(LogLevel.Trace);
+    // The level is read at each message, so a reload (SIGHUP) changes it.
+    builder.Logging.AddFilter((_, level) => level >= logLevel.Level);
     // ASP.NET Core and gRPC log every request at Information (about 3 KB a call); the interceptor logs what matters.
     builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
     builder.Logging.AddFilter("Grpc", LogLevel.Warning);
@@ -103,6 +106,9 @@ using (daemonLock)
         });
 
     builder.Services.AddSingleton(config);
+    builder.Services.AddSingleton(logLevel);
+    builder.Services.AddSingleton(services => new ConfigReload(args, config, services.GetRequiredService<RegistryClient>(), logLevel,
+        services.GetRequiredService<ILogger<ConfigReload>>()));
     builder.Services.AddSingleton(_ => new StateDatabase(Path.Combine(config.Root, "berth.db"), [ImageStore.Schema, PodStore.Schema]));
     builder.Services.AddSingleton<PodStore>();
     builder.Services.AddSingleton(new RuntimePaths(config.Root, config.State));
@@ -171,7 +177,14 @@ using (daemonLock)
             CriRuntimeService.RuntimeVersion, config.Listen, config.Root, config.State);
         app.Logger.LogInformation("cgroup driver {Driver}{Detail}", config.CgroupDriver,
             cgroupDriver is SystemdCgroupDriver systemd ? ": " + systemd.Description : "");
+        // The socket serves from here on: a Type=notify unit (and kubelet ordered after it) may go on.
+        if (SystemdNotify.Send($"READY=1\nSTATUS=serving CRI on {config.Listen}\nMAINPID={Environment.ProcessId}") is { } notifyError)
+        {
+            app.Logger.LogWarning("{Error}", notifyError);
+        }
     });
+    app.Lifetime.ApplicationStopping.Register(() => SystemdNotify.Send("STOPPING=1"));
+    app.Services.GetRequiredService<ConfigReload>().Listen();
     await app.RunAsync();
     File.Delete(config.SocketPath);
 }

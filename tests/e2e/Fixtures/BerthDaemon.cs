@@ -18,10 +18,15 @@ public sealed class BerthDaemon : IAsyncDisposable
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
     private readonly DirectoryInfo _directory;
+    private readonly IReadOnlyList<string> _launcher;
     private ChildProcess? _process;
     private GrpcChannel? _channel;
 
-    private BerthDaemon(DirectoryInfo directory) => _directory = directory;
+    private BerthDaemon(DirectoryInfo directory, IReadOnlyList<string> launcher)
+    {
+        _directory = directory;
+        _launcher = launcher;
+    }
 
     /// <summary>The daemon's persistent directory (--root): content store, snapshots, database.</summary>
     public string Root => Path.Combine(_directory.FullName, "root");
@@ -55,9 +60,13 @@ public sealed class BerthDaemon : IAsyncDisposable
     /// Starts berthd (BERTH_BIN, else out/berthd of the repository) and waits until it answers Version.
     /// <paramref name="config"/> is written to config.json: a string as JSON text, anything else serialised; null means {}.
     /// </summary>
-    public static async Task<BerthDaemon> StartAsync(object? config = null)
+    /// <param name="launcher">
+    /// A command berthd is run through, e.g. nsenter into another PID namespace (<see cref="TestSystemd.Enter"/>):
+    /// it must fork berthd as its only child and exit with it; signals then go to that child.
+    /// </param>
+    public static async Task<BerthDaemon> StartAsync(object? config = null, IReadOnlyList<string>? launcher = null)
     {
-        var daemon = new BerthDaemon(Directory.CreateTempSubdirectory("berth-e2e-daemon-"));
+        var daemon = new BerthDaemon(Directory.CreateTempSubdirectory("berth-e2e-daemon-"), launcher ?? []);
         try
         {
             File.WriteAllText(daemon.ConfigPath, config switch
@@ -139,13 +148,20 @@ public sealed class BerthDaemon : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
-        _process = ChildProcess.Start(program,
+        string[] arguments =
         [
             "--listen", $"unix://{SocketPath}",
             "--root", Root,
             "--state", State,
             "--config", ConfigPath,
-        ]);
+        ];
+        _process = _launcher.Count == 0
+            ? ChildProcess.Start(program, arguments)
+            : ChildProcess.Start(_launcher[0], [.. _launcher.Skip(1), program, .. arguments]);
+        if (_launcher.Count > 0)
+        {
+            await _process.SignalChildAsync(StartTimeout);
+        }
         _channel = CreateChannel(SocketPath);
         Images = new ImageService.ImageServiceClient(_channel);
         Runtime = new RuntimeService.RuntimeServiceClient(_channel);

@@ -17,6 +17,9 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IAsyncDisposable
     /// <summary>How long a unit may take to become active after its start job was queued.</summary>
     private static readonly TimeSpan ActivationTimeout = TimeSpan.FromSeconds(10);
 
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(3);
+    private const int HandshakeAttempts = 3;
+
     private readonly SystemdManager _systemd;
     private readonly INodeOperations _node;
     private readonly int _cgroupVersion;
@@ -44,14 +47,29 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IAsyncDisposable
         SystemdManager? systemd = null;
         try
         {
-            systemd = await SystemdManager.ConnectAsync(busAddress);
-            string version = await systemd.VersionAsync();
+            string version;
+            for (int attempt = 1; ; attempt++)
+            {
+                // A systemd that has just started can take a first connection and never answer it (seen with
+                // systemd 252 right after it reports running): a fresh connection is answered.
+                systemd = await SystemdManager.ConnectAsync(busAddress, HandshakeTimeout);
+                try
+                {
+                    version = await systemd.VersionAsync().WaitAsync(HandshakeTimeout);
+                    break;
+                }
+                catch (TimeoutException) when (attempt < HandshakeAttempts)
+                {
+                    await systemd.DisposeAsync();
+                    systemd = null;
+                }
+            }
             string root = await systemd.ControlGroupAsync("-.slice");
             int cgroupVersion = CgroupLayout.Detect(null).Version;
             return new SystemdCgroupDriver(systemd, node, new CgroupNaming(CgroupDriverKind.Systemd, root), cgroupVersion,
                 $"systemd {version} at {busAddress}, root cgroup \"{root}\", cgroup v{cgroupVersion}");
         }
-        catch (Exception error) when (error is DBusExceptionBase or IOException or System.Net.Sockets.SocketException)
+        catch (Exception error) when (error is DBusExceptionBase or IOException or System.Net.Sockets.SocketException or TimeoutException)
         {
             if (systemd is not null)
             {
@@ -153,7 +171,7 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IAsyncDisposable
         {
             await call();
         }
-        catch (DBusExceptionBase error)
+        catch (Exception error) when (error is DBusExceptionBase or TimeoutException)
         {
             string reason = error is DBusErrorReplyException reply ? $"{reply.ErrorName}: {reply.Message}" : error.Message;
             throw BerthException.FailedPrecondition($"systemd refused to {what} unit {unit}: {reason}", error);

@@ -6,7 +6,8 @@ namespace Berth.RuntimeService.Node.Systemd;
 /// The few calls of systemd's manager (org.freedesktop.systemd1(5)) the systemd cgroup driver makes, over
 /// Tmds.DBus.Protocol (NativeAOT-clean; messages written by hand, no reflection): start a transient unit, set
 /// properties, stop a unit, read a unit's state and cgroup. One connection, opened by <see cref="ConnectAsync"/>.
-/// Errors: a bus that cannot be reached throws <see cref="DBusConnectFailedException"/>; a refused call
+/// Errors: a bus that cannot be reached throws <see cref="DBusConnectFailedException"/>; a call systemd does not answer within
+/// <see cref="CallTimeout"/> <see cref="TimeoutException"/>; a refused call
 /// <see cref="DBusErrorReplyException"/> with systemd's error name (e.g. org.freedesktop.systemd1.NoSuchUnit).
 /// </summary>
 public sealed class SystemdManager : IAsyncDisposable
@@ -17,20 +18,24 @@ public sealed class SystemdManager : IAsyncDisposable
     private const string UnitInterface = "org.freedesktop.systemd1.Unit";
     private const string PropertiesInterface = "org.freedesktop.DBus.Properties";
 
+    /// <summary>How long one call may wait for systemd's answer: a manager that hangs is an error, not a hang of berthd.</summary>
+    public static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(10);
+
     private readonly DBusConnection _connection;
 
     private SystemdManager(DBusConnection connection) => _connection = connection;
 
     /// <summary>
     /// Connects to <paramref name="address"/>, a D-Bus address such as <c>unix:path=/run/systemd/private</c>
-    /// (systemd's own socket, root only, what systemctl uses) or the system bus.
+    /// (systemd's own socket, root only, what systemctl uses) or the system bus. Throws <see cref="TimeoutException"/>
+    /// when the handshake takes longer than <paramref name="timeout"/>.
     /// </summary>
-    public static async Task<SystemdManager> ConnectAsync(string address)
+    public static async Task<SystemdManager> ConnectAsync(string address, TimeSpan timeout)
     {
         var connection = new DBusConnection(new DBusConnectionOptions(address) { AutoConnect = false });
         try
         {
-            await connection.ConnectAsync();
+            await connection.ConnectAsync().AsTask().WaitAsync(timeout);
             return new SystemdManager(connection);
         }
         catch
@@ -56,7 +61,8 @@ public sealed class SystemdManager : IAsyncDisposable
             WriteProperties(ref writer, properties);
             var aux = writer.WriteArrayStart(DBusType.Struct);
             writer.WriteArrayEnd(aux);
-            return _connection.CallMethodAsync(writer.CreateMessage(), static (Message message, object? _) => message.GetBodyReader().ReadObjectPathAsString(), null);
+            return _connection.CallMethodAsync(writer.CreateMessage(), static (Message message, object? _) => message.GetBodyReader().ReadObjectPathAsString(), null)
+                .WaitAsync(CallTimeout);
         }
         finally
         {
@@ -75,7 +81,7 @@ public sealed class SystemdManager : IAsyncDisposable
             writer.WriteString(name);
             writer.WriteBool(true);
             WriteProperties(ref writer, properties);
-            return _connection.CallMethodAsync(writer.CreateMessage());
+            return _connection.CallMethodAsync(writer.CreateMessage()).WaitAsync(CallTimeout);
         }
         finally
         {
@@ -88,7 +94,7 @@ public sealed class SystemdManager : IAsyncDisposable
     {
         try
         {
-            await _connection.CallMethodAsync(StopMessage(name));
+            await _connection.CallMethodAsync(StopMessage(name)).WaitAsync(CallTimeout);
         }
         catch (DBusErrorReplyException error) when (error.ErrorName == "org.freedesktop.systemd1.NoSuchUnit")
         {
@@ -126,7 +132,8 @@ public sealed class SystemdManager : IAsyncDisposable
         using var writer = _connection.GetMessageWriter();
         writer.WriteMethodCallHeader(destination: Service, path: ManagerPath, @interface: ManagerInterface, member: "LoadUnit", signature: "s");
         writer.WriteString(name);
-        return _connection.CallMethodAsync(writer.CreateMessage(), static (Message message, object? _) => message.GetBodyReader().ReadObjectPathAsString(), null);
+        return _connection.CallMethodAsync(writer.CreateMessage(), static (Message message, object? _) => message.GetBodyReader().ReadObjectPathAsString(), null)
+            .WaitAsync(CallTimeout);
     }
 
     private Task<string> GetStringAsync(string path, string @interface, string property)
@@ -135,7 +142,8 @@ public sealed class SystemdManager : IAsyncDisposable
         writer.WriteMethodCallHeader(destination: Service, path: path, @interface: PropertiesInterface, member: "Get", signature: "ss");
         writer.WriteString(@interface);
         writer.WriteString(property);
-        return _connection.CallMethodAsync(writer.CreateMessage(), static (Message message, object? _) => message.GetBodyReader().ReadVariantValue().GetString(), null);
+        return _connection.CallMethodAsync(writer.CreateMessage(), static (Message message, object? _) => message.GetBodyReader().ReadVariantValue().GetString(), null)
+            .WaitAsync(CallTimeout);
     }
 
     /// <summary>a(sv): each property's name and its value as a variant of the type systemd declares.</summary>
