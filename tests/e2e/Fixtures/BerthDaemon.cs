@@ -107,6 +107,12 @@ public sealed class BerthDaemon : IAsyncDisposable
         await CloseChannelAsync();
     }
 
+    /// <summary>SIGHUP, as <c>systemctl reload berthd</c>: the daemon reads its configuration again.</summary>
+    public void Reload() => (_process ?? throw new InvalidOperationException("berthd is not running")).Signal(LibC.SIGHUP);
+
+    /// <summary>Where drop-in files of the daemon's configuration go (config.d beside config.json).</summary>
+    public string DropInDirectory => Path.Combine(_directory.FullName, "config.d");
+
     /// <summary>Stops the daemon if it still runs, then starts it again on the same root, state and config.</summary>
     public async Task RestartAsync()
     {
@@ -190,7 +196,7 @@ public sealed class BerthDaemon : IAsyncDisposable
     }
 
     /// <summary>gRPC over the unix socket: HTTP/2 without TLS, every connection dialled to the socket whatever the URL says.</summary>
-    private static GrpcChannel CreateChannel(string socketPath)
+    internal static GrpcChannel CreateChannel(string socketPath)
     {
         var handler = new SocketsHttpHandler
         {
@@ -224,7 +230,7 @@ public sealed class BerthDaemon : IAsyncDisposable
     }
 
     /// <summary>The folder holding Runtime.sln, found upwards from the test assembly.</summary>
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {

@@ -173,7 +173,8 @@ internal sealed class ChildProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private void Signal(int signal)
+    /// <summary>Sends <paramref name="signal"/> to the program (or to its child, after <see cref="SignalChildAsync"/>) if it still runs.</summary>
+    public void Signal(int signal)
     {
         if (!HasExited)
         {

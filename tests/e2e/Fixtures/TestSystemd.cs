@@ -27,6 +27,12 @@ internal sealed class TestSystemd : IAsyncDisposable
         _hostCgroupDirectories = hostCgroupDirectories;
     }
 
+    /// <summary>Where systemd reads unit files (its /etc/systemd/system): put one there, then daemon-reload.</summary>
+    public string UnitDirectory => _units.FullName;
+
+    /// <summary>A path inside systemd's mount namespace, reached from the test's (/proc/PID/root/...).</summary>
+    public string HostPath(string path) => $"/proc/{Pid}/root{path}";
+
     /// <summary>systemd's pid, as this test sees it.</summary>
     public int Pid { get; private set; }
 
@@ -51,7 +57,11 @@ internal sealed class TestSystemd : IAsyncDisposable
             }
         }
         var units = Directory.CreateTempSubdirectory("berth-e2e-systemd-units-");
-        File.WriteAllText(Path.Combine(units.FullName, "default.target"), "[Unit]\nDescription=berth e2e: nothing to start\n");
+        // The targets a service's default dependencies and a unit's usual ordering name, empty: nothing of the host runs.
+        foreach (string target in new[] { "default", "sysinit", "basic", "shutdown", "local-fs", "network-online", "multi-user" })
+        {
+            File.WriteAllText(Path.Combine(units.FullName, $"{target}.target"), $"[Unit]\nDescription=berth e2e: {target}, empty\n");
+        }
         string join = string.Join(" ", hostDirectories.Select(directory => $"echo $$ > {directory}/cgroup.procs;"));
         // systemd remounts /sys/fs/cgroup read-only and makes directories in it: it gets a tmpfs of its own there
         // (the host's is one superblock across mount namespaces), holding the host's hierarchies bound in.

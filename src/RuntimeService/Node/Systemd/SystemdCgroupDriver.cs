@@ -17,9 +17,6 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IAsyncDisposable
     /// <summary>How long a unit may take to become active after its start job was queued.</summary>
     private static readonly TimeSpan ActivationTimeout = TimeSpan.FromSeconds(10);
 
-    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(3);
-    private const int HandshakeAttempts = 3;
-
     private readonly SystemdManager _systemd;
     private readonly INodeOperations _node;
     private readonly int _cgroupVersion;
@@ -47,29 +44,14 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IAsyncDisposable
         SystemdManager? systemd = null;
         try
         {
-            string version;
-            for (int attempt = 1; ; attempt++)
-            {
-                // A systemd that has just started can take a first connection and never answer it (seen with
-                // systemd 252 right after it reports running): a fresh connection is answered.
-                systemd = await SystemdManager.ConnectAsync(busAddress, HandshakeTimeout);
-                try
-                {
-                    version = await systemd.VersionAsync().WaitAsync(HandshakeTimeout);
-                    break;
-                }
-                catch (TimeoutException) when (attempt < HandshakeAttempts)
-                {
-                    await systemd.DisposeAsync();
-                    systemd = null;
-                }
-            }
+            systemd = await SystemdManager.ConnectAsync(busAddress, SystemdManager.CallTimeout);
+            string version = await systemd.VersionAsync();
             string root = await systemd.ControlGroupAsync("-.slice");
             int cgroupVersion = CgroupLayout.Detect(null).Version;
             return new SystemdCgroupDriver(systemd, node, new CgroupNaming(CgroupDriverKind.Systemd, root), cgroupVersion,
                 $"systemd {version} at {busAddress}, root cgroup \"{root}\", cgroup v{cgroupVersion}");
         }
-        catch (Exception error) when (error is DBusExceptionBase or IOException or System.Net.Sockets.SocketException or TimeoutException)
+        catch (Exception error) when (error is DBusExceptionBase or IOException or System.Net.Sockets.SocketException or TimeoutException or ArgumentException)
         {
             if (systemd is not null)
             {

@@ -32,7 +32,7 @@ public sealed class SystemdManager : IAsyncDisposable
     /// </summary>
     public static async Task<SystemdManager> ConnectAsync(string address, TimeSpan timeout)
     {
-        var connection = new DBusConnection(new DBusConnectionOptions(address) { AutoConnect = false });
+        var connection = new DBusConnection(new SystemdBusOptions(address) { AutoConnect = false });
         try
         {
             await connection.ConnectAsync().AsTask().WaitAsync(timeout);
