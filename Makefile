@@ -10,9 +10,10 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
 # Debian packages: to build (NativeAOT links with the system C toolchain) and run (the shim
 # compiles seccomp filters with libseccomp2, loaded at run time), and to test (a real registry,
-# busybox for test images, htpasswd for the registry's basic auth).
+# busybox for test images, htpasswd for the registry's basic auth, systemd run as PID 1 of its own
+# namespaces by the systemd cgroup driver's tests).
 BUILD_PACKAGES := gcc libc6-dev zlib1g-dev libseccomp2
-TEST_PACKAGES := docker-registry busybox-static apache2-utils
+TEST_PACKAGES := docker-registry busybox-static apache2-utils systemd
 
 # make install / uninstall, as make conventions go: DESTDIR stages, PREFIX chooses /usr/local or /usr.
 PREFIX ?= /usr/local
