@@ -13,6 +13,7 @@ using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Node;
+using Berth.RuntimeService.Node.Systemd;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
@@ -53,7 +54,10 @@ using (daemonLock)
 
     var builder = WebApplication.CreateSlimBuilder();
     builder.Logging.ClearProviders();
-    builder.Logging.SetMinimumLevel(Enum.Parse<LogLevel>(config.LogLevel, ignoreCase: true));
+    var logLevel = new LogLevelSwitch(Enum.Parse<LogLevel>(config.LogLevel, ignoreCase: true));
+    builder.Logging.SetMinimumLevel(LogLevel.Trace);
+    // The level is read at each message, so a reload (SIGHUP) changes it.
+    builder.Logging.AddFilter((_, level) => level >= logLevel.Level);
     // ASP.NET Core and gRPC log every request at Information (about 3 KB a call); the interceptor logs what matters.
     builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
     builder.Logging.AddFilter("Grpc", LogLevel.Warning);
@@ -106,11 +110,29 @@ using (daemonLock)
         });
 
     builder.Services.AddSingleton(config);
+    builder.Services.AddSingleton(logLevel);
+    builder.Services.AddSingleton(services => new ConfigReload(args, config, services.GetRequiredService<RegistryClient>(), logLevel,
+        services.GetRequiredService<ILogger<ConfigReload>>()));
     builder.Services.AddSingleton(_ => new StateDatabase(Path.Combine(config.Root, "berth.db"), [ImageStore.Schema, PodStore.Schema]));
     builder.Services.AddSingleton<PodStore>();
     builder.Services.AddSingleton(new RuntimePaths(config.Root, config.State));
     builder.Services.AddSingleton<IShimRuntime>(new ShimRuntime(config.ShimPath));
-    builder.Services.AddSingleton<INodeOperations, NodeOperations>();
+    var node = new NodeOperations();
+    builder.Services.AddSingleton<INodeOperations>(node);
+    ICgroupDriver cgroupDriver;
+    try
+    {
+        // systemd must answer now when it is configured: never a silent fallback to cgroupfs.
+        cgroupDriver = config.CgroupDriverKind == CgroupDriverKind.Systemd
+            ? await SystemdCgroupDriver.StartAsync(config.SystemdBusAddress, node)
+            : new CgroupfsDriver(node);
+    }
+    catch (Berth.Core.Errors.BerthException error)
+    {
+        Console.Error.WriteLine($"berthd: {error.Message}");
+        return 1;
+    }
+    builder.Services.AddSingleton(cgroupDriver);
     builder.Services.AddSingleton<Func<NodeFacts>>(NodeFiles.Read);
     builder.Services.AddSingleton(NodeFiles.Security(config.SeccompProfileRoot));
     builder.Services.AddSingleton(config.BlockIo);
@@ -165,7 +187,16 @@ using (daemonLock)
         File.SetUnixFileMode(config.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
         app.Logger.LogInformation("berthd {Version} serving CRI on {Listen}, root {Root}, state {State}",
             CriRuntimeService.RuntimeVersion, config.Listen, config.Root, config.State);
+        app.Logger.LogInformation("cgroup driver {Driver}{Detail}", config.CgroupDriver,
+            cgroupDriver is SystemdCgroupDriver systemd ? ": " + systemd.Description : "");
+        // The socket serves from here on: a Type=notify unit (and kubelet ordered after it) may go on.
+        if (SystemdNotify.Send($"READY=1\nSTATUS=serving CRI on {config.Listen}\nMAINPID={Environment.ProcessId}") is { } notifyError)
+        {
+            app.Logger.LogWarning("{Error}", notifyError);
+        }
     });
+    app.Lifetime.ApplicationStopping.Register(() => SystemdNotify.Send("STOPPING=1"));
+    app.Services.GetRequiredService<ConfigReload>().Listen();
     await app.RunAsync();
     File.Delete(config.SocketPath);
 }

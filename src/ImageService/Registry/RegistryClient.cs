@@ -9,7 +9,7 @@ namespace Berth.ImageService.Registry;
 /// </summary>
 public sealed class RegistryClient : IDisposable
 {
-    private readonly IReadOnlyDictionary<string, RegistryHostConfig> hosts;
+    private volatile IReadOnlyDictionary<string, RegistryHostConfig> hosts;
     private readonly RegistryClientOptions options;
     private readonly RegistryTransport transport;
     private readonly RegistryAuthenticator authenticator;
@@ -34,6 +34,18 @@ public sealed class RegistryClient : IDisposable
         this.options = options;
         transport = new RegistryTransport(options, createHandler);
         authenticator = new RegistryAuthenticator(transport);
+    }
+
+    /// <summary>
+    /// New per-host settings (a configuration reload): pulls that start from now on use them; pulls under way
+    /// finish with the endpoints they resolved. Throws as the constructor does for invalid settings.
+    /// </summary>
+    public void ReplaceHosts(IReadOnlyDictionary<string, RegistryHostConfig> newHosts)
+    {
+        ArgumentNullException.ThrowIfNull(newHosts);
+        RegistryEndpoint.Validate(newHosts);
+        hosts = newHosts;
+        endpointsByDomain.Clear();
     }
 
     /// <summary>

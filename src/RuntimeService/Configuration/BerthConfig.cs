@@ -61,7 +61,23 @@ public sealed record BerthConfig
     /// <summary>Minimum level of the structured log on stderr: Trace, Debug, Information, Warning, Error.</summary>
     public string LogLevel { get; set; } = "Information";
 
+    /// <summary>
+    /// Who manages pod and container cgroups: <c>cgroupfs</c> (berth writes them) or <c>systemd</c> (slices and
+    /// scopes made over D-Bus), reported to kubelet by RuntimeConfig. Changing it needs a restart with no pods.
+    /// </summary>
+    public string CgroupDriver { get; set; } = "cgroupfs";
+
+    /// <summary>
+    /// The D-Bus address of systemd for the systemd driver: its own root-only socket by default (what systemctl
+    /// uses as root; no bus daemon needed), or the system bus (unix:path=/run/dbus/system_bus_socket).
+    /// </summary>
+    public string SystemdBusAddress { get; set; } = "unix:path=/run/systemd/private";
+
     public string SocketPath => Listen["unix://".Length..];
+
+    /// <summary><see cref="CgroupDriver"/> as the planners name it (validated by <see cref="ConfigLoader.Validate"/>).</summary>
+    [JsonIgnore]
+    public CgroupDriverKind CgroupDriverKind => CgroupDriver == "systemd" ? CgroupDriverKind.Systemd : CgroupDriverKind.Cgroupfs;
 
     public IPEndPoint? MetricsEndPoint => MetricsAddress is null ? null : IPEndPoint.Parse(MetricsAddress);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Berth.RuntimeService.Specs;
 
 namespace Berth.RuntimeService.Configuration;
@@ -9,20 +10,24 @@ public static class ConfigLoader
 {
     public const string DefaultConfigPath = "/etc/berth/config.json";
 
+    /// <summary>The drop-in directory beside a config file: /etc/berth/config.d for /etc/berth/config.json.</summary>
+    public static string DropInDirectory(string configPath) => Path.Combine(Path.GetDirectoryName(configPath) ?? "/", "config.d");
+
+    /// <summary>
+    /// The configuration berthd runs with: the file (<c>--config</c>, else /etc/berth/config.json when it
+    /// exists), the drop-ins of config.d beside it merged over it in lexical order, then the flags. Throws
+    /// <see cref="ConfigException"/> naming the file and key of anything invalid.
+    /// </summary>
     public static BerthConfig Load(string[] args)
     {
         var flags = ParseFlags(args);
         var explicitPath = flags.GetValueOrDefault("config");
         var path = explicitPath ?? DefaultConfigPath;
-        var config = new BerthConfig();
-        if (File.Exists(path))
-        {
-            config = Parse(File.ReadAllBytes(path), path);
-        }
-        else if (explicitPath is not null)
+        if (explicitPath is not null && !File.Exists(path))
         {
             throw new ConfigException($"--config {path}: no such file");
         }
+        var config = Merge(Files(path));
         config = config with
         {
             Listen = flags.GetValueOrDefault("listen") ?? config.Listen,
@@ -31,6 +36,63 @@ public static class ConfigLoader
         };
         Validate(config);
         return config;
+    }
+
+    /// <summary>The config file (when it exists) and its drop-ins (*.json, ordinal order of names), with their bytes.</summary>
+    public static IReadOnlyList<(string Path, byte[] Bytes)> Files(string configPath)
+    {
+        var files = new List<(string, byte[])>();
+        if (File.Exists(configPath))
+        {
+            files.Add((configPath, File.ReadAllBytes(configPath)));
+        }
+        string dropIns = DropInDirectory(configPath);
+        if (Directory.Exists(dropIns))
+        {
+            foreach (string file in Directory.EnumerateFiles(dropIns, "*.json").Order(StringComparer.Ordinal))
+            {
+                files.Add((file, File.ReadAllBytes(file)));
+            }
+        }
+        return files;
+    }
+
+    /// <summary>
+    /// Each file checked on its own (so an error names its file and key), then all merged in order: objects key
+    /// by key, at any depth; anything else (numbers, strings, arrays such as mirrors) replaced by the later file.
+    /// </summary>
+    public static BerthConfig Merge(IReadOnlyList<(string Path, byte[] Bytes)> files)
+    {
+        var merged = new JsonObject();
+        foreach (var (path, bytes) in files)
+        {
+            Parse(bytes, path);
+            var node = JsonNode.Parse(bytes, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            MergeInto(merged, node as JsonObject ?? throw new ConfigException($"{path}: the file must hold a JSON object"));
+        }
+        try
+        {
+            return merged.Deserialize(ConfigJsonContext.Default.BerthConfig) ?? new BerthConfig();
+        }
+        catch (JsonException error)
+        {
+            throw new ConfigException($"{string.Join(" + ", files.Select(file => file.Path))}: {error.Message}");
+        }
+    }
+
+    private static void MergeInto(JsonObject target, JsonObject source)
+    {
+        foreach (var (key, value) in source)
+        {
+            if (value is JsonObject child && target[key] is JsonObject existing)
+            {
+                MergeInto(existing, child);
+            }
+            else
+            {
+                target[key] = value?.DeepClone();
+            }
+        }
     }
 
     public static BerthConfig Parse(ReadOnlySpan<byte> json, string path)
@@ -105,6 +167,14 @@ public static class ConfigLoader
         }
         ValidateCni(config.Cni);
         ValidateStreaming(config.Streaming);
+        if (config.CgroupDriver is not ("cgroupfs" or "systemd"))
+        {
+            throw new ConfigException($"cgroupDriver: '{config.CgroupDriver}' is not cgroupfs or systemd");
+        }
+        if (!config.SystemdBusAddress.StartsWith("unix:", StringComparison.Ordinal))
+        {
+            throw new ConfigException($"systemdBusAddress: '{config.SystemdBusAddress}' must be a unix: D-Bus address such as unix:path=/run/systemd/private");
+        }
         foreach (var (host, registry) in config.Registries)
         {
             if (string.IsNullOrWhiteSpace(host) || host.Contains('/'))

@@ -18,7 +18,7 @@ namespace Berth.RuntimeService.Containers;
 /// </summary>
 public sealed class ContainerManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
-    IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, ILogger<ContainerManager> logger)
+    ICgroupDriver cgroups, IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, ILogger<ContainerManager> logger)
 {
     /// <summary>How long a container may take to exit after SIGKILL before StopContainer gives up.</summary>
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
@@ -96,7 +96,9 @@ public sealed class ContainerManager(
         Directory.CreateDirectory(plan.Spec.Root!.Path);
         OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
         ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
-        container.Advance(await runtime.CreateAsync(container.Shim, ct));
+        var state = await runtime.CreateAsync(container.Shim, ct);
+        await cgroups.AdoptAsync(plan.CgroupPath, state.Pid, plan.Spec.Linux?.Resources, ct);
+        container.Advance(state);
         Watch(container);
     }
 
@@ -226,6 +228,7 @@ public sealed class ContainerManager(
         try
         {
             await runtime.ShutdownAsync(container.Shim, CancellationToken.None);
+            await cgroups.ReleaseAsync(container.Record.CgroupPath);
             await node.KillCgroupAsync(container.Record.CgroupPath);
             DeleteDirectory(container.Shim.Bundle);
             DeleteDirectory(paths.ContainerLayer(container.Id));
@@ -277,6 +280,7 @@ public sealed class ContainerManager(
             throw BerthException.FailedPrecondition($"container {container.Id} is {CriNames.Of(container.CriState)}; only a created or running container can be updated");
         }
         var resources = ContainerResources.For(linux, [], null) with { Devices = null };
+        await cgroups.UpdateAsync(container.Record.CgroupPath, resources, ct);
         await runtime.UpdateResourcesAsync(container.Shim, resources, ct);
     }
 

@@ -18,6 +18,9 @@ public interface INodeOperations
     /// <summary>True when the cgroupfs path (e.g. /kubepods/pod1) exists in any hierarchy.</summary>
     bool CgroupExists(string cgroupPath);
 
+    /// <summary>True when the cgroup holds no process and no child cgroup in any hierarchy (or does not exist).</summary>
+    bool CgroupIsEmpty(string cgroupPath);
+
     /// <summary>
     /// SIGKILLs every process in the cgroup and its children and removes them, deepest first, in every
     /// hierarchy. Only for cgroups that belong to one sandbox or container. Throws when one will not go.

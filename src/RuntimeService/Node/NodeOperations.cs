@@ -43,6 +43,9 @@ public sealed class NodeOperations : INodeOperations
 
     public bool CgroupExists(string cgroupPath) => Directories(cgroupPath).Any(Directory.Exists);
 
+    public bool CgroupIsEmpty(string cgroupPath) => Directories(cgroupPath).Where(Directory.Exists).All(directory =>
+        !Directory.EnumerateDirectories(directory).Any() && File.ReadAllText(Path.Combine(directory, "cgroup.procs")).Trim().Length == 0);
+
     public async Task KillCgroupAsync(string cgroupPath)
     {
         foreach (string directory in Directories(cgroupPath).Where(Directory.Exists))

@@ -19,7 +19,7 @@ namespace Berth.RuntimeService.Pods;
 /// </summary>
 public sealed class SandboxManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
-    IPodNetwork network, Func<NodeFacts> nodeFacts, ILogger<SandboxManager> logger)
+    IPodNetwork network, ICgroupDriver cgroups, Func<NodeFacts> nodeFacts, ILogger<SandboxManager> logger)
 {
     /// <summary>Serialises what decides the life of berth-made cgroup levels: recording them for a new pod, and pruning them.</summary>
     private readonly SemaphoreSlim _cgroupLevels = new(1, 1);
@@ -38,7 +38,7 @@ public sealed class SandboxManager(
             throw BerthException.InvalidArgument($"runtime handler '{runtimeHandler}' is not configured; berth has only the default handler");
         }
         string id = Identifiers.New();
-        var plan = SandboxPlanner.Plan(new SandboxPlanInput(config, id, paths, nodeFacts()));
+        var plan = SandboxPlanner.Plan(new SandboxPlanInput(config, id, paths, nodeFacts() with { Cgroups = cgroups.Naming }));
         var record = new SandboxRecord(id, plan.Name, config.ToByteArray(), Identifiers.NowNanoseconds(), plan.PodCgroup, runtimeHandler);
         var sandbox = new Sandbox(record, config, paths);
         await _cgroupLevels.WaitAsync(CancellationToken.None);
@@ -92,6 +92,7 @@ public sealed class SandboxManager(
         }
         OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
         ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
+        await cgroups.PreparePodAsync(plan.PodCgroup, ct);
         ProcessState state;
         if (plan.Network is null)
         {
@@ -112,6 +113,7 @@ public sealed class SandboxManager(
                 SandboxSpecBuilder.HostsFile(sandbox.Config, sandbox.Config.Hostname, [attached.Ip, .. attached.AdditionalIps]));
             state = await creating;
         }
+        await cgroups.AdoptAsync(plan.ReaperCgroup, state.Pid, plan.Spec.Linux?.Resources, ct);
         sandbox.MarkReady(state.Pid);
         Watch(sandbox);
     }
@@ -171,6 +173,7 @@ public sealed class SandboxManager(
                 node.UnmountAll(pin);
                 File.Delete(pin);
             }
+            await cgroups.ReleaseAsync(sandbox.ReaperCgroup);
             await node.KillCgroupAsync(sandbox.ReaperCgroup);
             node.UnmountAll(sandbox.Files.ShmPath);
         }
@@ -215,7 +218,7 @@ public sealed class SandboxManager(
             var inUse = registry.Sandboxes.Select(sandbox => sandbox.PodCgroup).ToList();
             foreach (string level in store.CreatedCgroups().OrderByDescending(level => level.Length))
             {
-                if (!inUse.Any(podCgroup => CgroupPaths.IsAtOrBelow(podCgroup, level)) && node.TryRemoveEmptyCgroup(level))
+                if (!inUse.Any(podCgroup => CgroupPaths.IsAtOrBelow(podCgroup, level)) && await cgroups.TryRemoveLevelAsync(level))
                 {
                     store.RemoveCreatedCgroup(level);
                 }

@@ -8,7 +8,8 @@ namespace Berth.RuntimeService.Specs;
 /// What of the node a sandbox needs: what its files copy (the hostname and, for pods that take them,
 /// the node's /etc/hosts and /etc/resolv.conf text), and whether SELinux is on (<see cref="NodeSecurity.SelinuxEnabled"/>).
 /// </summary>
-public sealed record NodeFacts(string Hostname, string Hosts, string ResolvConf, bool SelinuxEnabled = false);
+/// <param name="Cgroups">How pod cgroups are named: the node's cgroup driver (cgroupfs unless set).</param>
+public sealed record NodeFacts(string Hostname, string Hosts, string ResolvConf, bool SelinuxEnabled = false, CgroupNaming? Cgroups = null);
 
 /// <summary>What a sandbox plan is made from: kubelet's config, the new sandbox's ID, berthd's paths and the node's facts.</summary>
 public sealed record SandboxPlanInput(Cri.PodSandboxConfig Config, string SandboxId, RuntimePaths Paths, NodeFacts Node);
@@ -63,7 +64,7 @@ public static class SandboxPlanner
         var paths = input.Paths;
         var files = paths.SandboxFiles(id);
         var namespaces = PodNamespaces.Of(config);
-        string podCgroup = CgroupPaths.Pod(config, id);
+        string podCgroup = CgroupPaths.Pod(config, id, input.Node.Cgroups ?? CgroupNaming.Cgroupfs);
         string reaperCgroup = CgroupPaths.Sandbox(podCgroup, id);
         var spec = SandboxSpecBuilder.Build(new SandboxSpecInput(config, id, reaperCgroup, files));
         // The pod's own seccomp and AppArmor profiles are not applied to its reaper, Berth's own code

@@ -19,10 +19,15 @@ public sealed class BerthDaemon : IAsyncDisposable
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(2);
 
     private readonly DirectoryInfo _directory;
+    private readonly IReadOnlyList<string> _launcher;
     private ChildProcess? _process;
     private GrpcChannel? _channel;
 
-    private BerthDaemon(DirectoryInfo directory) => _directory = directory;
+    private BerthDaemon(DirectoryInfo directory, IReadOnlyList<string> launcher)
+    {
+        _directory = directory;
+        _launcher = launcher;
+    }
 
     /// <summary>The daemon's own CNI network (bridge, subnet, conf dir), which its config points at unless the test set cni.confDir itself.</summary>
     public TestNetwork Network { get; private set; } = null!;
@@ -64,9 +69,13 @@ public sealed class BerthDaemon : IAsyncDisposable
     /// Every daemon gets a <see cref="TestNetwork"/> of its own, and its config's cni settings point at it
     /// (keys the test sets under "cni" win).
     /// </summary>
-    public static async Task<BerthDaemon> StartAsync(object? config = null, bool dualStack = false)
+    /// <param name="launcher">
+    /// A command berthd is run through, e.g. nsenter into another PID namespace (<see cref="TestSystemd.Enter"/>):
+    /// it must fork berthd as its only child and exit with it; signals then go to that child.
+    /// </param>
+    public static async Task<BerthDaemon> StartAsync(object? config = null, bool dualStack = false, IReadOnlyList<string>? launcher = null)
     {
-        var daemon = new BerthDaemon(Directory.CreateTempSubdirectory("berth-e2e-daemon-"));
+        var daemon = new BerthDaemon(Directory.CreateTempSubdirectory("berth-e2e-daemon-"), launcher ?? []);
         try
         {
             daemon.Network = await TestNetwork.CreateAsync(Path.Combine(daemon.TemporaryDirectory, "network"), dualStack);
@@ -118,6 +127,12 @@ public sealed class BerthDaemon : IAsyncDisposable
         await CloseChannelAsync();
     }
 
+    /// <summary>SIGHUP, as <c>systemctl reload berthd</c>: the daemon reads its configuration again.</summary>
+    public void Reload() => (_process ?? throw new InvalidOperationException("berthd is not running")).Signal(LibC.SIGHUP);
+
+    /// <summary>Where drop-in files of the daemon's configuration go (config.d beside config.json).</summary>
+    public string DropInDirectory => Path.Combine(_directory.FullName, "config.d");
+
     /// <summary>Stops the daemon if it still runs, then starts it again on the same root, state and config.</summary>
     public async Task RestartAsync()
     {
@@ -163,13 +178,20 @@ public sealed class BerthDaemon : IAsyncDisposable
             await _process.DisposeAsync();
         }
 
-        _process = ChildProcess.Start(program,
+        string[] arguments =
         [
             "--listen", $"unix://{SocketPath}",
             "--root", Root,
             "--state", State,
             "--config", ConfigPath,
-        ]);
+        ];
+        _process = _launcher.Count == 0
+            ? ChildProcess.Start(program, arguments)
+            : ChildProcess.Start(_launcher[0], [.. _launcher.Skip(1), program, .. arguments]);
+        if (_launcher.Count > 0)
+        {
+            await _process.SignalChildAsync(StartTimeout);
+        }
         _channel = CreateChannel(SocketPath);
         Images = new ImageService.ImageServiceClient(_channel);
         Runtime = new RuntimeService.RuntimeServiceClient(_channel);
@@ -198,7 +220,7 @@ public sealed class BerthDaemon : IAsyncDisposable
     }
 
     /// <summary>gRPC over the unix socket: HTTP/2 without TLS, every connection dialled to the socket whatever the URL says.</summary>
-    private static GrpcChannel CreateChannel(string socketPath)
+    internal static GrpcChannel CreateChannel(string socketPath)
     {
         var handler = new SocketsHttpHandler
         {
@@ -232,7 +254,7 @@ public sealed class BerthDaemon : IAsyncDisposable
     }
 
     /// <summary>The folder holding Runtime.sln, found upwards from the test assembly.</summary>
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {

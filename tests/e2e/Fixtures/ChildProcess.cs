@@ -20,6 +20,10 @@ internal sealed class ChildProcess : IAsyncDisposable
     private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<string> _lines = [];
+    private int? _signalTarget;
+
+    /// <summary>The child signals go to, once <see cref="SignalChildAsync"/> found it.</summary>
+    public int? SignalTarget => _signalTarget;
 
     private ChildProcess(Process process) => _process = process;
 
@@ -131,6 +135,26 @@ internal sealed class ChildProcess : IAsyncDisposable
         await WaitForOutputAsync();
     }
 
+    /// <summary>
+    /// From now on signals go to the program's only child (a launcher such as nsenter forks the real program
+    /// and waits for it, forwarding nothing); waits up to <paramref name="timeout"/> for that child to appear.
+    /// </summary>
+    public async Task SignalChildAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        string children = $"/proc/{_process.Id}/task/{_process.Id}/children";
+        while (!HasExited && DateTime.UtcNow < deadline)
+        {
+            if (File.Exists(children) && File.ReadAllText(children).Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var child])
+            {
+                _signalTarget = int.Parse(child);
+                return;
+            }
+            await Task.Delay(10);
+        }
+        throw new InvalidOperationException($"{CommandLine} started no child within {timeout}:\n{Tail()}");
+    }
+
     /// <summary>SIGKILL, and wait until the kernel has reaped it.</summary>
     public async Task KillAsync()
     {
@@ -149,11 +173,12 @@ internal sealed class ChildProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private void Signal(int signal)
+    /// <summary>Sends <paramref name="signal"/> to the program (or to its child, after <see cref="SignalChildAsync"/>) if it still runs.</summary>
+    public void Signal(int signal)
     {
         if (!HasExited)
         {
-            LibC.Signal(_process.Id, signal);
+            LibC.Signal(_signalTarget ?? _process.Id, signal);
         }
     }
 

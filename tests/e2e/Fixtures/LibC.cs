@@ -6,6 +6,7 @@ namespace Berth.Tests.E2e.Fixtures;
 /// <summary>The kernel calls the fixtures need that .NET does not offer: a chosen signal, a tmpfs mount and a lazy unmount, an atomic exchange of two names.</summary>
 internal static partial class LibC
 {
+    public const int SIGHUP = 1;
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
     private const int MNT_DETACH = 2;

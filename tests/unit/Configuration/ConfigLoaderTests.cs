@@ -17,6 +17,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal("/run/berth/berth.sock", config.SocketPath);
         Assert.Equal(3, config.MaxConcurrentDownloads);
         Assert.True(config.RewriteSocketAuthority);
+        Assert.Equal("cgroupfs", config.CgroupDriver);
         ConfigLoader.Validate(config);
     }
 
@@ -43,6 +44,15 @@ public sealed class ConfigLoaderTests
     {
         var error = Assert.Throws<ConfigException>(() => ConfigLoader.Validate(Parse(json)));
         Assert.Contains(key, error.Message);
+    }
+
+    [Fact]
+    public void TheSystemdCgroupDriverIsChosenByName()
+    {
+        var config = Parse("""{"cgroupDriver": "systemd"}""");
+        ConfigLoader.Validate(config);
+        Assert.Equal(Berth.RuntimeService.Specs.CgroupDriverKind.Systemd, config.CgroupDriverKind);
+        Assert.Equal("unix:path=/run/systemd/private", config.SystemdBusAddress);
     }
 
     [Fact]
@@ -105,6 +115,8 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"pullProgressTimeoutSeconds": 0}""", "pullProgressTimeoutSeconds")]
     [InlineData("""{"logLevel": "Loud"}""", "logLevel")]
     [InlineData("""{"seccompProfileRoot": "profiles"}""", "seccompProfileRoot")]
+    [InlineData("""{"cgroupDriver": "Systemd"}""", "cgroupDriver")]
+    [InlineData("""{"systemdBusAddress": "/run/systemd/private"}""", "systemdBusAddress")]
     [InlineData("""{"registries": {"r": {"mirrors": ["ftp://x"]}}}""", "registries.r.mirrors")]
     [InlineData("""{"registries": {"r": {"ca": "/nonexistent/ca.pem"}}}""", "registries.r.ca")]
     [InlineData("""{"registries": null}""", "registries")]

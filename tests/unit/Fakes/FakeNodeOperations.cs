@@ -45,6 +45,14 @@ internal sealed class FakeNodeOperations : INodeOperations
         }
     }
 
+    public bool CgroupIsEmpty(string cgroupPath)
+    {
+        lock (_gate)
+        {
+            return !Cgroups.Any(path => path.StartsWith(cgroupPath + "/", StringComparison.Ordinal));
+        }
+    }
+
     public Task KillCgroupAsync(string cgroupPath)
     {
         Killed.Enqueue(cgroupPath);

@@ -1,0 +1,99 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Berth.ImageService.Registry;
+
+namespace Berth.RuntimeService.Configuration;
+
+/// <summary>The level the structured log writes from, changed by a reload.</summary>
+public sealed class LogLevelSwitch(LogLevel level)
+{
+    private volatile int _level = (int)level;
+
+    public LogLevel Level
+    {
+        get => (LogLevel)_level;
+        set => _level = (int)value;
+    }
+}
+
+/// <summary>
+/// SIGHUP: reads the configuration again (file, drop-ins, flags) and applies what can change in a running
+/// berthd: <c>registries</c> (mirrors, TLS, credentials: the next pull uses them) and <c>logLevel</c>. Every
+/// other changed key is named in the log as needing a restart. A file that is invalid keeps the running
+/// configuration, and the log says why.
+/// </summary>
+public sealed class ConfigReload(string[] args, BerthConfig initial, RegistryClient registries, LogLevelSwitch logLevel, ILogger<ConfigReload> logger)
+    : IDisposable
+{
+    /// <summary>The keys a reload applies; the rest need a restart.</summary>
+    public static readonly IReadOnlySet<string> Reloadable = new HashSet<string>(StringComparer.Ordinal) { "registries", "logLevel" };
+
+    private readonly object _gate = new();
+    private BerthConfig _current = initial;
+    private PosixSignalRegistration? _registration;
+
+    /// <summary>The configuration in force.</summary>
+    public BerthConfig Current
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _current;
+            }
+        }
+    }
+
+    /// <summary>Handles SIGHUP from now on (instead of the default, which would end berthd).</summary>
+    public void Listen() => _registration = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+    {
+        context.Cancel = true;
+        Reload();
+    });
+
+    /// <summary>Reads and applies the configuration once; what a SIGHUP does.</summary>
+    public void Reload()
+    {
+        lock (_gate)
+        {
+            BerthConfig next;
+            try
+            {
+                next = ConfigLoader.Load(args);
+            }
+            catch (Exception error) when (error is ConfigException or IOException or UnauthorizedAccessException)
+            {
+                logger.LogError("Configuration reload refused, the running configuration stays: {Error}", error.Message);
+                return;
+            }
+            var (applied, needRestart) = Compare(_current, next);
+            if (applied.Contains("registries"))
+            {
+                registries.ReplaceHosts(next.Registries);
+            }
+            if (applied.Contains("logLevel"))
+            {
+                logLevel.Level = Enum.Parse<LogLevel>(next.LogLevel, ignoreCase: true);
+            }
+            // What needs a restart keeps its running value until then.
+            _current = _current with { Registries = next.Registries, LogLevel = next.LogLevel };
+            logger.LogInformation("Configuration reloaded: applied {Applied}; changed but needing a restart {NeedRestart}",
+                applied.Count == 0 ? "nothing" : string.Join(", ", applied), needRestart.Count == 0 ? "nothing" : string.Join(", ", needRestart));
+        }
+    }
+
+    /// <summary>The top-level keys that differ between two configurations, split into what a reload applies and what needs a restart.</summary>
+    public static (IReadOnlyList<string> Applied, IReadOnlyList<string> NeedRestart) Compare(BerthConfig running, BerthConfig next)
+    {
+        var before = JsonSerializer.SerializeToNode(running, ConfigJsonContext.Default.BerthConfig)!.AsObject();
+        var after = JsonSerializer.SerializeToNode(next, ConfigJsonContext.Default.BerthConfig)!.AsObject();
+        var changed = after.Select(pair => pair.Key)
+            .Where(key => !JsonNode.DeepEquals(before[key], after[key]))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        return (changed.Where(Reloadable.Contains).ToList(), changed.Where(key => !Reloadable.Contains(key)).ToList());
+    }
+
+    public void Dispose() => _registration?.Dispose();
+}

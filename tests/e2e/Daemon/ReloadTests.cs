@@ -1,0 +1,66 @@
+using Berth.Api.Cri;
+using Berth.Tests.E2e.Fixtures;
+using Berth.Tests.E2e.Pods;
+using Grpc.Core;
+using static Berth.Tests.E2e.Images.ImageTestSupport;
+using static Berth.Tests.E2e.Pods.PodTestSupport;
+
+namespace Berth.Tests.E2e.Daemon;
+
+/// <summary>SIGHUP (systemctl reload berthd): registries change for the next pull while containers run on.</summary>
+public sealed class ReloadTests(BusyboxRegistry registry) : IClassFixture<BusyboxRegistry>
+{
+    private static readonly TimeSpan LogWait = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task SighupChangesAMirrorForTheNextPullWithoutDroppingARunningContainer()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var id = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "runs-on", "sleep", "300"));
+        await berth.StartContainerAsync(id);
+
+        // A host no resolver knows: only a mirror can serve it.
+        string alias = $"mirror-only.invalid/{registry.Busybox.Repository}:{registry.Busybox.Tag}";
+        await Assert.ThrowsAsync<RpcException>(() => berth.PullAsync(alias));
+
+        Directory.CreateDirectory(berth.DropInDirectory);
+        File.WriteAllText(Path.Combine(berth.DropInDirectory, "50-mirror.json"),
+            "{\"registries\": {\"mirror-only.invalid\": {\"mirrors\": [\"http://" + registry.Busybox.Registry + "\"]}}}");
+        berth.Reload();
+        await WaitForLogAsync(berth, "Configuration reloaded: applied registries");
+        await berth.PullAsync(alias);
+        Assert.NotNull(await berth.StatusAsync(alias));
+
+        // A file that does not parse keeps what runs, and says why.
+        File.WriteAllText(Path.Combine(berth.DropInDirectory, "60-broken.json"), """{"registries": """);
+        berth.Reload();
+        await WaitForLogAsync(berth, "60-broken.json");
+        Assert.Contains("Configuration reload refused", berth.OutputTail(200));
+        await berth.Images.RemoveImageAsync(new RemoveImageRequest { Image = new Berth.Api.Cri.ImageSpec { Image = alias } });
+        await berth.PullAsync(alias);
+
+        // A key that needs a restart is named, and not taken.
+        File.Delete(Path.Combine(berth.DropInDirectory, "60-broken.json"));
+        File.WriteAllText(Path.Combine(berth.DropInDirectory, "70-downloads.json"), """{"maxConcurrentDownloads": 7}""");
+        berth.Reload();
+        await WaitForLogAsync(berth, "needing a restart maxConcurrentDownloads");
+
+        Assert.True(berth.IsRunning);
+        Assert.Equal(ContainerState.ContainerRunning, (await berth.ContainerStatusAsync(id)).State);
+        await berth.RemovePodAsync(podId);
+        Assert.Empty(Traces(berth, pod));
+    }
+
+    private static async Task WaitForLogAsync(BerthDaemon berth, string text)
+    {
+        var deadline = DateTime.UtcNow + LogWait;
+        while (!berth.OutputTail(200).Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"berthd did not log \"{text}\" within {LogWait}:\n{berth.OutputTail()}");
+            await Task.Delay(50);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using Berth.Api.Shim;
+using Berth.Api.Shim.Cgroups;
+using Berth.Shim.Cgroups;
+using Berth.Shim.Cgroups.V2;
+using Berth.Shim;
+
+namespace Berth.Tests.Unit.Shim.Cgroups;
+
+/// <summary>
+/// The v2 cgroup code against a fixture tree laid out as the unified hierarchy lays out a pod and its container
+/// (the interface files Documentation/admin-guide/cgroup-v2.rst gives a non-root cgroup with every controller
+/// enabled, written by hand from that document: this node mounts cgroup v1, so none could be recorded here).
+/// Plain files take the values the code writes, so each test reads back exactly what reached the kernel's files.
+/// </summary>
+public sealed class CgroupV2FixtureTests : IDisposable
+{
+    private const string AllControllers = "cpuset cpu io memory hugetlb pids rdma misc";
+
+    /// <summary>The files of a v2 leaf cgroup, with the values a fresh one shows.</summary>
+    private static readonly Dictionary<string, string> LeafFiles = new(StringComparer.Ordinal)
+    {
+        ["cgroup.controllers"] = AllControllers,
+        ["cgroup.subtree_control"] = "",
+        ["cgroup.procs"] = "",
+        ["cgroup.threads"] = "",
+        ["cgroup.type"] = "domain",
+        ["cgroup.freeze"] = "0",
+        ["cgroup.kill"] = "",
+        ["cgroup.events"] = "populated 0\nfrozen 0",
+        ["cgroup.max.depth"] = "max",
+        ["cgroup.max.descendants"] = "max",
+        ["memory.max"] = "max",
+        ["memory.high"] = "max",
+        ["memory.low"] = "0",
+        ["memory.min"] = "0",
+        ["memory.swap.max"] = "max",
+        ["memory.oom.group"] = "0",
+        ["memory.events"] = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0",
+        ["cpu.max"] = "max 100000",
+        ["cpu.weight"] = "100",
+        ["cpuset.cpus"] = "",
+        ["cpuset.mems"] = "",
+        ["io.weight"] = "default 100",
+        ["io.max"] = "",
+        ["pids.max"] = "max",
+    };
+
+    private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("berth-v2-fixture-");
+
+    public CgroupV2FixtureTests()
+    {
+        Lay(_root.FullName, ["cgroup.controllers", "cgroup.subtree_control", "cgroup.procs"]);
+        Lay(Path.Combine(_root.FullName, "pod"), LeafFiles.Keys);
+        Lay(Path.Combine(_root.FullName, "pod", "c1"), LeafFiles.Keys);
+    }
+
+    private string Leaf => Path.Combine(_root.FullName, "pod", "c1");
+
+    private ICgroup Create(LinuxResources resources) =>
+        new CgroupV2Manager(new CgroupLayout { Version = 2, Root = _root.FullName }).Create("/pod/c1", resources);
+
+    private string Read(string file) => File.ReadAllText(Path.Combine(Leaf, file));
+
+    [Fact]
+    public void UnifiedKeysKubeletSendsReachTheirFiles()
+    {
+        Create(new LinuxResources
+        {
+            Memory = new LinuxMemory { Limit = 64 << 20 },
+            Unified = new Dictionary<string, string>
+            {
+                ["memory.oom.group"] = "1",
+                ["memory.high"] = "50331648",
+                ["memory.min"] = "1048576",
+                ["memory.swap.max"] = "0",
+            },
+        });
+        Assert.Equal((64 << 20).ToString(), Read("memory.max"));
+        Assert.Equal("1", Read("memory.oom.group"));
+        Assert.Equal("50331648", Read("memory.high"));
+        Assert.Equal("1048576", Read("memory.min"));
+        Assert.Equal("0", Read("memory.swap.max"));
+        // Creating enabled every controller the parents offer, as runc does.
+        Assert.Equal(string.Join(' ', AllControllers.Split(' ').Select(controller => "+" + controller)),
+            File.ReadAllText(Path.Combine(_root.FullName, "cgroup.subtree_control")));
+    }
+
+    [Fact]
+    public void SwapIsMemoryPlusSwapInOciAndSwapAloneInV2()
+    {
+        var cgroup = Create(new LinuxResources { Memory = new LinuxMemory { Limit = 100 << 20, Swap = 300 << 20 } });
+        Assert.Equal((200 << 20).ToString(), Read("memory.swap.max"));
+        cgroup.Update(new LinuxResources { Memory = new LinuxMemory { Limit = 100 << 20, Swap = -1 } });
+        Assert.Equal("max", Read("memory.swap.max"));
+        cgroup.Update(new LinuxResources { Memory = new LinuxMemory { Limit = 100 << 20, Swap = 100 << 20 } });
+        Assert.Equal("0", Read("memory.swap.max"));
+    }
+
+    [Fact]
+    public void UpdatesReachCpuPidsAndIoFiles()
+    {
+        var cgroup = Create(new LinuxResources());
+        cgroup.Update(new LinuxResources
+        {
+            Cpu = new LinuxCpu { Shares = 1024, Quota = 50_000, Period = 100_000, Cpus = "0-1", Mems = "0" },
+            Pids = new LinuxPids { Limit = 64 },
+            BlockIO = new LinuxBlockIO { Weight = 500 },
+        });
+        Assert.Equal("50000 100000", Read("cpu.max"));
+        Assert.Equal("39", Read("cpu.weight"));
+        Assert.Equal("0-1", Read("cpuset.cpus"));
+        Assert.Equal("64", Read("pids.max"));
+        // No io.bfq.weight in the fixture: the weight goes to io.weight, converted to 1..10000 as runc does.
+        Assert.Equal("4950", Read("io.weight"));
+    }
+
+    [Theory]
+    [InlineData("cgroup.procs")]
+    [InlineData("cgroup.kill")]
+    [InlineData("cgroup.freeze")]
+    [InlineData("cgroup.subtree_control")]
+    public void CoreFilesThatActOnProcessesAreRefusedAndNothingIsWritten(string key)
+    {
+        var error = Assert.Throws<InvalidSpecException>(() => Create(new LinuxResources
+        {
+            Unified = new Dictionary<string, string> { ["memory.high"] = "1", [key] = "1" },
+        }));
+        Assert.Contains(key, error.Message);
+        Assert.Equal("max", Read("memory.high"));
+        Assert.Equal(LeafFiles[key], Read(key));
+    }
+
+    [Fact]
+    public void OnAHybridTreeMemoryKeysAreRefusedNamingTheController()
+    {
+        // A hybrid node's cgroup2 tree holds no controller: they are all in the v1 hierarchies.
+        File.WriteAllText(Path.Combine(Leaf, "cgroup.controllers"), "");
+        var error = Assert.Throws<InvalidSpecException>(() => Create(new LinuxResources
+        {
+            Unified = new Dictionary<string, string> { ["memory.oom.group"] = "1" },
+        }));
+        Assert.Contains("needs the memory controller", error.Message);
+        Assert.Equal("0", Read("memory.oom.group"));
+        Assert.Throws<CgroupUnsupportedException>(() => Create(new LinuxResources { Memory = new LinuxMemory { Limit = 1 << 20 } }));
+    }
+
+    [Fact]
+    public void OomKillsAreCountedFromMemoryEvents()
+    {
+        var cgroup = Create(new LinuxResources());
+        Assert.Equal(0UL, cgroup.OomKillCount());
+        File.WriteAllText(Path.Combine(Leaf, "memory.events"), "low 0\nhigh 4\nmax 9\noom 2\noom_kill 2\noom_group_kill 1\n");
+        Assert.Equal(2UL, cgroup.OomKillCount());
+    }
+
+    public void Dispose() => _root.Delete(recursive: true);
+
+    private static void Lay(string directory, IEnumerable<string> files)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (string file in files)
+        {
+            File.WriteAllText(Path.Combine(directory, file), LeafFiles.GetValueOrDefault(file, file == "cgroup.controllers" ? AllControllers : ""));
+        }
+    }
+}
