@@ -28,11 +28,24 @@ public static class NodeFiles
         AppArmorProfileLoaded,
         SelinuxEnabled());
 
-    /// <summary>A Localhost seccomp profile's bytes; null when nothing is there; InvalidArgument naming the file when it cannot be read.</summary>
+    /// <summary>The largest Localhost seccomp profile read (bytes); Docker's default profile is about 20 KiB.</summary>
+    public const int MaxProfileBytes = 1 << 20;
+
+    /// <summary>
+    /// A Localhost seccomp profile's bytes; null when nothing is there; InvalidArgument naming the file when
+    /// it cannot be read, is not a regular file (a FIFO would block the create, /dev/zero never end) or is
+    /// larger than <see cref="MaxProfileBytes"/> (compiling one takes the shim past its create deadline).
+    /// </summary>
     private static byte[]? ReadProfile(string path)
     {
         try
         {
+            if (Interop.Sys.TryStat(path) is { } status && (status.Type != Interop.FileType.RegularFile || status.Size > MaxProfileBytes))
+            {
+                throw BerthException.InvalidArgument(status.Type != Interop.FileType.RegularFile
+                    ? $"seccomp profile {path} is not a regular file"
+                    : $"seccomp profile {path} is {status.Size} bytes, more than the {MaxProfileBytes} berth reads");
+            }
             return File.ReadAllBytes(path);
         }
         catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)

@@ -45,6 +45,10 @@ internal static class SecurityProfiles
                 return RuntimeDefaultSeccomp.For(node.Architecture, bounding);
             default:
                 // An absolute ref is kubelet's own join of its seccomp root and the pod's profile (and critest's file).
+                if (!SpecPaths.IsAbsolute(asked.LocalhostRef) && LexicalPath.Depth(asked.LocalhostRef) <= 0)
+                {
+                    throw new SpecException($"seccomp profile \"{asked.LocalhostRef}\" must name a file inside seccompProfileRoot {node.SeccompProfileRoot}");
+                }
                 string path = LexicalPath.Clean(SpecPaths.IsAbsolute(asked.LocalhostRef)
                     ? asked.LocalhostRef
                     : node.SeccompProfileRoot + "/" + asked.LocalhostRef);

@@ -55,6 +55,13 @@ public sealed class SeccompTests(SecurityImages images) : IClassFixture<Security
                 """);
             File.WriteAllText(Path.Combine(profiles.FullName, "team", "broken.json"),
                 """{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ { "names": ["mkdir"], "action": "SCMP_ACT_BOGUS" } ] }""");
+            using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(profiles.FullName, "team", "fifo.json")))
+            {
+                await mkfifo.WaitForExitAsync();
+                Assert.Equal(0, mkfifo.ExitCode);
+            }
+            File.CreateSymbolicLink(Path.Combine(profiles.FullName, "team", "zero.json"), "/dev/zero");
+            File.WriteAllText(Path.Combine(profiles.FullName, "team", "huge.json"), new string(' ', 2 << 20) + """{ "defaultAction": "SCMP_ACT_ALLOW" }""");
             await InPodAsync(images.Image, async (berth, pod, podId) =>
             {
                 var id = await berth.CreateContainerAsync(podId, pod, WithSeccomp(images.Image, "no-mkdir",
@@ -73,6 +80,19 @@ public sealed class SeccompTests(SecurityImages images) : IClassFixture<Security
                 error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, broken));
                 Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
                 Assert.Contains("team/broken.json: syscalls[0] action \"SCMP_ACT_BOGUS\"", error.Status.Detail);
+                // Files that would block the create (a FIFO), never end (/dev/zero), overrun the shim's deadline
+                // (larger than berth reads) or lie outside the root are refused at once, naming them.
+                foreach (var (name, expected) in new[]
+                {
+                    ("team/fifo.json", "is not a regular file"), ("team/zero.json", "is not a regular file"),
+                    ("team/huge.json", "more than the 1048576 berth reads"), ("../outside.json", "must name a file inside seccompProfileRoot"),
+                })
+                {
+                    var hostile = WithSeccomp(images.Image, "hostile", new SecurityProfile { ProfileType = ProfileType.Localhost, LocalhostRef = name }, "true");
+                    error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, hostile));
+                    Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+                    Assert.Contains(expected, error.Status.Detail);
+                }
                 Assert.Single((await berth.Runtime.ListContainersAsync(new ListContainersRequest())).Containers);
             }, new { seccompProfileRoot = profiles.FullName });
         }
