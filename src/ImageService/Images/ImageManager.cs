@@ -64,25 +64,44 @@ public sealed class ImageManager
         await CollectGarbageAsync();
     }
 
-    public async Task<NamedImage> PullAsync(ImageReference reference, RegistryCredentials? credentials, CancellationToken ct)
+    /// <summary>Where every layer download in flight stands, for pull progress.</summary>
+    public PullProgressBoard Progress { get; } = new();
+
+    /// <summary>Pulls <paramref name="reference"/> (resolve, then <see cref="PullResolvedAsync"/>).</summary>
+    public async Task<NamedImage> PullAsync(ImageReference reference, RegistryCredentials? credentials, CancellationToken ct) =>
+        (await PullResolvedAsync(await ResolveAsync(reference, credentials, ct), ct)).Image;
+
+    /// <summary>Resolves a reference to the manifest of this node's platform: the first step of a pull.</summary>
+    /// <exception cref="RegistryException">The registry refused, or does not have the image.</exception>
+    public async Task<ResolvedImage> ResolveAsync(ImageReference reference, RegistryCredentials? credentials, CancellationToken ct)
     {
+        using var activity = Telemetry.Source.StartActivity("image.pull.resolve");
+        activity?.SetTag("image.reference", reference.ToString());
+        return await _registry.ResolveAsync(reference, credentials, ct);
+    }
+
+    /// <summary>
+    /// Fetches what a resolved image lacks, commits it, and names it after its reference: "repo:tag", or
+    /// "repo@digest" when pulled by digest alone. Nothing of the image is visible until it is all in place.
+    /// </summary>
+    public async Task<PulledImage> PullResolvedAsync(ResolvedImage resolved, CancellationToken ct)
+    {
+        var reference = resolved.Reference;
         using var activity = Telemetry.Source.StartActivity("image.pull");
         activity?.SetTag("image.reference", reference.ToString());
         var started = Stopwatch.GetTimestamp();
-
-        ResolvedImage resolved;
-        using (Telemetry.Source.StartActivity("image.pull.resolve"))
-        {
-            resolved = await _registry.ResolveAsync(reference, credentials, ct);
-        }
         var image = await Shared(_imagesInFlight, resolved.ManifestDigest, () => FetchAsync(resolved)).WaitAsync(ct);
 
         var name = reference.Tag is not null ? $"{reference.Repository}:{reference.Tag}" : $"{reference.Repository}@{resolved.RepoDigest}";
         _store.SetName(name, image.Id, resolved.RepoDigest);
         Telemetry.PullDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _logger.LogInformation("Pulled {Reference} as {ImageId}", reference, image.Id);
-        return _store.FindById(image.Id) ?? throw BerthException.Unavailable($"image {image.Id} was removed while it was being pulled; pull it again");
+        var named = _store.FindById(image.Id) ?? throw BerthException.Unavailable($"image {image.Id} was removed while it was being pulled; pull it again");
+        return new PulledImage(named, name, resolved.RepoDigest);
     }
+
+    /// <summary>Whether this node has the snapshot of the layer blob <paramref name="digest"/> already (through an image that has it).</summary>
+    public bool HasLayer(string digest) => _store.HasSnapshotOfBlob(digest);
 
     /// <summary>
     /// Fetches the config and every missing layer and records the image. Shared by every caller pulling
@@ -184,7 +203,17 @@ public sealed class ImageManager
 
     private async Task DownloadAndUnpackAsync(ResolvedImage resolved, LayerRecord layer, CancellationToken ct)
     {
-        await _downloadSlots.WaitAsync(ct);
+        var transfer = Progress.Begin(layer.Digest, layer.Size);
+        try
+        {
+            await _downloadSlots.WaitAsync(ct);
+        }
+        catch
+        {
+            Progress.End(layer.Digest, transfer);
+            throw;
+        }
+        transfer.MoveTo(TransferStage.Downloading);
         var workspace = _content.NewSnapshotWorkspace();
         try
         {
@@ -192,7 +221,7 @@ public sealed class ImageManager
             activity?.SetTag("layer.digest", layer.Digest);
             activity?.SetTag("layer.size", layer.Size);
             var descriptor = new Registry.Descriptor(layer.MediaType, layer.Digest, layer.Size);
-            await using (var blob = await _registry.OpenBlobAsync(resolved, descriptor, ct))
+            await using (var blob = new CountingReadStream(await _registry.OpenBlobAsync(resolved, descriptor, ct), transfer))
             {
                 UnpackResult result;
                 try
@@ -209,6 +238,7 @@ public sealed class ImageManager
                 }
                 // Reading to the end makes the verifying stream check the blob's size and digest.
                 await blob.CopyToAsync(Stream.Null, ct);
+                transfer.MoveTo(TransferStage.Extracting);
                 if (result.DiffId != layer.DiffId)
                 {
                     throw new InvalidImageException($"layer {layer.Digest} unpacks to {result.DiffId}, but the image config says {layer.DiffId}");
@@ -227,6 +257,7 @@ public sealed class ImageManager
         finally
         {
             _downloadSlots.Release();
+            Progress.End(layer.Digest, transfer);
         }
     }
 
@@ -288,13 +319,15 @@ public sealed class ImageManager
     /// Removing a tag removes that tag, and the image with its last tag; removing by ID or digest removes
     /// the image with all its names (what kubelet's image garbage collection asks for).
     /// </summary>
-    public async Task<bool> RemoveAsync(string text, CancellationToken ct)
+    /// <returns>What went, or null when nothing matched <paramref name="text"/>.</returns>
+    public async Task<ImageRemoval?> RemoveAsync(string text, CancellationToken ct)
     {
         var image = Find(text);
         if (image is null)
         {
-            return false;
+            return null;
         }
+        ImageRemoval removal;
         await _commitLock.WaitAsync(ct);
         try
         {
@@ -303,11 +336,12 @@ public sealed class ImageManager
                 : null;
             if (tag is not null && image.Names.Any(name => name.Name == tag))
             {
-                _store.RemoveName(tag, image.Image.Id);
+                removal = new ImageRemoval(image.Image.Id, [tag], _store.RemoveName(tag, image.Image.Id));
             }
             else
             {
                 _store.Remove(image.Image.Id);
+                removal = new ImageRemoval(image.Image.Id, image.Names.Select(name => name.Name).ToList(), true);
             }
         }
         finally
@@ -315,8 +349,41 @@ public sealed class ImageManager
             _commitLock.Release();
         }
         await CollectGarbageAsync();
-        return true;
+        return removal;
     }
+
+    /// <summary>
+    /// Points the name <paramref name="target"/> at the image <paramref name="source"/> names (docker tag),
+    /// taking it from any image it named before. A local name has no repository digest: nothing in any
+    /// registry is known to hold the image under it until it is pushed there.
+    /// </summary>
+    /// <returns>The stored name ("docker.io/library/x:latest") and the image it names.</returns>
+    /// <exception cref="BerthException">NotFound when no image matches <paramref name="source"/>; InvalidArgument when <paramref name="target"/> is no reference or names a digest.</exception>
+    public async Task<ImageName> TagAsync(string source, string target, CancellationToken ct)
+    {
+        var reference = ImageReference.Parse(target);
+        if (reference.Digest is not null)
+        {
+            throw BerthException.InvalidArgument($"'{target}' names a digest; a tag is a name and a tag, such as repo:v1");
+        }
+        await _commitLock.WaitAsync(ct);
+        try
+        {
+            // Under the commit lock, so garbage collection cannot take the image between the lookup and the new name.
+            var image = Find(source) ?? throw BerthException.NotFound($"no image {source} on this node");
+            var name = $"{reference.Repository}:{reference.Tag}";
+            _store.SetName(name, image.Image.Id, LocalName);
+            _logger.LogInformation("Tagged {ImageId} as {Name}", image.Image.Id, name);
+            return new ImageName(name, image.Image.Id, LocalName);
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    /// <summary>The repository digest of a name given on this node (by tag), which no registry is known to serve.</summary>
+    public const string LocalName = "";
 
     /// <summary>Deletes snapshots and blobs that no image or container needs.</summary>
     public async Task CollectGarbageAsync()
@@ -369,6 +436,12 @@ public sealed class ImageManager
 
     private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdef");
 }
+
+/// <summary>What a removal took: the names, and the image itself when it went with them.</summary>
+public sealed record ImageRemoval(string ImageId, IReadOnlyList<string> Untagged, bool Deleted);
+
+/// <summary>A pulled image, the name the pull gave it, and the digest its reference resolved to in the registry.</summary>
+public sealed record PulledImage(NamedImage Image, string Name, string RepoDigest);
 
 public sealed record ImageFilesystemUsage(string Mountpoint, long UsedBytes, long InodesUsed);
 

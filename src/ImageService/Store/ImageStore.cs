@@ -131,6 +131,15 @@ public sealed class ImageStore(StateDatabase database)
         return Scalar(connection, null, "SELECT count(*) FROM snapshots WHERE diff_id = $d", ("$d", diffId)) > 0;
     }
 
+    /// <summary>Whether a snapshot is in place for the layer blob <paramref name="digest"/> of some stored image.</summary>
+    public bool HasSnapshotOfBlob(string digest)
+    {
+        using var connection = database.Open();
+        return Scalar(connection, null,
+            "SELECT count(*) FROM image_layers JOIN snapshots ON snapshots.diff_id = image_layers.diff_id WHERE image_layers.digest = $d",
+            ("$d", digest)) > 0;
+    }
+
     public IReadOnlyList<(string DiffId, long Bytes, long Inodes)> Snapshots()
     {
         using var connection = database.Open();

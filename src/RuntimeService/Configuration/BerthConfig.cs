@@ -16,6 +16,12 @@ public sealed record BerthConfig
     /// <summary>Where the CRI gRPC server listens: unix://ABSOLUTE-PATH.</summary>
     public string Listen { get; set; } = "unix:///run/berth/berth.sock";
 
+    /// <summary>
+    /// Where the admin API (berth.admin.v1, for berthctl) listens: unix://ABSOLUTE-PATH; by default admin.sock in
+    /// <see cref="State"/>. The socket is root's alone (mode 0600): it can change the node's images.
+    /// </summary>
+    public string? AdminListen { get; set; }
+
     /// <summary>Persistent state: database, content store, snapshots, writable layers.</summary>
     public string Root { get; set; } = "/var/lib/berth";
 
@@ -56,6 +62,8 @@ public sealed record BerthConfig
     public string LogLevel { get; set; } = "Information";
 
     public string SocketPath => Listen["unix://".Length..];
+
+    public string AdminSocketPath => AdminListen is null ? Path.Combine(State, "admin.sock") : AdminListen["unix://".Length..];
 
     public IPEndPoint? MetricsEndPoint => MetricsAddress is null ? null : IPEndPoint.Parse(MetricsAddress);
 }

@@ -80,6 +80,14 @@ public static class ConfigLoader
         {
             throw new ConfigException($"listen: '{config.Listen}' must be unix:// followed by an absolute socket path");
         }
+        if (config.AdminListen is { } admin && !admin.StartsWith("unix:///", StringComparison.Ordinal))
+        {
+            throw new ConfigException($"adminListen: '{admin}' must be unix:// followed by an absolute socket path");
+        }
+        if (config.AdminSocketPath == config.SocketPath)
+        {
+            throw new ConfigException("adminListen: the admin socket cannot be the CRI socket (listen)");
+        }
         RequireAbsolute("root", config.Root);
         RequireAbsolute("state", config.State);
         if (config.MetricsAddress is { } metrics &&
