@@ -16,6 +16,7 @@ foreach (var command in new[]
     InspectCommand.Create(address),
     TagCommand.Create(address),
     RmiCommand.Create(address),
+    LoadCommand.Create(address),
 })
 {
     root.Subcommands.Add(command);

@@ -17,7 +17,7 @@ namespace Berth.ImageService.Images;
 /// database: until then nothing of it is visible. Concurrent pulls of one image, or of images sharing a
 /// layer, share one download through the in-flight maps.
 /// </summary>
-public sealed class ImageManager
+public sealed partial class ImageManager
 {
     private const long MaxConfigBytes = 8 << 20;
     private readonly ImageStore _store;

@@ -71,6 +71,14 @@ public sealed class ContentStore
     public IEnumerable<string> Blobs() =>
         Directory.EnumerateFiles(BlobDirectory).Select(path => "sha256:" + Path.GetFileName(path));
 
+    /// <summary>A fresh empty directory for work that must not outlive the operation (or a restart): the caller deletes it.</summary>
+    public string NewTemporaryDirectory()
+    {
+        var path = Path.Combine(BlobTemp, Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
     /// <summary>A fresh empty directory to unpack a layer into; <see cref="CommitSnapshot"/> moves it in place.</summary>
     public string NewSnapshotWorkspace()
     {

@@ -63,6 +63,23 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         }
     }
 
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        using var activity = Telemetry.Source.StartActivity(context.Method, ActivityKind.Server);
+        try
+        {
+            return await continuation(requestStream, context);
+        }
+        catch (Exception error)
+        {
+            var mapped = ErrorTable.ToRpcException(error, context.Method);
+            activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
+            Log(context.Method, mapped, error);
+            throw mapped;
+        }
+    }
+
     private static void Validate<TRequest>(TRequest request, ServerCallContext context)
     {
         if (request is IMessage message && context.Method.StartsWith(CriMethodPrefix, StringComparison.Ordinal))
