@@ -16,6 +16,7 @@ foreach (var command in new[]
     InspectCommand.Create(address),
     TagCommand.Create(address),
     RmiCommand.Create(address),
+    SaveCommand.Create(address),
     LoadCommand.Create(address),
 })
 {

@@ -145,6 +145,9 @@ internal sealed class ImageArchive
     private string Require(string name) =>
         Resolve(name) ?? throw BerthException.InvalidArgument($"the archive names '{name}' but has no such member: it is incomplete");
 
+    /// <summary>Where a member's bytes are on disk, following links.</summary>
+    public string PathOf(string name) => Require(name);
+
     /// <summary>A small JSON member's bytes.</summary>
     public byte[] ReadJson(string name)
     {
@@ -245,12 +248,13 @@ internal sealed class ImageArchive
             if (entries[position].TryGetProperty("annotations", out var annotation))
             {
                 // containerd's full name first; the OCI ref name is often a bare tag, which names no repository.
-                foreach (var key in new[] { "io.containerd.image.name", "org.opencontainers.image.ref.name" })
+                if (annotation.TryGetProperty("io.containerd.image.name", out var full) && full.GetString() is { Length: > 0 } fullName)
                 {
-                    if (annotation.TryGetProperty(key, out var value) && value.GetString() is { } name && name.Contains('/') && names.Count == 0)
-                    {
-                        names.Add(name);
-                    }
+                    names.Add(fullName);
+                }
+                else if (annotation.TryGetProperty("org.opencontainers.image.ref.name", out var reference) && reference.GetString() is { } refName && refName.Contains('/'))
+                {
+                    names.Add(refName);
                 }
             }
             var layers = manifest.Layers.Select(layer => new ArchivedLayer(BlobName(layer.Digest), layer.Digest, layer.Size, layer.MediaType)).ToList();

@@ -28,6 +28,7 @@ public sealed partial class ImageManager
         using var activity = Telemetry.Source.StartActivity("image.load");
         var directory = _content.NewTemporaryDirectory();
         var workspaces = new Dictionary<string, string>(StringComparer.Ordinal);
+        var blobs = new Dictionary<string, string>(StringComparer.Ordinal);
         var pinned = new List<LayerRecord>();
         try
         {
@@ -45,6 +46,11 @@ public sealed partial class ImageManager
                 for (var position = 0; position < image.Layers.Count; position++)
                 {
                     var layer = await LoadLayerAsync(contents, image.Layers[position], config.DiffIds[position], workspaces, ct);
+                    if (!_content.HasBlob(layer.Digest))
+                    {
+                        // Verified: kept as the layer's blob, so the image can be saved and pushed again.
+                        blobs.TryAdd(layer.Digest, contents.PathOf(image.Layers[position].Member));
+                    }
                     pinned.Add(layer);
                     Pin([layer]);
                     layers.Add(layer);
@@ -71,6 +77,12 @@ public sealed partial class ImageManager
                     _store.RecordSnapshot(diffId, bytes, inodes);
                 }
                 workspaces.Clear();
+                foreach (var (digest, member) in blobs)
+                {
+                    var temporary = _content.NewTemporaryFile();
+                    File.Copy(member, temporary);
+                    _content.CommitBlobFile(temporary, digest);
+                }
                 foreach (var (image, config, manifest, names) in loaded)
                 {
                     _content.WriteBlob(image.Id, config);
@@ -87,7 +99,7 @@ public sealed partial class ImageManager
             {
                 _commitLock.Release();
             }
-            return loaded.Select(image => _store.FindById(image.Image.Id)).OfType<NamedImage>().ToList();
+            return loaded.Select(image => image.Image.Id).Distinct(StringComparer.Ordinal).Select(_store.FindById).OfType<NamedImage>().ToList();
         }
         finally
         {

@@ -150,22 +150,23 @@ public sealed partial class ImageManager
         }
     }
 
+    /// <summary>Keeps the layers' snapshots (by diff ID) and blobs (by digest) from garbage collection until their image is committed.</summary>
     private void Pin(IEnumerable<LayerRecord> layers)
     {
-        foreach (var layer in layers)
+        foreach (var key in layers.SelectMany(layer => new[] { layer.DiffId, layer.Digest }))
         {
-            _pinnedByPulls.AddOrUpdate(layer.DiffId, 1, (_, count) => count + 1);
+            _pinnedByPulls.AddOrUpdate(key, 1, (_, count) => count + 1);
         }
     }
 
     private void Unpin(IEnumerable<LayerRecord> layers)
     {
-        foreach (var layer in layers)
+        foreach (var key in layers.SelectMany(layer => new[] { layer.DiffId, layer.Digest }))
         {
-            var remaining = _pinnedByPulls.AddOrUpdate(layer.DiffId, 0, (_, count) => count - 1);
+            var remaining = _pinnedByPulls.AddOrUpdate(key, 0, (_, count) => count - 1);
             if (remaining <= 0)
             {
-                _pinnedByPulls.TryRemove(new KeyValuePair<string, int>(layer.DiffId, remaining));
+                _pinnedByPulls.TryRemove(new KeyValuePair<string, int>(key, remaining));
             }
         }
     }
@@ -215,13 +216,15 @@ public sealed partial class ImageManager
         }
         transfer.MoveTo(TransferStage.Downloading);
         var workspace = _content.NewSnapshotWorkspace();
+        var blobFile = _content.NewTemporaryFile();
         try
         {
             using var activity = Telemetry.Source.StartActivity("image.pull.layer");
             activity?.SetTag("layer.digest", layer.Digest);
             activity?.SetTag("layer.size", layer.Size);
             var descriptor = new Registry.Descriptor(layer.MediaType, layer.Digest, layer.Size);
-            await using (var blob = new CountingReadStream(await _registry.OpenBlobAsync(resolved, descriptor, ct), transfer))
+            await using (var copy = new FileStream(blobFile, FileMode.CreateNew, FileAccess.Write))
+            await using (var blob = new CountingReadStream(await _registry.OpenBlobAsync(resolved, descriptor, ct), transfer, copy))
             {
                 UnpackResult result;
                 try
@@ -246,12 +249,15 @@ public sealed partial class ImageManager
             }
             Telemetry.BytesPulled.Add(layer.Size);
             var (bytes, inodes) = DiskUsage.Measure(workspace);
+            // Verified by the registry stream as it was read: kept so the image can be saved and pushed as it came.
+            _content.CommitBlobFile(blobFile, layer.Digest);
             _content.CommitSnapshot(workspace, layer.DiffId);
             _store.RecordSnapshot(layer.DiffId, bytes, inodes);
         }
         catch
         {
             ContentStore.DeleteTree(workspace);
+            File.Delete(blobFile);
             throw;
         }
         finally
@@ -402,7 +408,7 @@ public sealed partial class ImageManager
                 _logger.LogInformation("Collected snapshot {DiffId}", diffId);
             }
             var referenced = _store.ReferencedBlobs();
-            foreach (var digest in _content.Blobs().Where(digest => !referenced.Contains(digest)))
+            foreach (var digest in _content.Blobs().Where(digest => !referenced.Contains(digest) && !_pinnedByPulls.ContainsKey(digest)))
             {
                 _content.DeleteBlob(digest);
             }

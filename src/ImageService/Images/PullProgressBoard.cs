@@ -56,8 +56,11 @@ public enum TransferStage
     Extracting,
 }
 
-/// <summary>A read-only pass-through that adds every byte read to a <see cref="LayerTransfer"/>.</summary>
-internal sealed class CountingReadStream(Stream inner, LayerTransfer transfer) : Stream
+/// <summary>
+/// A read-only pass-through that adds every byte read to a <see cref="LayerTransfer"/> and writes it to
+/// <paramref name="copy"/>: the layer blob kept in the content store, for save and push.
+/// </summary>
+internal sealed class CountingReadStream(Stream inner, LayerTransfer transfer, Stream copy) : Stream
 {
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -75,6 +78,7 @@ internal sealed class CountingReadStream(Stream inner, LayerTransfer transfer) :
     public override int Read(Span<byte> buffer)
     {
         var read = inner.Read(buffer);
+        copy.Write(buffer[..read]);
         transfer.Add(read);
         return read;
     }
@@ -85,6 +89,7 @@ internal sealed class CountingReadStream(Stream inner, LayerTransfer transfer) :
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        await copy.WriteAsync(buffer[..read], cancellationToken).ConfigureAwait(false);
         transfer.Add(read);
         return read;
     }

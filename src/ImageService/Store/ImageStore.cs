@@ -162,9 +162,9 @@ public sealed class ImageStore(StateDatabase database)
           AND diff_id NOT IN (SELECT diff_id FROM snapshot_holds)
         """);
 
-    /// <summary>Digests of the blobs (manifests and configs) that images still need.</summary>
+    /// <summary>Digests of the blobs (manifests, configs and layers as pulled or loaded) that images still need.</summary>
     public IReadOnlySet<string> ReferencedBlobs() =>
-        Strings("SELECT id FROM images UNION SELECT manifest_digest FROM images").ToHashSet(StringComparer.Ordinal);
+        Strings("SELECT id FROM images UNION SELECT manifest_digest FROM images UNION SELECT digest FROM image_layers").ToHashSet(StringComparer.Ordinal);
 
     public void ForgetSnapshot(string diffId)
     {
