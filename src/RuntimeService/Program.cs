@@ -145,6 +145,9 @@ using (daemonLock)
     builder.Services.AddSingleton(services => new CriImageService(
         services.GetRequiredService<ImageManager>(), Path.Combine(config.Root, "containers")));
     builder.Services.AddSingleton(services => new AdminImageService(services.GetRequiredService<ImageManager>()));
+    builder.Services.AddSingleton(services => new ImportDirectory(config.ImportDirectoryPath, services.GetRequiredService<ImageManager>(),
+        services.GetRequiredService<ImageStore>(), services.GetRequiredService<ILogger<ImportDirectory>>()));
+    builder.Services.AddHostedService<ImportDirectoryService>();
     builder.Services.AddSingleton(TimeProvider.System);
     builder.Services.AddSingleton<StreamingTokens>();
     builder.Services.AddSingleton<RemoteCommandSessions>();

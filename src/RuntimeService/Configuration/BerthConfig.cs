@@ -25,6 +25,12 @@ public sealed record BerthConfig
     /// <summary>Persistent state: database, content store, snapshots, writable layers.</summary>
     public string Root { get; set; } = "/var/lib/berth";
 
+    /// <summary>
+    /// Image archives (docker-archive or OCI layout tars, plain or gzip) dropped here are loaded at start and when
+    /// they appear, once each, as k3s's agent/images does for air-gapped nodes; by default import/ under <see cref="Root"/>.
+    /// </summary>
+    public string? ImportDirectory { get; set; }
+
     /// <summary>Runtime state that a reboot clears: bundles, shim sockets, namespace pins.</summary>
     public string State { get; set; } = "/run/berth";
 
@@ -62,6 +68,8 @@ public sealed record BerthConfig
     public string LogLevel { get; set; } = "Information";
 
     public string SocketPath => Listen["unix://".Length..];
+
+    public string ImportDirectoryPath => ImportDirectory ?? Path.Combine(Root, "import");
 
     public string AdminSocketPath => AdminListen is null ? Path.Combine(State, "admin.sock") : AdminListen["unix://".Length..];
 

@@ -89,6 +89,10 @@ public static class ConfigLoader
             throw new ConfigException("adminListen: the admin socket cannot be the CRI socket (listen)");
         }
         RequireAbsolute("root", config.Root);
+        if (config.ImportDirectory is { } import)
+        {
+            RequireAbsolute("importDirectory", import);
+        }
         RequireAbsolute("state", config.State);
         if (config.MetricsAddress is { } metrics &&
             (!IPEndPoint.TryParse(metrics, out var endPoint) || !IPAddress.IsLoopback(endPoint.Address) || endPoint.Port == 0))
