@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Berth.Api.Admin;
 using Grpc.Net.Client;
 
@@ -17,30 +16,7 @@ internal sealed class AdminConnection : IDisposable
     private AdminConnection(string socketPath)
     {
         SocketPath = socketPath;
-        var handler = new SocketsHttpHandler
-        {
-            // Every connection dialled to the socket, whatever the URL's host says.
-            ConnectCallback = async (_, cancellation) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellation);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        _channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-        {
-            HttpHandler = handler,
-            DisposeHttpClient = true,
-            MaxReceiveMessageSize = 16 << 20,
-        });
+        _channel = UnixSocketChannel.Create(socketPath);
         Images = new Images.ImagesClient(_channel);
     }
 

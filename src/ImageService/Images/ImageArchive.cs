@@ -1,6 +1,5 @@
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Berth.Core.Errors;
 using Berth.ImageService.Registry;
@@ -13,7 +12,7 @@ namespace Berth.ImageService.Images;
 /// layout (index.json and blobs/sha256/), either possibly gzip-compressed as a whole. Only regular files,
 /// directories and links between members are accepted; a member whose name is absolute, climbs with "..",
 /// or links outside the archive is refused before anything is read. Every digest the archive states is checked
-/// when its member is read (<see cref="ReadVerified"/>, <see cref="OpenLayer"/>).
+/// when its member is read (<see cref="ReadVerified"/>; layers by the loader, which reads them through a hash).
 /// </summary>
 internal sealed class ImageArchive
 {
@@ -171,9 +170,6 @@ internal sealed class ImageArchive
         return bytes;
     }
 
-    /// <summary>Opens a layer member: its length, and a stream that hashes what is read (<see cref="HashedStream.Digest"/> once read to the end).</summary>
-    public HashedStream OpenLayer(string name) => new(File.OpenRead(Require(name)));
-
     /// <summary>
     /// The images the archive holds, each with its config and manifest read and verified: manifest.json's entries
     /// when there is one (docker save writes it, docker 25 and later beside an OCI layout), else index.json's.
@@ -289,62 +285,3 @@ internal sealed record ArchivedImage(IReadOnlyList<string> Names, string Id, byt
 
 /// <summary>A layer member, with the digest and size the archive states for it (null when it states none).</summary>
 internal sealed record ArchivedLayer(string Member, string? Digest, long? Size, string MediaType);
-
-/// <summary>A read-only stream that hashes everything read through it, for a layer member whose blob digest is checked after it is unpacked.</summary>
-internal sealed class HashedStream(FileStream inner) : Stream
-{
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => inner.Length;
-
-    public override long Position
-    {
-        get => inner.Position;
-        set => throw new NotSupportedException();
-    }
-
-    /// <summary>"sha256:..." of what was read; call once, after reading to the end.</summary>
-    public string Digest() => Sha256Digest.Of(_hash);
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        var read = inner.Read(buffer);
-        _hash.AppendData(buffer[..read]);
-        return read;
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        var read = await inner.ReadAsync(buffer, cancellationToken);
-        _hash.AppendData(buffer.Span[..read]);
-        return read;
-    }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-            _hash.Dispose();
-        }
-        base.Dispose(disposing);
-    }
-}

@@ -125,8 +125,9 @@ public sealed partial class ImageManager
     private async Task<LayerRecord> LoadLayerAsync(ImageArchive contents, ArchivedLayer layer, string diffId,
         Dictionary<string, string> workspaces, CancellationToken ct)
     {
-        await using var stream = contents.OpenLayer(layer.Member);
         var mediaType = layer.Digest is null ? await SniffMediaTypeAsync(contents, layer.Member, ct) : layer.MediaType;
+        await using var file = File.OpenRead(contents.PathOf(layer.Member));
+        using var stream = new HashingReadStream(file);
         if (_store.HasSnapshot(diffId) || workspaces.ContainsKey(diffId))
         {
             await stream.CopyToAsync(Stream.Null, ct);
@@ -150,18 +151,18 @@ public sealed partial class ImageManager
                 throw new BerthException(ErrorKind.DataLoss, $"the archive's layer '{layer.Member}' unpacks to {result.DiffId}, but its image's config says {diffId}: it was changed or damaged");
             }
         }
-        var digest = stream.Digest();
-        if ((layer.Digest is { } stated && stated != digest) || (layer.Size is { } size && size != stream.Length))
+        var digest = stream.CurrentDigest();
+        if ((layer.Digest is { } stated && stated != digest) || (layer.Size is { } size && size != stream.BytesRead))
         {
             throw new BerthException(ErrorKind.DataLoss, $"the archive's layer '{layer.Member}' should be {layer.Digest} but is {digest}: it was changed or damaged");
         }
-        return new LayerRecord(digest, mediaType, stream.Length, diffId);
+        return new LayerRecord(digest, mediaType, stream.BytesRead, diffId);
     }
 
     /// <summary>A docker-archive layer's media type, from its first bytes (docker save writes plain tars; others gzip them).</summary>
     private static async Task<string> SniffMediaTypeAsync(ImageArchive contents, string member, CancellationToken ct)
     {
-        await using var stream = contents.OpenLayer(member);
+        await using var stream = File.OpenRead(contents.PathOf(member));
         var head = new byte[4];
         var read = await stream.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
         return head.AsSpan(0, read) switch

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Berth.Api.Cri;
@@ -208,27 +207,7 @@ public sealed class BerthDaemon : IAsyncDisposable
     }
 
     /// <summary>gRPC over the unix socket: HTTP/2 without TLS, every connection dialled to the socket whatever the URL says.</summary>
-    public static GrpcChannel CreateChannel(string socketPath)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellation) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellation);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
-    }
+    public static GrpcChannel CreateChannel(string socketPath) => Berth.Api.Admin.UnixSocketChannel.Create(socketPath);
 
     /// <summary>The berthd binary under test: BERTH_BIN, else out/berthd of the repository.</summary>
     public static string ProgramPath()
