@@ -38,7 +38,8 @@ test-deps: deps
 build: deps
 	$(DOTNET) publish src/RuntimeService/Berth.RuntimeService.csproj -c $(CONFIGURATION) -o $(OUT) -p:DebugType=none --nologo -v quiet
 	$(DOTNET) publish src/Shim/Berth.Shim.csproj -c $(CONFIGURATION) -o $(OUT) --nologo -v quiet
-	@echo "built $(OUT)/berthd and $(OUT)/berth-shim"
+	$(DOTNET) publish src/Cli/Berth.Cli.csproj -c $(CONFIGURATION) -o $(OUT) -p:DebugType=none --nologo -v quiet
+	@echo "built $(OUT)/berthd, $(OUT)/berth-shim and $(OUT)/berthctl"
 
 run: build
 	@./scripts/apt-ensure $(RUN_PACKAGES)

@@ -1,6 +1,7 @@
 using Berth.Core;
 using Berth.Core.Storage;
 using Berth.ImageService;
+using Berth.ImageService.Admin;
 using Berth.ImageService.Handlers;
 using Berth.ImageService.Images;
 using Berth.ImageService.Registry;
@@ -38,7 +39,8 @@ try
 {
     // Root, state and socket each belong to one berthd: a second one sharing any of them would take over
     // (or shut down as strays) the first one's shims.
-    daemonLock = new DaemonLock(Path.Combine(config.Root, "berthd.lock"), Path.Combine(config.State, "berthd.lock"), config.SocketPath + ".lock");
+    daemonLock = new DaemonLock(Path.Combine(config.Root, "berthd.lock"), Path.Combine(config.State, "berthd.lock"), config.SocketPath + ".lock",
+        config.AdminSocketPath + ".lock");
 }
 catch (InvalidOperationException error)
 {
@@ -51,6 +53,7 @@ using (daemonLock)
     Directory.CreateDirectory(config.State);
     // The lock is ours, so any socket file left at the path belongs to a berthd that died: replace it.
     File.Delete(config.SocketPath);
+    File.Delete(config.AdminSocketPath);
 
     var builder = WebApplication.CreateSlimBuilder();
     builder.Logging.ClearProviders();
@@ -80,6 +83,11 @@ using (daemonLock)
                 // Go clients before kubelet and crictl 1.31 send the socket path as :authority, which Kestrel refuses.
                 listen.Use(UnixSocketAuthorityRewriter.Middleware);
             }
+        });
+        kestrel.ListenUnixSocket(config.AdminSocketPath, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            listen.Use(AdminSocket.MarkConnection);
         });
         if (config.MetricsEndPoint is { } metrics)
         {
@@ -159,6 +167,10 @@ using (daemonLock)
         services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
     builder.Services.AddSingleton(services => new CriImageService(
         services.GetRequiredService<ImageManager>(), Path.Combine(config.Root, "containers")));
+    builder.Services.AddSingleton(services => new AdminImageService(services.GetRequiredService<ImageManager>()));
+    builder.Services.AddSingleton(services => new ImportDirectory(config.ImportDirectoryPath, services.GetRequiredService<ImageManager>(),
+        services.GetRequiredService<ImageStore>(), services.GetRequiredService<ILogger<ImportDirectory>>()));
+    builder.Services.AddHostedService<ImportDirectoryService>();
     builder.Services.AddSingleton(TimeProvider.System);
     builder.Services.AddSingleton<StreamingTokens>();
     builder.Services.AddSingleton<RemoteCommandSessions>();
@@ -175,7 +187,9 @@ using (daemonLock)
     var app = builder.Build();
     await app.Services.GetRequiredService<ImageManager>().RecoverAsync();
     await app.Services.GetRequiredService<RuntimeRecovery>().RecoverAsync();
+    app.Use(AdminSocket.KeepServicesApart);
     app.MapGrpcService<CriImageService>();
+    app.MapGrpcService<AdminImageService>();
     app.MapGrpcService<CriRuntimeService>();
     if (config.MetricsEndPoint is not null)
     {
@@ -185,8 +199,10 @@ using (daemonLock)
     {
         // Only root and the socket's group may talk to the runtime.
         File.SetUnixFileMode(config.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
-        app.Logger.LogInformation("berthd {Version} serving CRI on {Listen}, root {Root}, state {State}",
-            CriRuntimeService.RuntimeVersion, config.Listen, config.Root, config.State);
+        // The admin API changes the node's images outside kubelet's view: root alone.
+        File.SetUnixFileMode(config.AdminSocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        app.Logger.LogInformation("berthd {Version} serving CRI on {Listen}, the admin API on {AdminSocket}, root {Root}, state {State}",
+            CriRuntimeService.RuntimeVersion, config.Listen, config.AdminSocketPath, config.Root, config.State);
         app.Logger.LogInformation("cgroup driver {Driver}{Detail}", config.CgroupDriver,
             cgroupDriver is SystemdCgroupDriver systemd ? ": " + systemd.Description : "");
         // The socket serves from here on: a Type=notify unit (and kubelet ordered after it) may go on.
@@ -199,5 +215,6 @@ using (daemonLock)
     app.Services.GetRequiredService<ConfigReload>().Listen();
     await app.RunAsync();
     File.Delete(config.SocketPath);
+    File.Delete(config.AdminSocketPath);
 }
 return 0;

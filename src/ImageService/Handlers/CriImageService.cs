@@ -30,10 +30,8 @@ public sealed partial class CriImageService(ImageManager images, string containe
             Size = (ulong)named.Image.Size,
             Spec = new Cri.ImageSpec { Image = named.Image.Id },
         };
-        image.RepoTags.AddRange(named.Names.Where(name => !name.Name.Contains('@')).Select(name => name.Name));
-        image.RepoDigests.AddRange(named.Names
-            .Select(name => $"{ImageManager.RepositoryOf(name.Name)}@{name.RepoDigest}")
-            .Distinct(StringComparer.Ordinal));
+        image.RepoTags.AddRange(named.RepoTags());
+        image.RepoDigests.AddRange(named.RepoDigests());
         SetUser(image, named.Image.User);
         return image;
     }

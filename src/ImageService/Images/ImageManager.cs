@@ -17,7 +17,7 @@ namespace Berth.ImageService.Images;
 /// database: until then nothing of it is visible. Concurrent pulls of one image, or of images sharing a
 /// layer, share one download through the in-flight maps.
 /// </summary>
-public sealed class ImageManager
+public sealed partial class ImageManager
 {
     private const long MaxConfigBytes = 8 << 20;
     private readonly ImageStore _store;
@@ -64,25 +64,44 @@ public sealed class ImageManager
         await CollectGarbageAsync();
     }
 
-    public async Task<NamedImage> PullAsync(ImageReference reference, RegistryCredentials? credentials, CancellationToken ct)
+    /// <summary>Where every layer download in flight stands, for pull progress.</summary>
+    public PullProgressBoard Progress { get; } = new();
+
+    /// <summary>Pulls <paramref name="reference"/> (resolve, then <see cref="PullResolvedAsync"/>).</summary>
+    public async Task<NamedImage> PullAsync(ImageReference reference, RegistryCredentials? credentials, CancellationToken ct) =>
+        (await PullResolvedAsync(await ResolveAsync(reference, credentials, ct), ct)).Image;
+
+    /// <summary>Resolves a reference to the manifest of this node's platform: the first step of a pull.</summary>
+    /// <exception cref="RegistryException">The registry refused, or does not have the image.</exception>
+    public async Task<ResolvedImage> ResolveAsync(ImageReference reference, RegistryCredentials? credentials, CancellationToken ct)
     {
+        using var activity = Telemetry.Source.StartActivity("image.pull.resolve");
+        activity?.SetTag("image.reference", reference.ToString());
+        return await _registry.ResolveAsync(reference, credentials, ct);
+    }
+
+    /// <summary>
+    /// Fetches what a resolved image lacks, commits it, and names it after its reference: "repo:tag", or
+    /// "repo@digest" when pulled by digest alone. Nothing of the image is visible until it is all in place.
+    /// </summary>
+    public async Task<PulledImage> PullResolvedAsync(ResolvedImage resolved, CancellationToken ct)
+    {
+        var reference = resolved.Reference;
         using var activity = Telemetry.Source.StartActivity("image.pull");
         activity?.SetTag("image.reference", reference.ToString());
         var started = Stopwatch.GetTimestamp();
-
-        ResolvedImage resolved;
-        using (Telemetry.Source.StartActivity("image.pull.resolve"))
-        {
-            resolved = await _registry.ResolveAsync(reference, credentials, ct);
-        }
         var image = await Shared(_imagesInFlight, resolved.ManifestDigest, () => FetchAsync(resolved)).WaitAsync(ct);
 
         var name = reference.Tag is not null ? $"{reference.Repository}:{reference.Tag}" : $"{reference.Repository}@{resolved.RepoDigest}";
         _store.SetName(name, image.Id, resolved.RepoDigest);
         Telemetry.PullDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
         _logger.LogInformation("Pulled {Reference} as {ImageId}", reference, image.Id);
-        return _store.FindById(image.Id) ?? throw BerthException.Unavailable($"image {image.Id} was removed while it was being pulled; pull it again");
+        var named = _store.FindById(image.Id) ?? throw BerthException.Unavailable($"image {image.Id} was removed while it was being pulled; pull it again");
+        return new PulledImage(named, name, resolved.RepoDigest);
     }
+
+    /// <summary>Whether this node has the snapshot of the layer blob <paramref name="digest"/> already (through an image that has it).</summary>
+    public bool HasLayer(string digest) => _store.HasSnapshotOfBlob(digest);
 
     /// <summary>
     /// Fetches the config and every missing layer and records the image. Shared by every caller pulling
@@ -131,22 +150,23 @@ public sealed class ImageManager
         }
     }
 
+    /// <summary>Keeps the layers' snapshots (by diff ID) and blobs (by digest) from garbage collection until their image is committed.</summary>
     private void Pin(IEnumerable<LayerRecord> layers)
     {
-        foreach (var layer in layers)
+        foreach (var key in layers.SelectMany(layer => new[] { layer.DiffId, layer.Digest }))
         {
-            _pinnedByPulls.AddOrUpdate(layer.DiffId, 1, (_, count) => count + 1);
+            _pinnedByPulls.AddOrUpdate(key, 1, (_, count) => count + 1);
         }
     }
 
     private void Unpin(IEnumerable<LayerRecord> layers)
     {
-        foreach (var layer in layers)
+        foreach (var key in layers.SelectMany(layer => new[] { layer.DiffId, layer.Digest }))
         {
-            var remaining = _pinnedByPulls.AddOrUpdate(layer.DiffId, 0, (_, count) => count - 1);
+            var remaining = _pinnedByPulls.AddOrUpdate(key, 0, (_, count) => count - 1);
             if (remaining <= 0)
             {
-                _pinnedByPulls.TryRemove(new KeyValuePair<string, int>(layer.DiffId, remaining));
+                _pinnedByPulls.TryRemove(new KeyValuePair<string, int>(key, remaining));
             }
         }
     }
@@ -184,15 +204,27 @@ public sealed class ImageManager
 
     private async Task DownloadAndUnpackAsync(ResolvedImage resolved, LayerRecord layer, CancellationToken ct)
     {
-        await _downloadSlots.WaitAsync(ct);
+        var transfer = Progress.Begin(layer.Digest, layer.Size);
+        try
+        {
+            await _downloadSlots.WaitAsync(ct);
+        }
+        catch
+        {
+            Progress.End(layer.Digest, transfer);
+            throw;
+        }
+        transfer.MoveTo(TransferStage.Downloading);
         var workspace = _content.NewSnapshotWorkspace();
+        var blobFile = _content.NewTemporaryFile();
         try
         {
             using var activity = Telemetry.Source.StartActivity("image.pull.layer");
             activity?.SetTag("layer.digest", layer.Digest);
             activity?.SetTag("layer.size", layer.Size);
             var descriptor = new Registry.Descriptor(layer.MediaType, layer.Digest, layer.Size);
-            await using (var blob = await _registry.OpenBlobAsync(resolved, descriptor, ct))
+            await using (var copy = new FileStream(blobFile, FileMode.CreateNew, FileAccess.Write))
+            await using (var blob = new CountingReadStream(await _registry.OpenBlobAsync(resolved, descriptor, ct), transfer, copy))
             {
                 UnpackResult result;
                 try
@@ -209,6 +241,7 @@ public sealed class ImageManager
                 }
                 // Reading to the end makes the verifying stream check the blob's size and digest.
                 await blob.CopyToAsync(Stream.Null, ct);
+                transfer.MoveTo(TransferStage.Extracting);
                 if (result.DiffId != layer.DiffId)
                 {
                     throw new InvalidImageException($"layer {layer.Digest} unpacks to {result.DiffId}, but the image config says {layer.DiffId}");
@@ -216,17 +249,21 @@ public sealed class ImageManager
             }
             Telemetry.BytesPulled.Add(layer.Size);
             var (bytes, inodes) = DiskUsage.Measure(workspace);
+            // Verified by the registry stream as it was read: kept so the image can be saved and pushed as it came.
+            _content.CommitBlobFile(blobFile, layer.Digest);
             _content.CommitSnapshot(workspace, layer.DiffId);
             _store.RecordSnapshot(layer.DiffId, bytes, inodes);
         }
         catch
         {
             ContentStore.DeleteTree(workspace);
+            File.Delete(blobFile);
             throw;
         }
         finally
         {
             _downloadSlots.Release();
+            Progress.End(layer.Digest, transfer);
         }
     }
 
@@ -288,13 +325,15 @@ public sealed class ImageManager
     /// Removing a tag removes that tag, and the image with its last tag; removing by ID or digest removes
     /// the image with all its names (what kubelet's image garbage collection asks for).
     /// </summary>
-    public async Task<bool> RemoveAsync(string text, CancellationToken ct)
+    /// <returns>What went, or null when nothing matched <paramref name="text"/>.</returns>
+    public async Task<ImageRemoval?> RemoveAsync(string text, CancellationToken ct)
     {
         var image = Find(text);
         if (image is null)
         {
-            return false;
+            return null;
         }
+        ImageRemoval removal;
         await _commitLock.WaitAsync(ct);
         try
         {
@@ -303,11 +342,12 @@ public sealed class ImageManager
                 : null;
             if (tag is not null && image.Names.Any(name => name.Name == tag))
             {
-                _store.RemoveName(tag, image.Image.Id);
+                removal = new ImageRemoval(image.Image.Id, [tag], _store.RemoveName(tag, image.Image.Id));
             }
             else
             {
                 _store.Remove(image.Image.Id);
+                removal = new ImageRemoval(image.Image.Id, image.Names.Select(name => name.Name).ToList(), true);
             }
         }
         finally
@@ -315,8 +355,41 @@ public sealed class ImageManager
             _commitLock.Release();
         }
         await CollectGarbageAsync();
-        return true;
+        return removal;
     }
+
+    /// <summary>
+    /// Points the name <paramref name="target"/> at the image <paramref name="source"/> names (docker tag),
+    /// taking it from any image it named before. A local name has no repository digest: nothing in any
+    /// registry is known to hold the image under it until it is pushed there.
+    /// </summary>
+    /// <returns>The stored name ("docker.io/library/x:latest") and the image it names.</returns>
+    /// <exception cref="BerthException">NotFound when no image matches <paramref name="source"/>; InvalidArgument when <paramref name="target"/> is no reference or names a digest.</exception>
+    public async Task<ImageName> TagAsync(string source, string target, CancellationToken ct)
+    {
+        var reference = ImageReference.Parse(target);
+        if (reference.Digest is not null)
+        {
+            throw BerthException.InvalidArgument($"'{target}' names a digest; a tag is a name and a tag, such as repo:v1");
+        }
+        await _commitLock.WaitAsync(ct);
+        try
+        {
+            // Under the commit lock, so garbage collection cannot take the image between the lookup and the new name.
+            var image = Find(source) ?? throw BerthException.NotFound($"no image {source} on this node");
+            var name = $"{reference.Repository}:{reference.Tag}";
+            _store.SetName(name, image.Image.Id, LocalName);
+            _logger.LogInformation("Tagged {ImageId} as {Name}", image.Image.Id, name);
+            return new ImageName(name, image.Image.Id, LocalName);
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    /// <summary>The repository digest of a name given on this node (by tag), which no registry is known to serve.</summary>
+    public const string LocalName = "";
 
     /// <summary>Deletes snapshots and blobs that no image or container needs.</summary>
     public async Task CollectGarbageAsync()
@@ -335,7 +408,7 @@ public sealed class ImageManager
                 _logger.LogInformation("Collected snapshot {DiffId}", diffId);
             }
             var referenced = _store.ReferencedBlobs();
-            foreach (var digest in _content.Blobs().Where(digest => !referenced.Contains(digest)))
+            foreach (var digest in _content.Blobs().Where(digest => !referenced.Contains(digest) && !_pinnedByPulls.ContainsKey(digest)))
             {
                 _content.DeleteBlob(digest);
             }
@@ -369,6 +442,12 @@ public sealed class ImageManager
 
     private static readonly System.Buffers.SearchValues<char> HexDigits = System.Buffers.SearchValues.Create("0123456789abcdef");
 }
+
+/// <summary>What a removal took: the names, and the image itself when it went with them.</summary>
+public sealed record ImageRemoval(string ImageId, IReadOnlyList<string> Untagged, bool Deleted);
+
+/// <summary>A pulled image, the name the pull gave it, and the digest its reference resolved to in the registry.</summary>
+public sealed record PulledImage(NamedImage Image, string Name, string RepoDigest);
 
 public sealed record ImageFilesystemUsage(string Mountpoint, long UsedBytes, long InodesUsed);
 

@@ -15,7 +15,19 @@ public sealed record ImageRecord(
 public sealed record LayerRecord(string Digest, string MediaType, long Size, string DiffId);
 
 /// <summary>A name that keeps an image alive: "repo:tag", or "repo@sha256:..." when pulled by digest.</summary>
-public sealed record ImageName(string Name, string ImageId, string RepoDigest);
+/// <param name="RepoDigest">The digest the registry serves the image under in this name's repository; empty for a name given on this node (<see cref="ImageManager.LocalName"/>).</param>
+public sealed record ImageName(string Name, string ImageId, string RepoDigest)
+{
+    /// <summary>"repo@sha256:..." as CRI's repo_digests list it; null for a name given on this node.</summary>
+    public string? DigestReference => RepoDigest == ImageManager.LocalName ? null : $"{ImageManager.RepositoryOf(Name)}@{RepoDigest}";
+}
 
 /// <summary>An image with the names that point at it.</summary>
-public sealed record NamedImage(ImageRecord Image, IReadOnlyList<ImageName> Names);
+public sealed record NamedImage(ImageRecord Image, IReadOnlyList<ImageName> Names)
+{
+    /// <summary>Its "repo:tag" names.</summary>
+    public IEnumerable<string> RepoTags() => Names.Where(name => !name.Name.Contains('@')).Select(name => name.Name);
+
+    /// <summary>Its "repo@sha256:..." digest references, once each; names given on this node have none.</summary>
+    public IEnumerable<string> RepoDigests() => Names.Select(name => name.DigestReference).OfType<string>().Distinct(StringComparer.Ordinal);
+}

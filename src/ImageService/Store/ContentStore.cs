@@ -66,10 +66,31 @@ public sealed class ContentStore
         File.Move(temp, BlobPath(digest), overwrite: true);
     }
 
+    /// <summary>A path beside the blobs to write a blob to before <see cref="CommitBlobFile"/>; emptied at start-up.</summary>
+    public string NewTemporaryFile() => Path.Combine(BlobTemp, Guid.NewGuid().ToString("N"));
+
+    /// <summary>Moves a fully written and already verified file in as the blob <paramref name="digest"/>.</summary>
+    public void CommitBlobFile(string temporaryFile, string digest)
+    {
+        using (var file = new FileStream(temporaryFile, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temporaryFile, BlobPath(digest), overwrite: true);
+    }
+
     public void DeleteBlob(string digest) => File.Delete(BlobPath(digest));
 
     public IEnumerable<string> Blobs() =>
         Directory.EnumerateFiles(BlobDirectory).Select(path => "sha256:" + Path.GetFileName(path));
+
+    /// <summary>A fresh empty directory for work that must not outlive the operation (or a restart): the caller deletes it.</summary>
+    public string NewTemporaryDirectory()
+    {
+        var path = Path.Combine(BlobTemp, Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
 
     /// <summary>A fresh empty directory to unpack a layer into; <see cref="CommitSnapshot"/> moves it in place.</summary>
     public string NewSnapshotWorkspace()

@@ -39,7 +39,31 @@ public sealed class ImageStore(StateDatabase database)
             diff_id TEXT NOT NULL,
             PRIMARY KEY (holder, diff_id));
         """,
+        // Archives of the import directory already taken (or refused), by name, size and modification time.
+        """
+        CREATE TABLE imported_archives (
+            name TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            modified INTEGER NOT NULL,
+            result TEXT NOT NULL);
+        """,
     ]);
+
+    /// <summary>Whether the import directory's <paramref name="name"/> was taken (or refused) at this size and modification time.</summary>
+    public bool WasImported(string name, long size, long modified)
+    {
+        using var connection = database.Open();
+        return Scalar(connection, null, "SELECT count(*) FROM imported_archives WHERE name = $n AND size = $s AND modified = $m",
+            ("$n", name), ("$s", size), ("$m", modified)) > 0;
+    }
+
+    /// <summary>Records what became of an archive of the import directory, so it is not taken again.</summary>
+    public void RecordImport(string name, long size, long modified, string result)
+    {
+        using var connection = database.Open();
+        Run(connection, null, "INSERT OR REPLACE INTO imported_archives(name, size, modified, result) VALUES ($n, $s, $m, $r)",
+            ("$n", name), ("$s", size), ("$m", modified), ("$r", result));
+    }
 
     public IReadOnlyList<NamedImage> List() => Query("SELECT * FROM images ORDER BY pulled_at", null);
 
@@ -131,6 +155,15 @@ public sealed class ImageStore(StateDatabase database)
         return Scalar(connection, null, "SELECT count(*) FROM snapshots WHERE diff_id = $d", ("$d", diffId)) > 0;
     }
 
+    /// <summary>Whether a snapshot is in place for the layer blob <paramref name="digest"/> of some stored image.</summary>
+    public bool HasSnapshotOfBlob(string digest)
+    {
+        using var connection = database.Open();
+        return Scalar(connection, null,
+            "SELECT count(*) FROM image_layers JOIN snapshots ON snapshots.diff_id = image_layers.diff_id WHERE image_layers.digest = $d",
+            ("$d", digest)) > 0;
+    }
+
     public IReadOnlyList<(string DiffId, long Bytes, long Inodes)> Snapshots()
     {
         using var connection = database.Open();
@@ -153,9 +186,9 @@ public sealed class ImageStore(StateDatabase database)
           AND diff_id NOT IN (SELECT diff_id FROM snapshot_holds)
         """);
 
-    /// <summary>Digests of the blobs (manifests and configs) that images still need.</summary>
+    /// <summary>Digests of the blobs (manifests, configs and layers as pulled or loaded) that images still need.</summary>
     public IReadOnlySet<string> ReferencedBlobs() =>
-        Strings("SELECT id FROM images UNION SELECT manifest_digest FROM images").ToHashSet(StringComparer.Ordinal);
+        Strings("SELECT id FROM images UNION SELECT manifest_digest FROM images UNION SELECT digest FROM image_layers").ToHashSet(StringComparer.Ordinal);
 
     public void ForgetSnapshot(string diffId)
     {

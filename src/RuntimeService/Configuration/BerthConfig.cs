@@ -16,8 +16,20 @@ public sealed record BerthConfig
     /// <summary>Where the CRI gRPC server listens: unix://ABSOLUTE-PATH.</summary>
     public string Listen { get; set; } = "unix:///run/berth/berth.sock";
 
+    /// <summary>
+    /// Where the admin API (berth.admin.v1, for berthctl) listens: unix://ABSOLUTE-PATH; by default admin.sock in
+    /// <see cref="State"/>. The socket is root's alone (mode 0600): it can change the node's images.
+    /// </summary>
+    public string? AdminListen { get; set; }
+
     /// <summary>Persistent state: database, content store, snapshots, writable layers.</summary>
     public string Root { get; set; } = "/var/lib/berth";
+
+    /// <summary>
+    /// Image archives (docker-archive or OCI layout tars, plain or gzip) dropped here are loaded at start and when
+    /// they appear, once each, as k3s's agent/images does for air-gapped nodes; by default import/ under <see cref="Root"/>.
+    /// </summary>
+    public string? ImportDirectory { get; set; }
 
     /// <summary>Runtime state that a reboot clears: bundles, shim sockets, namespace pins.</summary>
     public string State { get; set; } = "/run/berth";
@@ -78,6 +90,10 @@ public sealed record BerthConfig
     /// <summary><see cref="CgroupDriver"/> as the planners name it (validated by <see cref="ConfigLoader.Validate"/>).</summary>
     [JsonIgnore]
     public CgroupDriverKind CgroupDriverKind => CgroupDriver == "systemd" ? CgroupDriverKind.Systemd : CgroupDriverKind.Cgroupfs;
+
+    public string ImportDirectoryPath => ImportDirectory ?? Path.Combine(Root, "import");
+
+    public string AdminSocketPath => AdminListen is null ? Path.Combine(State, "admin.sock") : AdminListen["unix://".Length..];
 
     public IPEndPoint? MetricsEndPoint => MetricsAddress is null ? null : IPEndPoint.Parse(MetricsAddress);
 }

@@ -145,7 +145,19 @@ public static class ConfigLoader
         {
             throw new ConfigException($"listen: '{config.Listen}' must be unix:// followed by an absolute socket path");
         }
+        if (config.AdminListen is { } admin && !admin.StartsWith("unix:///", StringComparison.Ordinal))
+        {
+            throw new ConfigException($"adminListen: '{admin}' must be unix:// followed by an absolute socket path");
+        }
+        if (config.AdminSocketPath == config.SocketPath)
+        {
+            throw new ConfigException("adminListen: the admin socket cannot be the CRI socket (listen)");
+        }
         RequireAbsolute("root", config.Root);
+        if (config.ImportDirectory is { } import)
+        {
+            RequireAbsolute("importDirectory", import);
+        }
         RequireAbsolute("state", config.State);
         RequireAbsolute("seccompProfileRoot", config.SeccompProfileRoot);
         if (config.MetricsAddress is { } metrics &&

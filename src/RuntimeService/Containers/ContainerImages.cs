@@ -18,9 +18,7 @@ public sealed class ContainerImages(ImageManager images, ImageStore store) : ICo
         // overlayfs takes the topmost layer first.
         var lowerDirs = record.Layers.Select(layer => images.Content.SnapshotPath(layer.DiffId)).Reverse().ToList();
         var accounts = new ImageAccounts(TopmostFile(lowerDirs, "etc/passwd"), TopmostFile(lowerDirs, "etc/group"));
-        string imageRef = found.Names.FirstOrDefault() is { } name
-            ? $"{ImageManager.RepositoryOf(name.Name)}@{name.RepoDigest}"
-            : record.Id;
+        string imageRef = found.RepoDigests().FirstOrDefault() ?? record.Id;
         return new ImageForContainer(record.Id, imageRef, new ContainerImage(config, lowerDirs, accounts),
             record.Layers.Select(layer => layer.DiffId).ToList());
     }

@@ -8,12 +8,15 @@ using Grpc.Core.Interceptors;
 namespace Berth.RuntimeService.Hosting;
 
 /// <summary>
-/// Wraps every CRI call: a trace span, a latency measurement, the check of every string of the request
-/// (<see cref="RequestValidator"/>, before any handler runs), and the one place where domain exceptions
-/// become gRPC statuses, through <see cref="ErrorTable"/> (handlers stay free of try/catch).
+/// Wraps every call of both sockets' services: a trace span, a latency measurement, for CRI the check of every
+/// string of the request (<see cref="RequestValidator"/>, before any handler runs; the admin API's few strings
+/// are references and names its handlers parse), and the one place where domain exceptions become gRPC
+/// statuses, through <see cref="ErrorTable"/> (handlers stay free of try/catch).
 /// </summary>
 public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Interceptor
 {
+    private const string CriMethodPrefix = "/runtime.v1.";
+
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -22,7 +25,7 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         var code = StatusCode.OK;
         try
         {
-            Validate(request);
+            Validate(request, context);
             return await continuation(request, context);
         }
         catch (Exception error)
@@ -48,7 +51,7 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         using var activity = Telemetry.Source.StartActivity(context.Method, ActivityKind.Server);
         try
         {
-            Validate(request);
+            Validate(request, context);
             await continuation(request, responseStream, context);
         }
         catch (Exception error)
@@ -60,9 +63,26 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         }
     }
 
-    private static void Validate<TRequest>(TRequest request)
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
     {
-        if (request is IMessage message)
+        using var activity = Telemetry.Source.StartActivity(context.Method, ActivityKind.Server);
+        try
+        {
+            return await continuation(requestStream, context);
+        }
+        catch (Exception error)
+        {
+            var mapped = ErrorTable.ToRpcException(error, context.Method);
+            activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
+            Log(context.Method, mapped, error);
+            throw mapped;
+        }
+    }
+
+    private static void Validate<TRequest>(TRequest request, ServerCallContext context)
+    {
+        if (request is IMessage message && context.Method.StartsWith(CriMethodPrefix, StringComparison.Ordinal))
         {
             RequestValidator.Validate(message);
         }

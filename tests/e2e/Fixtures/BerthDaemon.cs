@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Berth.Api.Cri;
@@ -22,6 +21,7 @@ public sealed class BerthDaemon : IAsyncDisposable
     private readonly IReadOnlyList<string> _launcher;
     private ChildProcess? _process;
     private GrpcChannel? _channel;
+    private GrpcChannel? _adminChannel;
 
     private BerthDaemon(DirectoryInfo directory, IReadOnlyList<string> launcher)
     {
@@ -40,6 +40,9 @@ public sealed class BerthDaemon : IAsyncDisposable
 
     public string SocketPath => Path.Combine(_directory.FullName, "berth.sock");
 
+    /// <summary>The admin API's socket: berthd's default, admin.sock in its state directory.</summary>
+    public string AdminSocketPath => Path.Combine(State, "admin.sock");
+
     public string ConfigPath => Path.Combine(_directory.FullName, "config.json");
 
     /// <summary>The temporary directory holding everything above; a test may put its own files (log directories) here.</summary>
@@ -48,6 +51,9 @@ public sealed class BerthDaemon : IAsyncDisposable
     public ImageService.ImageServiceClient Images { get; private set; } = null!;
 
     public RuntimeService.RuntimeServiceClient Runtime { get; private set; } = null!;
+
+    /// <summary>berth.admin.v1 on the admin socket, as berthctl calls it.</summary>
+    public Berth.Api.Admin.Images.ImagesClient Admin { get; private set; } = null!;
 
     /// <summary>Calls on the daemon's channel that the generated clients do not shape: any method, messages built from descriptors.</summary>
     public CallInvoker CallInvoker => (_channel ?? throw new InvalidOperationException("berthd is not running")).CreateCallInvoker();
@@ -195,6 +201,8 @@ public sealed class BerthDaemon : IAsyncDisposable
         _channel = CreateChannel(SocketPath);
         Images = new ImageService.ImageServiceClient(_channel);
         Runtime = new RuntimeService.RuntimeServiceClient(_channel);
+        _adminChannel = CreateChannel(AdminSocketPath);
+        Admin = new Berth.Api.Admin.Images.ImagesClient(_adminChannel);
         await _process.WaitUntilReadyAsync("berthd", StartTimeout, AnswersVersionAsync);
     }
 
@@ -211,36 +219,17 @@ public sealed class BerthDaemon : IAsyncDisposable
 
     private async Task CloseChannelAsync()
     {
-        if (_channel is { } channel)
+        foreach (var channel in new[] { _channel, _adminChannel }.OfType<GrpcChannel>())
         {
-            _channel = null;
             await channel.ShutdownAsync();
             channel.Dispose();
         }
+        _channel = null;
+        _adminChannel = null;
     }
 
     /// <summary>gRPC over the unix socket: HTTP/2 without TLS, every connection dialled to the socket whatever the URL says.</summary>
-    internal static GrpcChannel CreateChannel(string socketPath)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellation) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellation);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
-    }
+    public static GrpcChannel CreateChannel(string socketPath) => Berth.Api.Admin.UnixSocketChannel.Create(socketPath);
 
     /// <summary>The berthd binary under test: BERTH_BIN, else out/berthd of the repository.</summary>
     public static string ProgramPath()

@@ -43,6 +43,52 @@ public sealed class ImageBuilder(RegistryServer registry) : IDisposable
 
     public void Dispose() => Client.Dispose();
 
+    /// <summary>
+    /// A docker-archive as docker save (before 25) writes it: each config as HEX.json, each layer as an uncompressed
+    /// DIFFHEX/layer.tar, and manifest.json listing them with each image's tags; gzip-compressed as a whole if asked.
+    /// </summary>
+    /// <returns>The archive and each image's ID (its config digest), in order.</returns>
+    public static (byte[] Archive, IReadOnlyList<string> Ids) DockerArchive(IReadOnlyList<(ImageSpec Image, string[] Tags)> images, bool gzip = false)
+    {
+        var members = new List<(string Name, byte[] Content)>();
+        var manifest = new JsonArray();
+        var ids = new List<string>();
+        foreach (var (image, tags) in images)
+        {
+            var layers = image.Layers.Select(layer => layer.Build()).ToList();
+            var config = Serialize(ConfigJson(image, layers));
+            var id = Digests.Sha256(config);
+            ids.Add(id);
+            members.Add(($"{id[7..]}.json", config));
+            foreach (var layer in layers.Where(layer => members.All(member => member.Name != $"{layer.DiffId[7..]}/layer.tar")))
+            {
+                members.Add(($"{layer.DiffId[7..]}/layer.tar", layer.Tar));
+            }
+            manifest.Add(new JsonObject
+            {
+                ["Config"] = $"{id[7..]}.json",
+                ["RepoTags"] = Strings(tags),
+                ["Layers"] = Strings(layers.Select(layer => $"{layer.DiffId[7..]}/layer.tar").ToList()),
+            });
+        }
+        members.Add(("manifest.json", Serialize(manifest)));
+        return (Tar(members, gzip), ids);
+    }
+
+    private static byte[] Tar(IEnumerable<(string Name, byte[] Content)> members, bool gzip)
+    {
+        using var buffer = new MemoryStream();
+        using (var compressed = gzip ? new System.IO.Compression.GZipStream(buffer, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true) : null)
+        {
+            using var writer = new System.Formats.Tar.TarWriter(compressed ?? (Stream)buffer, System.Formats.Tar.TarEntryFormat.Pax, leaveOpen: true);
+            foreach (var (name, content) in members)
+            {
+                writer.WriteEntry(new System.Formats.Tar.PaxTarEntry(System.Formats.Tar.TarEntryType.RegularFile, name) { DataStream = new MemoryStream(content) });
+            }
+        }
+        return buffer.ToArray();
+    }
+
     /// <summary>Pushes the layers, the config and the manifest: by tag, or by its own digest when <paramref name="reference"/> is null.</summary>
     private async Task<PushedManifest> PushManifestAsync(string repository, string? reference, ImageSpec image, ManifestFormat format)
     {

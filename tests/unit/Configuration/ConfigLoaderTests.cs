@@ -15,6 +15,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal("/var/lib/berth", config.Root);
         Assert.Equal("/run/berth", config.State);
         Assert.Equal("/run/berth/berth.sock", config.SocketPath);
+        Assert.Equal("/run/berth/admin.sock", config.AdminSocketPath);
         Assert.Equal(3, config.MaxConcurrentDownloads);
         Assert.True(config.RewriteSocketAuthority);
         Assert.Equal("cgroupfs", config.CgroupDriver);
@@ -44,6 +45,16 @@ public sealed class ConfigLoaderTests
     {
         var error = Assert.Throws<ConfigException>(() => ConfigLoader.Validate(Parse(json)));
         Assert.Contains(key, error.Message);
+    }
+
+    [Theory]
+    [InlineData("""{"adminListen": "/run/admin.sock"}""", "adminListen: '/run/admin.sock' must be unix://")]
+    [InlineData("""{"adminListen": "unix:///run/berth/berth.sock"}""", "adminListen: the admin socket cannot be the CRI socket")]
+    public void AnAdminSocketThatIsNoOtherUnixSocketIsRefused(string json, string message)
+    {
+        var error = Assert.Throws<ConfigException>(() => ConfigLoader.Validate(Parse(json)));
+        Assert.StartsWith(message, error.Message);
+        Assert.Equal("/srv/admin.sock", Parse("""{"adminListen": "unix:///srv/admin.sock"}""").AdminSocketPath);
     }
 
     [Fact]

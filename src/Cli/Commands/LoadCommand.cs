@@ -1,0 +1,60 @@
+using System.CommandLine;
+using Berth.Api.Admin;
+using Google.Protobuf;
+
+namespace Berth.Cli.Commands;
+
+/// <summary>berthctl load [-i FILE]: the images of a docker-archive or OCI layout tar (gzip too), from a file or stdin, as docker load.</summary>
+internal static class LoadCommand
+{
+    private const int ChunkBytes = 1 << 20;
+
+    public static Command Create(Option<string?> address)
+    {
+        var input = new Option<string?>("--input", "-i") { Description = "the archive (default: stdin)" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "print nothing" };
+        var command = new Command("load", "Load images from a docker-archive or OCI image layout tar, plain or gzip") { input, quiet };
+        command.SetBody(address, async (result, admin, ct) =>
+        {
+            Stream archive;
+            try
+            {
+                archive = result.GetValue(input) is { } path ? File.OpenRead(path) : Console.OpenStandardInput();
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException(error.Message);
+            }
+            await using (archive)
+            {
+                using var call = admin.Images.Load(cancellationToken: ct);
+                var buffer = new byte[ChunkBytes];
+                int read;
+                try
+                {
+                    while ((read = await archive.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct)) > 0)
+                    {
+                        await call.RequestStream.WriteAsync(new LoadChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, ct);
+                    }
+                    await call.RequestStream.CompleteAsync();
+                }
+                catch (Exception error) when (error is Grpc.Core.RpcException or InvalidOperationException && !ct.IsCancellationRequested)
+                {
+                    // berthd refused the archive before its end: its answer (awaited below) says why.
+                }
+                var loaded = await call;
+                if (!result.GetValue(quiet))
+                {
+                    foreach (var image in loaded.Images)
+                    {
+                        Console.WriteLine(image.RepoTags.Count == 0
+                            ? $"Loaded image ID: {image.Id}"
+                            : string.Join('\n', image.RepoTags.Select(tag => $"Loaded image: {tag}")));
+                    }
+                }
+            }
+            return 0;
+        });
+        return command;
+    }
+}

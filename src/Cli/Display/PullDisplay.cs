@@ -1,0 +1,161 @@
+using Berth.Api.Admin;
+
+namespace Berth.Cli.Display;
+
+/// <summary>
+/// What berthctl pull shows of a pull's progress stream: <see cref="TerminalPullDisplay"/> redraws one line per
+/// layer in place, <see cref="PlainPullDisplay"/> writes a line per change of phase for logs and pipes, and
+/// <see cref="QuietPullDisplay"/> only the name (docker pull --quiet).
+/// </summary>
+internal abstract class PullDisplay(TextWriter output)
+{
+    protected TextWriter Output { get; } = output;
+
+    public abstract void Started(PullStarted started);
+
+    public abstract void Layer(LayerProgress layer);
+
+    public virtual void Done(PullDone done)
+    {
+        Output.WriteLine($"Digest: {done.RepoDigest}");
+        Output.WriteLine($"Image: {done.ImageId}");
+        Output.WriteLine(done.Name);
+    }
+
+    /// <summary>The short layer name docker shows: 12 hex digits of the blob digest.</summary>
+    protected static string ShortDigest(string digest)
+    {
+        var hex = digest.IndexOf(':') is var colon and >= 0 ? digest[(colon + 1)..] : digest;
+        return hex.Length > 12 ? hex[..12] : hex;
+    }
+
+    protected static string PhaseText(LayerPhase phase) => phase switch
+    {
+        LayerPhase.Waiting => "Waiting",
+        LayerPhase.Downloading => "Downloading",
+        LayerPhase.Extracting => "Extracting",
+        LayerPhase.Done => "Pull complete",
+        LayerPhase.AlreadyExists => "Already exists",
+        _ => phase.ToString(),
+    };
+}
+
+/// <summary>docker pull --quiet: nothing but the image's name at the end.</summary>
+internal sealed class QuietPullDisplay(TextWriter output) : PullDisplay(output)
+{
+    public override void Started(PullStarted started)
+    {
+    }
+
+    public override void Layer(LayerProgress layer)
+    {
+    }
+
+    public override void Done(PullDone done) => Output.WriteLine(done.Name);
+}
+
+/// <summary>A line when a layer changes phase: readable in a log, where redrawing would be noise.</summary>
+internal sealed class PlainPullDisplay(TextWriter output) : PullDisplay(output)
+{
+    private readonly Dictionary<string, LayerPhase> _phases = new(StringComparer.Ordinal);
+
+    public override void Started(PullStarted started)
+    {
+        Output.WriteLine($"Pulling {started.Reference} ({started.Layers.Count} layers)");
+        foreach (var layer in started.Layers)
+        {
+            Layer(layer);
+        }
+    }
+
+    public override void Layer(LayerProgress layer)
+    {
+        if (_phases.TryGetValue(layer.Digest, out var phase) && phase == layer.Phase)
+        {
+            return;
+        }
+        _phases[layer.Digest] = layer.Phase;
+        var size = layer.Phase is LayerPhase.Waiting or LayerPhase.Downloading or LayerPhase.AlreadyExists ? " " + ByteSize.Format(layer.Total) : "";
+        Output.WriteLine($"{ShortDigest(layer.Digest)}: {PhaseText(layer.Phase)}{size}");
+    }
+}
+
+/// <summary>
+/// One line per layer, redrawn in place at each event with ANSI cursor movement, as docker pull draws it:
+/// phase, a bar, bytes of total and the rate while downloading.
+/// </summary>
+internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock) : PullDisplay(output)
+{
+    private const int BarWidth = 40;
+    private readonly List<LayerLine> _lines = [];
+    private bool _drawn;
+
+    public override void Started(PullStarted started)
+    {
+        Output.WriteLine($"Pulling {started.Reference}");
+        foreach (var layer in started.Layers)
+        {
+            _lines.Add(new LayerLine(layer.Digest) { Progress = layer });
+        }
+        Redraw();
+    }
+
+    public override void Layer(LayerProgress layer)
+    {
+        foreach (var line in _lines.Where(line => line.Digest == layer.Digest))
+        {
+            if (layer.Phase == LayerPhase.Downloading && line.DownloadStarted is null)
+            {
+                line.DownloadStarted = (clock.GetTimestamp(), layer.Bytes);
+            }
+            line.Progress = layer;
+        }
+        Redraw();
+    }
+
+    private void Redraw()
+    {
+        if (_drawn && _lines.Count > 0)
+        {
+            // Back to the first layer line, then each line cleared and written again.
+            Output.Write($"\u001b[{_lines.Count}A");
+        }
+        foreach (var line in _lines)
+        {
+            Output.Write("\u001b[2K");
+            Output.WriteLine(Render(line));
+        }
+        _drawn = true;
+        Output.Flush();
+    }
+
+    private string Render(LayerLine line)
+    {
+        var layer = line.Progress;
+        var text = $"{ShortDigest(line.Digest)}: {PhaseText(layer.Phase)}";
+        if (layer.Phase is not (LayerPhase.Downloading or LayerPhase.Extracting))
+        {
+            return text;
+        }
+        text = text.PadRight(27);
+        var filled = layer.Total > 0 ? (int)(BarWidth * Math.Clamp(layer.Bytes, 0, layer.Total) / layer.Total) : BarWidth;
+        var bar = filled >= BarWidth ? new string('=', BarWidth) : new string('=', filled) + ">" + new string(' ', BarWidth - filled - 1);
+        text += $" [{bar}] {ByteSize.Format(layer.Bytes)}/{ByteSize.Format(layer.Total)}";
+        if (layer.Phase == LayerPhase.Downloading && line.DownloadStarted is var (since, fromBytes))
+        {
+            var seconds = clock.GetElapsedTime(since).TotalSeconds;
+            if (seconds > 0.2)
+            {
+                text += $" {ByteSize.Format((layer.Bytes - fromBytes) / seconds)}/s";
+            }
+        }
+        return text;
+    }
+
+    private sealed class LayerLine(string digest)
+    {
+        public string Digest { get; } = digest;
+        public required LayerProgress Progress { get; set; }
+        public (long Timestamp, long Bytes)? DownloadStarted { get; set; }
+    }
+}

@@ -1,0 +1,79 @@
+using Berth.Core.Errors;
+using Berth.ImageService.Store;
+using Microsoft.Extensions.Logging;
+
+namespace Berth.ImageService.Images;
+
+/// <summary>
+/// The air-gapped node's way in, as k3s's agent/images: image archives (anything <see cref="ImageManager.LoadAsync"/>
+/// reads) dropped in a directory are loaded at start and when they appear, then recorded by name, size and
+/// modification time so they are never loaded twice (a file replaced by another is taken again). The directory
+/// is polled: a file is taken once its size and time held still for one interval, so a copy in progress is not
+/// read half written (a rename into the directory is taken at the next poll). An archive that cannot be loaded is
+/// logged and recorded too, so it is not retried until it changes.
+/// </summary>
+public sealed class ImportDirectory(string path, ImageManager images, ImageStore store, ILogger<ImportDirectory> logger)
+{
+    /// <summary>How often the directory is read.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+
+    private readonly Dictionary<string, (long Size, long Modified)> _seen = new(StringComparer.Ordinal);
+
+    public string Path { get; } = path;
+
+    /// <summary>Loads what is there at start (without waiting for files to hold still: nothing writes them before berthd runs), then polls until <paramref name="ct"/>.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path);
+        await ScanAsync(requireStable: false, ct);
+        using var timer = new PeriodicTimer(PollInterval);
+        while (await timer.WaitForNextTickAsync(ct))
+        {
+            await ScanAsync(requireStable: true, ct);
+        }
+    }
+
+    private async Task ScanAsync(bool requireStable, CancellationToken ct)
+    {
+        IEnumerable<FileInfo> files;
+        try
+        {
+            files = new DirectoryInfo(Path).EnumerateFiles().Where(file => !file.Name.StartsWith('.')).OrderBy(file => file.Name, StringComparer.Ordinal).ToList();
+        }
+        catch (IOException error)
+        {
+            logger.LogWarning("Cannot read the import directory {Path}: {Message}", Path, error.Message);
+            return;
+        }
+        foreach (var file in files)
+        {
+            var state = (file.Length, file.LastWriteTimeUtc.Ticks);
+            var stable = _seen.TryGetValue(file.Name, out var before) && before == state;
+            _seen[file.Name] = state;
+            if ((requireStable && !stable) || store.WasImported(file.Name, state.Length, state.Ticks))
+            {
+                continue;
+            }
+            await ImportAsync(file, state, ct);
+        }
+    }
+
+    private async Task ImportAsync(FileInfo file, (long Size, long Modified) state, CancellationToken ct)
+    {
+        string result;
+        try
+        {
+            await using var archive = file.OpenRead();
+            var loaded = await images.LoadAsync(archive, ct);
+            result = "loaded " + string.Join(", ", loaded.Select(image => image.Image.Id));
+            logger.LogInformation("Imported {File}: {Images}", file.FullName,
+                string.Join(", ", loaded.Select(image => image.Names.Count == 0 ? image.Image.Id : string.Join(" ", image.Names.Select(name => name.Name)))));
+        }
+        catch (Exception error) when (error is BerthException or IOException or UnauthorizedAccessException)
+        {
+            result = "refused: " + error.Message;
+            logger.LogError("Cannot import {File}: {Message}", file.FullName, error.Message);
+        }
+        store.RecordImport(file.Name, state.Size, state.Modified, result);
+    }
+}

@@ -1,0 +1,60 @@
+using Berth.Tests.E2e.Fixtures;
+using static Berth.Tests.E2e.Images.ImageTestSupport;
+
+namespace Berth.Tests.E2e.Admin;
+
+/// <summary>The air-gapped way in: archives dropped in berthd's import directory become images crictl lists, once each.</summary>
+public sealed class ImportDirectoryTests
+{
+    private static readonly TimeSpan PickUpLimit = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan ImportDirectoryPoll = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task AnArchiveDroppedInTheImportDirectoryBecomesAnImageOnceEvenAcrossRestarts()
+    {
+        var (archive, ids) = ImageBuilder.DockerArchive([(BusyboxImage(), ["airgap/app:v1"])], gzip: true);
+        await using var berth = await BerthDaemon.StartAsync();
+        var import = Path.Combine(berth.Root, "import");
+        Assert.True(Directory.Exists(import), "berthd makes its import directory");
+
+        // As an operator copies it in: written under a hidden name, renamed into place.
+        await File.WriteAllBytesAsync(Path.Combine(import, ".app.tar.gz.partial"), archive);
+        File.Move(Path.Combine(import, ".app.tar.gz.partial"), Path.Combine(import, "app.tar.gz"));
+
+        var image = await WaitForImageAsync(berth, ids[0]);
+        Assert.Equal(["docker.io/airgap/app:v1"], image.RepoTags);
+
+        // Removed by the operator, it does not come back at the next start: the archive was taken once.
+        await berth.Images.RemoveImageAsync(new Api.Cri.RemoveImageRequest { Image = new Api.Cri.ImageSpec { Image = ids[0] } });
+        await berth.RestartAsync();
+        await Task.Delay(ImportDirectoryPoll * 3);
+        Assert.Empty(await berth.ListAsync());
+
+        // A broken archive is refused and logged; the rest of the directory is still taken at start.
+        await berth.StopAsync();
+        var (other, otherIds) = ImageBuilder.DockerArchive([(BusyboxImage(new LayerBuilder().File("x.txt", "x")), ["airgap/other:v1"])]);
+        await File.WriteAllBytesAsync(Path.Combine(import, "broken.tar"), other[..(other.Length / 3)]);
+        await File.WriteAllBytesAsync(Path.Combine(import, "other.tar"), other);
+        await berth.RestartAsync();
+        Assert.Equal(["docker.io/airgap/other:v1"], (await WaitForImageAsync(berth, otherIds[0])).RepoTags);
+        Assert.Contains(berth.OutputTail(200).Split('\n'), line => line.Contains("Cannot import") && line.Contains("broken.tar"));
+        Assert.Empty(Leftovers(berth));
+    }
+
+    private static async Task<Api.Cri.Image> WaitForImageAsync(BerthDaemon berth, string id)
+    {
+        var deadline = DateTime.UtcNow + PickUpLimit;
+        while (true)
+        {
+            if ((await berth.ListAsync()).FirstOrDefault(image => image.Id == id) is { } image)
+            {
+                return image;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{id} was not imported within {PickUpLimit}\n{berth.OutputTail()}");
+            }
+            await Task.Delay(100);
+        }
+    }
+}
