@@ -40,6 +40,12 @@ public sealed record BerthConfig
     /// <summary>A pull whose download receives no byte for this long fails instead of hanging.</summary>
     public int PullProgressTimeoutSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// Seconds between two samples of every container's and pod's usage (containerd's stats_collect_period,
+    /// 10 s): List*Stats answer from the last two, and usage_nano_cores is the CPU rate between them.
+    /// </summary>
+    public int StatsCollectPeriodSeconds { get; set; } = 10;
+
     /// <summary>Block I/O weight and per-device throttles for every container; pod annotations blkio.berth.io/* override them.</summary>
     public BlockIoDefaults BlockIo { get; set; } = new();
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Berth.Api.Shim.Cgroups;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Specs;
+using Berth.RuntimeService.Stats;
 
 namespace Berth.RuntimeService.Node;
 
@@ -12,6 +13,12 @@ public sealed class NodeOperations : INodeOperations
     private const int DrainAttempts = 50;
 
     private readonly Lazy<CgroupLayout> _cgroups = new(() => CgroupLayout.Detect(null));
+    private readonly Lazy<CgroupUsageReader> _usage;
+
+    public NodeOperations()
+    {
+        _usage = new(() => new CgroupUsageReader(_cgroups.Value));
+    }
 
     public void MountTmpfs(string path, string options)
     {
@@ -147,6 +154,55 @@ public sealed class NodeOperations : INodeOperations
             throw BerthException.FailedPrecondition($"opening a socket in the pod's network namespace {networkNamespace}: {failure.Message}", failure);
         }
         return new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(fd, ownsHandle: true));
+    }
+
+    public CgroupUsage? ReadCgroupUsage(string cgroupPath)
+    {
+        var reader = _usage.Value;
+        // One reader, one buffer: a read takes microseconds, so callers take turns.
+        lock (reader)
+        {
+            return reader.Read(cgroupPath);
+        }
+    }
+
+    public IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<string> networkNamespaces)
+    {
+        var counters = new IReadOnlyList<InterfaceCounters>?[networkNamespaces.Count];
+        if (networkNamespaces.Count == 0)
+        {
+            return counters;
+        }
+        // setns(2) moves only the calling thread: a thread of its own, never a pool thread, that ends here in
+        // whatever namespace it entered last. /proc/thread-self/net is this thread's netns (/proc/net is the process's).
+        var thread = new Thread(() =>
+        {
+            for (int i = 0; i < networkNamespaces.Count; i++)
+            {
+                int ns = -1;
+                try
+                {
+                    ns = Interop.Sys.Open(networkNamespaces[i], Interop.Sys.O_RDONLY);
+                    Interop.Sys.SetNs(ns, Interop.Sys.CLONE_NEWNET, networkNamespaces[i]);
+                    counters[i] = InterfaceCounters.ParseNetDev(File.ReadAllText("/proc/thread-self/net/dev"));
+                }
+                catch (Exception error) when (error is ErrnoException or IOException)
+                {
+                    counters[i] = null;
+                }
+                finally
+                {
+                    Interop.Sys.Close(ns);
+                }
+            }
+        }, maxStackSize: 256 * 1024)
+        {
+            IsBackground = true,
+            Name = "netns counters",
+        };
+        thread.Start();
+        thread.Join();
+        return counters;
     }
 
     private IReadOnlyList<string> Directories(string cgroupPath) => _cgroups.Value.Directories(cgroupPath);
