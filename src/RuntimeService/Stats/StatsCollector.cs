@@ -6,6 +6,7 @@ using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Pods;
+using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 
 namespace Berth.RuntimeService.Stats;
@@ -16,7 +17,15 @@ namespace Berth.RuntimeService.Stats;
 /// List*Stats over hundreds of containers answers from memory and never waits on a shim: berthd reads
 /// the cgroup files, writable layers and pod netns counters itself (the shims have no stats request,
 /// on purpose: fanning out to every shim per call is what containerd #7246 and CRI-O #6147 suffered).
-/// A container or pod not sampled yet (created since the last pass) is sampled on demand.
+/// A container or pod not sampled yet (created since the last pass) is sampled on demand; a container
+/// still being created is sampled but not kept, since its cgroup may not be there yet.
+/// <para>
+/// A read also asks for a pass soon after it (at most one every <see cref="MinimumSpacing"/>, and
+/// never while it is answered): two reads a second apart, as <c>crictl stats</c> and <c>statsp</c>
+/// make them to compute a CPU percentage from usage_core_nano_seconds, then see two samples with
+/// different timestamps instead of the same one (crictl's "cpu stat is not updated during sample").
+/// containerd and CRI-O without a stats period read every cgroup on every call instead.
+/// </para>
 /// </summary>
 public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations node, RuntimePaths paths, BerthConfig config, ILogger<StatsCollector> logger)
     : BackgroundService
@@ -24,7 +33,12 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
     private readonly ConcurrentDictionary<string, SamplePair<ContainerSample>> _containers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SamplePair<PodSample>> _pods = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _pass = new(1, 1);
+    private readonly SemaphoreSlim _wake = new(0);
+    private int _wakeRequested;
     private long _lastPassEnded = Stopwatch.GetTimestamp();
+
+    /// <summary>The least time between the start of two passes when reads ask for them: half of crictl's one-second sample, so the pass a read asks for lands before the next read.</summary>
+    public static readonly TimeSpan MinimumSpacing = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The sampling period.</summary>
     public TimeSpan Period { get; } = TimeSpan.FromSeconds(config.StatsCollectPeriodSeconds);
@@ -36,12 +50,21 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
     public double LagSeconds => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastPassEnded)).TotalSeconds;
 
     /// <summary>The container's last two samples; a container never sampled is sampled now.</summary>
-    public SamplePair<ContainerSample> Of(Container container) =>
-        _containers.GetOrAdd(container.Id, static (_, state) => new SamplePair<ContainerSample>(state.Self.Sample(state.Container), null), (Self: this, Container: container));
+    public SamplePair<ContainerSample> Of(Container container)
+    {
+        RequestPass();
+        if (container.State.Status == ProcessStatus.Creating)
+        {
+            // Its shim may not have made the cgroup yet: a sample now is not kept, lest it stand for a period.
+            return new SamplePair<ContainerSample>(Sample(container), null);
+        }
+        return _containers.GetOrAdd(container.Id, static (_, state) => new SamplePair<ContainerSample>(state.Self.Sample(state.Container), null), (Self: this, Container: container));
+    }
 
     /// <summary>The pod's last two samples; a pod never sampled is sampled now.</summary>
     public SamplePair<PodSample> Of(Sandbox sandbox)
     {
+        RequestPass();
         if (_pods.TryGetValue(sandbox.Id, out var pair))
         {
             return pair;
@@ -58,7 +81,7 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
         try
         {
             var containers = registry.Containers.ToList();
-            foreach (var container in containers)
+            foreach (var container in containers.Where(container => container.State.Status != ProcessStatus.Creating))
             {
                 var sample = Sample(container);
                 _containers.AddOrUpdate(container.Id, static (_, s) => new SamplePair<ContainerSample>(s, null), static (_, pair, s) => pair.Next(s), sample);
@@ -89,11 +112,13 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Period);
         try
         {
-            do
+            while (true)
             {
+                long started = Stopwatch.GetTimestamp();
+                // Reads from now on see this pass or a later one; a read during it asks for the next.
+                Volatile.Write(ref _wakeRequested, 0);
                 try
                 {
                     await SampleAllAsync(stoppingToken);
@@ -102,11 +127,24 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
                 {
                     logger.LogError(error, "Sampling container and pod usage failed");
                 }
+                if (await _wake.WaitAsync(Period - Stopwatch.GetElapsedTime(started) is { Ticks: > 0 } rest ? rest : TimeSpan.Zero, stoppingToken)
+                    && Stopwatch.GetElapsedTime(started) is var since && since < MinimumSpacing)
+                {
+                    await Task.Delay(MinimumSpacing - since, stoppingToken);
+                }
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>Asks for a pass after the read in progress; many reads before it starts ask once.</summary>
+    private void RequestPass()
+    {
+        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        {
+            _wake.Release();
         }
     }
 
