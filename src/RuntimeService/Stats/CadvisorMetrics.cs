@@ -6,16 +6,21 @@ using Cri = Berth.Api.Cri;
 namespace Berth.RuntimeService.Stats;
 
 /// <summary>
-/// ListMetricDescriptors and ListPodSandboxMetrics: the samples under cAdvisor's metric names, help texts,
-/// labels and types (cAdvisor's metrics/prometheus.go, as kubelet serves them at /metrics/cadvisor), which
-/// kubelet re-exports when it takes pod metrics from the runtime. Labels are cAdvisor's: container, id (the
-/// cgroup path), image, name (the container ID), namespace and pod, plus interface, device or
-/// failure_type and scope where cAdvisor has them; the pod's own cgroup has container "" as in cAdvisor.
-/// Values are the CRI's unsigned integers, so "seconds" counters are whole seconds, as CRI-O sends them.
+/// ListMetricDescriptors and ListPodSandboxMetrics: the samples under cAdvisor's metric names, help texts
+/// and types (cAdvisor's metrics/prometheus.go, as kubelet serves them at /metrics/cadvisor), which kubelet
+/// re-exports when it takes pod metrics from the runtime. Label keys are containerd 2.x's
+/// (internal/cri/server/list_metric_descriptors.go): pod, namespace, container, id (the container's ID, or
+/// the sandbox's for the pod's own rows), image (as the user asked for it), then interface, device or
+/// failure_type and scope. Beyond containerd, the pod's own cgroup totals are sent with container "" as
+/// cAdvisor sends them. Values are the CRI's unsigned integers, so "seconds" counters are whole seconds,
+/// as containerd and CRI-O send them.
 /// </summary>
 public static class CadvisorMetrics
 {
-    private static readonly string[] BaseLabels = ["container", "id", "image", "name", "namespace", "pod"];
+    private static readonly string[] BaseLabels = ["pod", "namespace", "container", "id", "image"];
+
+    /// <summary>The device label of the writable layer's figures, as containerd sends it.</summary>
+    private const string LayerDevice = "/";
 
     private enum Scope
     {
@@ -76,7 +81,7 @@ public static class CadvisorMetrics
     public static Cri.PodSandboxMetrics Pod(Sandbox sandbox, PodSample pod, IEnumerable<(Container Container, ContainerSample Sample)> containers)
     {
         var metadata = sandbox.Config.Metadata;
-        string[] podLabels = ["", sandbox.PodCgroup, "", "", metadata?.Namespace ?? "", metadata?.Name ?? ""];
+        string[] podLabels = [metadata?.Name ?? "", metadata?.Namespace ?? "", "", sandbox.Id, ""];
         var metrics = new Cri.PodSandboxMetrics { PodSandboxId = sandbox.Id };
         AddCgroup(metrics.Metrics, pod.Timestamp, pod.Cgroup, podLabels);
         foreach (var counters in pod.Interfaces ?? [])
@@ -92,14 +97,14 @@ public static class CadvisorMetrics
         }
         foreach (var (container, sample) in containers)
         {
-            string[] labels = [container.Config.Metadata?.Name ?? "", container.Record.CgroupPath, container.Record.ImageName, container.Id,
-                metadata?.Namespace ?? "", metadata?.Name ?? ""];
+            string[] labels = [metadata?.Name ?? "", metadata?.Namespace ?? "", container.Config.Metadata?.Name ?? "", container.Id,
+                container.Config.Image?.Image ?? ""];
             var item = new Cri.ContainerMetrics { ContainerId = container.Id };
             AddCgroup(item.Metrics, sample.Timestamp, sample.Cgroup, labels);
             if (sample.WritableLayer is { } layer)
             {
-                item.Metrics.Add(Metric(Find("container_fs_usage_bytes"), sample.Timestamp, layer.Bytes, [.. labels, "writable-layer"]));
-                item.Metrics.Add(Metric(Find("container_fs_inodes_used"), sample.Timestamp, layer.Inodes, [.. labels, "writable-layer"]));
+                item.Metrics.Add(Metric(Find("container_fs_usage_bytes"), sample.Timestamp, layer.Bytes, [.. labels, LayerDevice]));
+                item.Metrics.Add(Metric(Find("container_fs_inodes_used"), sample.Timestamp, layer.Inodes, [.. labels, LayerDevice]));
             }
             if (container.State.StartedAt > 0)
             {
@@ -132,9 +137,9 @@ public static class CadvisorMetrics
             Add("container_memory_cache", memory.Cache);
             Add("container_memory_mapped_file", memory.MappedFile);
             Add("container_memory_failcnt", memory.FailCount);
-            // memory.stat's fault counters are hierarchical on v1 (total_*) and v2.
-            Add("container_memory_failures_total", memory.PageFaults, "pgfault", "hierarchy");
-            Add("container_memory_failures_total", memory.MajorPageFaults, "pgmajfault", "hierarchy");
+            // Scope "container", as containerd labels them (the counters are memory.stat's hierarchical ones).
+            Add("container_memory_failures_total", memory.PageFaults, "pgfault", "container");
+            Add("container_memory_failures_total", memory.MajorPageFaults, "pgmajfault", "container");
             Add("container_spec_memory_limit_bytes", memory.Limit ?? 0);
         }
         Add("container_memory_swap", usage.Swap?.Usage);

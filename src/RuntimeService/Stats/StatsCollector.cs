@@ -46,6 +46,9 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
     /// <summary>The mount point reported as the writable layers' filesystem (ImageFsInfo's container filesystem).</summary>
     public string LayerFilesystem => Path.Combine(paths.Root, "containers");
 
+    /// <summary>Shim processes alive at the last pass (sandboxes' and containers').</summary>
+    public int LiveShims { get; private set; }
+
     /// <summary>Seconds since the last pass ended: above <see cref="Period"/> when sampling falls behind.</summary>
     public double LagSeconds => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastPassEnded)).TotalSeconds;
 
@@ -99,6 +102,8 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
                 var sample = Sample(sandbox, countersById.GetValueOrDefault(sandbox.Id));
                 _pods.AddOrUpdate(sandbox.Id, static (_, s) => new SamplePair<PodSample>(s, null), static (_, pair, s) => pair.Next(s), sample);
             }
+            LiveShims = containers.Count(container => RuntimeMetrics.ShimAlive(paths.ContainerBundle(container.Id)))
+                + sandboxes.Count(sandbox => RuntimeMetrics.ShimAlive(paths.SandboxBundle(sandbox.Id)));
             Forget(_containers, containers.Select(container => container.Id));
             Forget(_pods, sandboxes.Select(sandbox => sandbox.Id));
         }
@@ -112,6 +117,7 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        RuntimeMetrics.Register(registry, this);
         try
         {
             while (true)

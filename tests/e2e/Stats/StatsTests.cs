@@ -174,6 +174,32 @@ public sealed class StatsTests(BusyboxRegistry registry) : IClassFixture<Busybox
         Assert.All(pods, pod => Assert.Empty(Traces(berth, pod.Config)));
     }
 
+    [Fact]
+    public async Task TheRuntimeCountsItsContainersSandboxesAndShimsAndTimesItsCollector()
+    {
+        int port = FreePort();
+        await using var berth = await BerthDaemon.StartAsync(new { statsCollectPeriodSeconds = 1, metricsAddress = $"127.0.0.1:{port}" });
+        await berth.PullAsync(registry.Busybox.Reference);
+        var pod = PodConfig(berth);
+        var podId = await berth.RunPodAsync(pod);
+        var running = await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "running", "sleep", "300"));
+        await berth.StartContainerAsync(running);
+        await berth.CreateContainerAsync(podId, pod, ContainerConfig(registry.Busybox, "created", "sleep", "300"));
+        using var http = new HttpClient();
+        string text = "";
+
+        await WaitForAsync(async () => (text = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics")).Split('\n').Any(line => line.StartsWith("berth_shims{", StringComparison.Ordinal) && line.EndsWith(" 3", StringComparison.Ordinal)), "three live shims");
+
+        var lines = text.Split('\n');
+        Assert.Contains(lines, line => line.StartsWith("berth_containers{", StringComparison.Ordinal) && line.Contains("state=\"running\"") && line.EndsWith(" 1", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.StartsWith("berth_containers{", StringComparison.Ordinal) && line.Contains("state=\"created\"") && line.EndsWith(" 1", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.StartsWith("berth_sandboxes{", StringComparison.Ordinal) && line.Contains("state=\"ready\"") && line.EndsWith(" 1", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.StartsWith("berth_stats_collect_lag", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.StartsWith("berth_stats_collect_duration", StringComparison.Ordinal) && line.Contains("_count"));
+
+        await berth.RemoveLeavingNothingAsync(podId, pod);
+    }
+
     private static async Task<NetworkInterfaceUsage> EthernetAsync(BerthDaemon berth, string podId) =>
         (await berth.Runtime.PodSandboxStatsAsync(new PodSandboxStatsRequest { PodSandboxId = podId })).Stats.Linux.Network.DefaultInterface;
 

@@ -133,4 +133,28 @@ public sealed class StatsCollectorTests : IDisposable
         Assert.Equal(["eth0", "net1"], podStats.Linux.Network.Interfaces.Select(item => item.Name));
         Assert.Equal(2, podStats.Linux.Containers.Count);
     }
+
+    [Fact]
+    public async Task PodMetricsCarryOneLabelValuePerDescriptorKey()
+    {
+        var pod = await _layer.RunPodAsync();
+        var container = await _layer.CreateAsync(pod);
+        _layer.Node.Usage[container.Record.CgroupPath] = Cpu(7_500_000_000, workingSet: 8192);
+        _layer.Node.Usage[pod.PodCgroup] = Cpu(9_000_000_000, workingSet: 16384);
+        _layer.Node.Interfaces[pod.NetworkNamespace!] = [new InterfaceCounters("eth0", 10, 1, 0, 0, 20, 2, 0, 0)];
+        await _collector.SampleAllAsync(CancellationToken.None);
+        var descriptors = CadvisorMetrics.Descriptors().ToDictionary(descriptor => descriptor.Name);
+
+        var metrics = CadvisorMetrics.Pod(pod, _collector.Of(pod).Latest, [(container, _collector.Of(container).Latest)]);
+
+        var all = metrics.Metrics.Concat(metrics.ContainerMetrics.SelectMany(item => item.Metrics)).ToList();
+        Assert.All(all, metric => Assert.Equal(descriptors[metric.Name].LabelKeys.Count, metric.LabelValues.Count));
+        var cpu = Assert.Single(metrics.ContainerMetrics.Single().Metrics, metric => metric.Name == "container_cpu_usage_seconds_total");
+        Assert.Equal(7UL, cpu.Value.Value);                              // whole seconds
+        Assert.Equal(Berth.Api.Cri.MetricType.Counter, cpu.MetricType);
+        Assert.Equal(["web", "default", "app", container.Id, FakeContainerImages.Name], cpu.LabelValues);
+        var rx = Assert.Single(metrics.Metrics, metric => metric.Name == "container_network_receive_bytes_total");
+        Assert.Equal(["web", "default", "", pod.Id, "", "eth0"], rx.LabelValues);
+        Assert.Equal(10UL, rx.Value.Value);
+    }
 }
