@@ -124,31 +124,18 @@ public sealed class NodeOperations : INodeOperations
         }
         int fd = -1;
         Exception? failure = null;
-        // setns(2) changes only the calling thread's namespace: a thread of its own, never a pool thread, that ends here.
-        var thread = new Thread(() =>
+        OnThreadOfItsOwn("netns socket", () =>
         {
-            int ns = -1;
             try
             {
-                ns = Interop.Sys.Open(networkNamespace, Interop.Sys.O_RDONLY);
-                Interop.Sys.SetNs(ns, Interop.Sys.CLONE_NEWNET, networkNamespace);
+                EnterNetworkNamespace(networkNamespace);
                 fd = Interop.Sys.TcpSocket(ipv6);
             }
             catch (Exception error)
             {
                 failure = error;
             }
-            finally
-            {
-                Interop.Sys.Close(ns);
-            }
-        }, maxStackSize: 256 * 1024)
-        {
-            IsBackground = true,
-            Name = "netns socket",
-        };
-        thread.Start();
-        thread.Join();
+        });
         if (failure is not null)
         {
             throw BerthException.FailedPrecondition($"opening a socket in the pod's network namespace {networkNamespace}: {failure.Message}", failure);
@@ -173,36 +160,48 @@ public sealed class NodeOperations : INodeOperations
         {
             return counters;
         }
-        // setns(2) moves only the calling thread: a thread of its own, never a pool thread, that ends here in
-        // whatever namespace it entered last. /proc/thread-self/net is this thread's netns (/proc/net is the process's).
-        var thread = new Thread(() =>
+        // /proc/thread-self/net is this thread's netns (/proc/net is the process's).
+        OnThreadOfItsOwn("netns counters", () =>
         {
             for (int i = 0; i < networkNamespaces.Count; i++)
             {
-                int ns = -1;
                 try
                 {
-                    ns = Interop.Sys.Open(networkNamespaces[i], Interop.Sys.O_RDONLY);
-                    Interop.Sys.SetNs(ns, Interop.Sys.CLONE_NEWNET, networkNamespaces[i]);
+                    EnterNetworkNamespace(networkNamespaces[i]);
                     counters[i] = InterfaceCounters.ParseNetDev(File.ReadAllText("/proc/thread-self/net/dev"));
                 }
                 catch (Exception error) when (error is ErrnoException or IOException)
                 {
                     counters[i] = null;
                 }
-                finally
-                {
-                    Interop.Sys.Close(ns);
-                }
             }
-        }, maxStackSize: 256 * 1024)
-        {
-            IsBackground = true,
-            Name = "netns counters",
-        };
+        });
+        return counters;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on a thread of its own and waits for it: setns(2) changes only the calling
+    /// thread's namespace, so never a pool thread, and the thread ends in whatever namespace it entered.
+    /// </summary>
+    private static void OnThreadOfItsOwn(string name, Action work)
+    {
+        var thread = new Thread(() => work(), maxStackSize: 256 * 1024) { IsBackground = true, Name = name };
         thread.Start();
         thread.Join();
-        return counters;
+    }
+
+    /// <summary>Moves the calling thread into the network namespace pinned at <paramref name="path"/>; ErrnoException when it cannot.</summary>
+    private static void EnterNetworkNamespace(string path)
+    {
+        int ns = Interop.Sys.Open(path, Interop.Sys.O_RDONLY);
+        try
+        {
+            Interop.Sys.SetNs(ns, Interop.Sys.CLONE_NEWNET, path);
+        }
+        finally
+        {
+            Interop.Sys.Close(ns);
+        }
     }
 
     private IReadOnlyList<string> Directories(string cgroupPath) => _cgroups.Value.Directories(cgroupPath);

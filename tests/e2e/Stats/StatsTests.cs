@@ -166,6 +166,14 @@ public sealed class StatsTests(BusyboxRegistry registry) : IClassFixture<Busybox
         Assert.All(containers.Stats, stats => Assert.NotNull(stats.Memory.WorkingSetBytes));  // created: the cgroup is there
         Assert.Equal(Pods, sandboxes.Stats.Count);
         Assert.All(sandboxes.Stats, stats => Assert.Equal(PerPod, stats.Linux.Containers.Count));
+        // The chunked form gives the same containers.
+        using var stream = berth.Runtime.StreamContainerStats(new StreamContainerStatsRequest());
+        var streamed = new List<string>();
+        while (await stream.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            streamed.AddRange(stream.ResponseStream.Current.ContainerStats.Select(stats => stats.Attributes.Id));
+        }
+        Assert.Equal(containers.Stats.Select(stats => stats.Attributes.Id).Order(), streamed.Order());
         foreach (var pod in pods)
         {
             await berth.RemovePodAsync(pod.Id);
