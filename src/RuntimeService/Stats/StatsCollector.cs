@@ -20,8 +20,8 @@ namespace Berth.RuntimeService.Stats;
 /// A container or pod not sampled yet (created since the last pass) is sampled on demand; a container
 /// still being created is sampled but not kept, since its cgroup may not be there yet.
 /// <para>
-/// A read also asks for a pass soon after it (at most one every <see cref="MinimumSpacing"/>, and
-/// never while it is answered): two reads a second apart, as <c>crictl stats</c> and <c>statsp</c>
+/// A read also asks for a pass <see cref="MinimumSpacing"/> after it (reads meanwhile ask once, and a
+/// read never waits for it): two reads a second apart, as <c>crictl stats</c> and <c>statsp</c>
 /// make them to compute a CPU percentage from usage_core_nano_seconds, then see two samples with
 /// different timestamps instead of the same one (crictl's "cpu stat is not updated during sample").
 /// containerd and CRI-O without a stats period read every cgroup on every call instead.
@@ -37,7 +37,7 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
     private int _wakeRequested;
     private long _lastPassEnded = Stopwatch.GetTimestamp();
 
-    /// <summary>The least time between the start of two passes when reads ask for them: half of crictl's one-second sample, so the pass a read asks for lands before the next read.</summary>
+    /// <summary>How long after a read the pass it asked for runs: half of crictl's one-second sample, so that pass lands between crictl's two reads, over a real interval.</summary>
     public static readonly TimeSpan MinimumSpacing = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The sampling period.</summary>
@@ -133,10 +133,10 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
                 {
                     logger.LogError(error, "Sampling container and pod usage failed");
                 }
-                if (await _wake.WaitAsync(Period - Stopwatch.GetElapsedTime(started) is { Ticks: > 0 } rest ? rest : TimeSpan.Zero, stoppingToken)
-                    && Stopwatch.GetElapsedTime(started) is var since && since < MinimumSpacing)
+                if (await _wake.WaitAsync(Period - Stopwatch.GetElapsedTime(started) is { Ticks: > 0 } rest ? rest : TimeSpan.Zero, stoppingToken))
                 {
-                    await Task.Delay(MinimumSpacing - since, stoppingToken);
+                    // Not at once: a pass right after the read would give the next read a sample a few milliseconds apart.
+                    await Task.Delay(MinimumSpacing, stoppingToken);
                 }
             }
         }
