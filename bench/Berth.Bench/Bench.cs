@@ -266,6 +266,16 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
                 + string.Join(", ", helpers.GroupBy(p => p.Comm).Select(g => $"{g.Count()} {g.Key}")) + ")");
         }
 
+        // Idle: nobody calls; what the daemon spends on its own (berthd: the stats collector's passes).
+        const int IdleSeconds = 30;
+        Log($"idle: {IdleSeconds} s with {options.Pods} pods present and no call");
+        var cpuBefore = both.ToDictionary(r => r.Name, r => Procs.CpuSeconds(r.DaemonPid));
+        await Task.Delay(TimeSpan.FromSeconds(IdleSeconds), cancellation);
+        foreach (var runtime in both)
+        {
+            report.Add("daemon_cpu_idle", runtime.Name, (Procs.CpuSeconds(runtime.DaemonPid) - cpuBefore[runtime.Name]) / IdleSeconds * 100);
+        }
+
         Log($"list: ListPodSandbox and ListContainers with {options.Pods} pods present, {options.Runs} samples");
         for (var sample = -options.Warmup; sample < options.Runs; sample++)
         {
@@ -282,8 +292,21 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
                     throw new InvalidOperationException($"{runtime.Name}: listed {pods.Items.Count} pods and {containers.Containers.Count} containers, not {options.Pods}");
                 }
 
+                var t2 = Stopwatch.GetTimestamp();
+                var containerStats = await runtime.Runtime.ListContainerStatsAsync(new ListContainerStatsRequest(), deadline: Deadline(), cancellationToken: cancellation);
+                var containerStatsMs = Ms(t2);
+                var t3 = Stopwatch.GetTimestamp();
+                var podStats = await runtime.Runtime.ListPodSandboxStatsAsync(new ListPodSandboxStatsRequest(), deadline: Deadline(), cancellationToken: cancellation);
+                var podStatsMs = Ms(t3);
+                if (containerStats.Stats.Count != options.Pods || podStats.Stats.Count != options.Pods)
+                {
+                    throw new InvalidOperationException($"{runtime.Name}: stats of {podStats.Stats.Count} pods and {containerStats.Stats.Count} containers, not {options.Pods}");
+                }
+
                 if (sample >= 0)
                 {
+                    report.Add("list_container_stats", runtime.Name, containerStatsMs);
+                    report.Add("list_pod_sandbox_stats", runtime.Name, podStatsMs);
                     report.Add("list", runtime.Name, podsMs + containersMs);
                     report.Add("list_pod_sandbox", runtime.Name, podsMs);
                     report.Add("list_containers", runtime.Name, containersMs);

@@ -29,6 +29,9 @@ public sealed class Report
         new("list", "ms", "ListPodSandbox + ListContainers with the density pods (a kubelet relist)"),
         new("list_pod_sandbox", "ms", "ListPodSandbox with the density pods"),
         new("list_containers", "ms", "ListContainers with the density pods"),
+        new("list_container_stats", "ms", "ListContainerStats with the density pods (kubelet's summary, every 10-15 s)"),
+        new("list_pod_sandbox_stats", "ms", "ListPodSandboxStats with the density pods"),
+        new("daemon_cpu_idle", "%", "daemon CPU (one core = 100) over 30 s with the density pods and no call"),
         new("density_teardown", "s", "removing the density pods, 4 at a time: StopContainer (timeout 0), StopPodSandbox, RemovePodSandbox"),
         new("cold_pull", "ms", "PullImage of the big image after RemoveImage"),
     ];

@@ -18,6 +18,7 @@ using Berth.RuntimeService.Node.Systemd;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
+using Berth.RuntimeService.Stats;
 using Berth.RuntimeService.Streaming;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using OpenTelemetry.Metrics;
@@ -177,6 +178,8 @@ using (daemonLock)
     builder.Services.AddSingleton<PortForwardSessions>();
     builder.Services.AddSingleton<StreamingServer>();
     builder.Services.AddHostedService(services => services.GetRequiredService<StreamingServer>());
+    builder.Services.AddSingleton<StatsCollector>();
+    builder.Services.AddHostedService(services => services.GetRequiredService<StatsCollector>());
     builder.Services.AddSingleton<CriRuntimeService>();
     builder.Services.AddGrpc(grpc =>
     {

@@ -36,4 +36,7 @@ public enum ErrorKind
 
     /// <summary>A fault of berth's own or of the node; the message says what was being done.</summary>
     Internal,
+
+    /// <summary>A feature the node or berth cannot offer; the message names what is missing.</summary>
+    Unimplemented,
 }

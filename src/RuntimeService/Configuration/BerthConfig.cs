@@ -52,6 +52,12 @@ public sealed record BerthConfig
     /// <summary>A pull whose download receives no byte for this long fails instead of hanging.</summary>
     public int PullProgressTimeoutSeconds { get; set; } = 60;
 
+    /// <summary>
+    /// Seconds between two samples of every container's and pod's usage (containerd's stats_collect_period,
+    /// 10 s): List*Stats answer from the last two, and usage_nano_cores is the CPU rate between them.
+    /// </summary>
+    public int StatsCollectPeriodSeconds { get; set; } = 10;
+
     /// <summary>Block I/O weight and per-device throttles for every container; pod annotations blkio.berth.io/* override them.</summary>
     public BlockIoDefaults BlockIo { get; set; } = new();
 
@@ -91,8 +97,12 @@ public sealed record BerthConfig
     [JsonIgnore]
     public CgroupDriverKind CgroupDriverKind => CgroupDriver == "systemd" ? CgroupDriverKind.Systemd : CgroupDriverKind.Cgroupfs;
 
+    /// <summary><see cref="ImportDirectory"/>, or its default under <see cref="Root"/>.</summary>
+    [JsonIgnore]
     public string ImportDirectoryPath => ImportDirectory ?? Path.Combine(Root, "import");
 
+    /// <summary>The admin socket's path: <see cref="AdminListen"/>'s, or admin.sock under <see cref="State"/>.</summary>
+    [JsonIgnore]
     public string AdminSocketPath => AdminListen is null ? Path.Combine(State, "admin.sock") : AdminListen["unix://".Length..];
 
     public IPEndPoint? MetricsEndPoint => MetricsAddress is null ? null : IPEndPoint.Parse(MetricsAddress);

@@ -169,6 +169,10 @@ public static class ConfigLoader
         {
             throw new ConfigException($"maxConcurrentDownloads: {config.MaxConcurrentDownloads} is outside 1..64");
         }
+        if (config.StatsCollectPeriodSeconds is < 1 or > 600)
+        {
+            throw new ConfigException($"statsCollectPeriodSeconds: {config.StatsCollectPeriodSeconds} is outside 1..600");
+        }
         if (config.PullProgressTimeoutSeconds is < 1 or > 3600)
         {
             throw new ConfigException($"pullProgressTimeoutSeconds: {config.PullProgressTimeoutSeconds} is outside 1..3600");

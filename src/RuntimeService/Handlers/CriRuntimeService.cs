@@ -2,6 +2,7 @@ using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Pods;
+using Berth.RuntimeService.Stats;
 using Berth.RuntimeService.Streaming;
 using Cri = Berth.Api.Cri;
 
@@ -13,7 +14,7 @@ namespace Berth.RuntimeService.Handlers;
 /// </summary>
 public sealed partial class CriRuntimeService(
     BerthConfig config, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, PodLifecycle pods, IPodNetwork network,
-    StreamingServer streaming, IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
+    StreamingServer streaming, StatsCollector stats, IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
 {
     public const string RuntimeName = "berth";
     public const string RuntimeApiVersion = "v1";

@@ -25,6 +25,7 @@ public static class ErrorTable
         ErrorKind.PermissionDenied => StatusCode.PermissionDenied,
         ErrorKind.DataLoss => StatusCode.DataLoss,
         ErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
+        ErrorKind.Unimplemented => StatusCode.Unimplemented,
         _ => StatusCode.Internal,
     };
 

@@ -1,4 +1,6 @@
+using Berth.Api.Shim.Cgroups;
 using Berth.RuntimeService.Specs;
+using Berth.RuntimeService.Stats;
 
 namespace Berth.RuntimeService.Node;
 
@@ -60,4 +62,17 @@ public interface INodeOperations
     /// cannot be loaded.
     /// </summary>
     void EnsureAppArmorDefaultProfile();
+
+    /// <summary>
+    /// What the cgroup at <paramref name="cgroupPath"/> (cgroupfs path) has used, read from the node's
+    /// cgroup files (v1 or v2); null when the cgroup does not exist. Safe to call from several threads.
+    /// </summary>
+    CgroupUsage? ReadCgroupUsage(string cgroupPath);
+
+    /// <summary>
+    /// The interface counters inside each network namespace pinned at <paramref name="networkNamespaces"/>,
+    /// in the same order; an entry is null when its namespace could not be entered (the pin is gone). Read
+    /// on one thread that enters each namespace in turn and ends, as <see cref="CreateTcpSocket"/> does.
+    /// </summary>
+    IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<string> networkNamespaces);
 }

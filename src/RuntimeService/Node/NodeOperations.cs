@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Berth.Api.Shim.Cgroups;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Specs;
+using Berth.RuntimeService.Stats;
 
 namespace Berth.RuntimeService.Node;
 
@@ -14,6 +15,12 @@ public sealed class NodeOperations : INodeOperations
     private readonly Lazy<CgroupLayout> _cgroups = new(() => CgroupLayout.Detect(null));
     private readonly object _appArmorGate = new();
     private bool _appArmorLoaded;
+    private readonly Lazy<CgroupUsageReader> _usage;
+
+    public NodeOperations()
+    {
+        _usage = new(() => new CgroupUsageReader(_cgroups.Value));
+    }
 
     public void MountTmpfs(string path, string options)
     {
@@ -123,16 +130,8 @@ public sealed class NodeOperations : INodeOperations
         int fd = -1;
         OnThreadOfItsOwn("netns socket", () =>
         {
-            int ns = Interop.Sys.Open(networkNamespace, Interop.Sys.O_RDONLY);
-            try
-            {
-                Interop.Sys.SetNs(ns, Interop.Sys.CLONE_NEWNET, networkNamespace);
-                fd = Interop.Sys.TcpSocket(ipv6);
-            }
-            finally
-            {
-                Interop.Sys.Close(ns);
-            }
+            EnterNetworkNamespace(networkNamespace);
+            fd = Interop.Sys.TcpSocket(ipv6);
         }, failure => BerthException.FailedPrecondition($"opening a socket in the pod's network namespace {networkNamespace}: {failure.Message}", failure));
         return new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(fd, ownsHandle: true));
     }
@@ -155,6 +154,56 @@ public sealed class NodeOperations : INodeOperations
                 throw;
             }
         }, failure => BerthException.Internal($"creating the pod's network namespace at {pinPath}: {failure.Message}", failure));
+    }
+
+    public CgroupUsage? ReadCgroupUsage(string cgroupPath)
+    {
+        var reader = _usage.Value;
+        // One reader, one buffer: a read takes microseconds, so callers take turns.
+        lock (reader)
+        {
+            return reader.Read(cgroupPath);
+        }
+    }
+
+    public IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<string> networkNamespaces)
+    {
+        var counters = new IReadOnlyList<InterfaceCounters>?[networkNamespaces.Count];
+        if (networkNamespaces.Count == 0)
+        {
+            return counters;
+        }
+        // /proc/thread-self/net is this thread's netns (/proc/net is the process's).
+        OnThreadOfItsOwn("netns counters", () =>
+        {
+            for (int i = 0; i < networkNamespaces.Count; i++)
+            {
+                try
+                {
+                    EnterNetworkNamespace(networkNamespaces[i]);
+                    counters[i] = InterfaceCounters.ParseNetDev(File.ReadAllText("/proc/thread-self/net/dev"));
+                }
+                catch (Exception error) when (error is ErrnoException or IOException)
+                {
+                    counters[i] = null;
+                }
+            }
+        }, failure => BerthException.Internal($"reading the pods' interface counters: {failure.Message}", failure));
+        return counters;
+    }
+
+    /// <summary>Moves the calling thread into the network namespace pinned at <paramref name="path"/>; ErrnoException when it cannot.</summary>
+    private static void EnterNetworkNamespace(string path)
+    {
+        int ns = Interop.Sys.Open(path, Interop.Sys.O_RDONLY);
+        try
+        {
+            Interop.Sys.SetNs(ns, Interop.Sys.CLONE_NEWNET, path);
+        }
+        finally
+        {
+            Interop.Sys.Close(ns);
+        }
     }
 
     /// <summary>

@@ -152,10 +152,10 @@ public sealed class DaemonTests
     public async Task CallsOfLaterCapabilitiesAreUnimplementedNamingTheCall()
     {
         await using var berth = await BerthDaemon.StartAsync();
-        var error = await Assert.ThrowsAsync<RpcException>(async () =>
-            await berth.Runtime.CheckpointContainerAsync(new CheckpointContainerRequest { ContainerId = "x" }));
+        using var events = berth.Runtime.GetContainerEvents(new GetEventsRequest());
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await events.ResponseStream.MoveNext(CancellationToken.None));
         Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
-        Assert.Contains("CheckpointContainer", error.Status.Detail);
+        Assert.Contains("GetContainerEvents", error.Status.Detail);
     }
 
     [Theory]

@@ -9,6 +9,8 @@ internal static partial class LibC
     public const int SIGHUP = 1;
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
+    public const int SIGCONT = 18;
+    public const int SIGSTOP = 19;
     private const int MNT_DETACH = 2;
     private const int ESRCH = 3;
     private const int EINVAL = 22;

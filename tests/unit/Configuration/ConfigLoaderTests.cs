@@ -124,6 +124,7 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"metricsAddress": "0.0.0.0:9464"}""", "metricsAddress")]
     [InlineData("""{"maxConcurrentDownloads": 0}""", "maxConcurrentDownloads")]
     [InlineData("""{"pullProgressTimeoutSeconds": 0}""", "pullProgressTimeoutSeconds")]
+    [InlineData("""{"statsCollectPeriodSeconds": 0}""", "statsCollectPeriodSeconds")]
     [InlineData("""{"logLevel": "Loud"}""", "logLevel")]
     [InlineData("""{"seccompProfileRoot": "profiles"}""", "seccompProfileRoot")]
     [InlineData("""{"cgroupDriver": "Systemd"}""", "cgroupDriver")]

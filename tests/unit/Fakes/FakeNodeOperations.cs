@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Berth.RuntimeService.Node;
+using Berth.Api.Shim.Cgroups;
 using Berth.RuntimeService.Specs;
+using Berth.RuntimeService.Stats;
 
 namespace Berth.Tests.Unit.Fakes;
 
@@ -104,6 +106,24 @@ internal sealed class FakeNodeOperations : INodeOperations
     public int AppArmorDefaultLoads { get; private set; }
 
     public void EnsureAppArmorDefaultProfile() => AppArmorDefaultLoads++;
+
+    /// <summary>What each cgroup has used, as a test sets it; a cgroup not here reads as absent.</summary>
+    public ConcurrentDictionary<string, CgroupUsage> Usage { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The interfaces inside each network namespace, as a test sets them; a namespace not here cannot be entered.</summary>
+    public ConcurrentDictionary<string, IReadOnlyList<InterfaceCounters>> Interfaces { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>How many times each cgroup's usage was read.</summary>
+    public ConcurrentDictionary<string, int> UsageReads { get; } = new(StringComparer.Ordinal);
+
+    public CgroupUsage? ReadCgroupUsage(string cgroupPath)
+    {
+        UsageReads.AddOrUpdate(cgroupPath, 1, (_, count) => count + 1);
+        return Usage.GetValueOrDefault(cgroupPath);
+    }
+
+    public IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<string> networkNamespaces) =>
+        networkNamespaces.Select(netns => Interfaces.GetValueOrDefault(netns)).ToList();
 
     /// <summary>What a shim does when it creates a cgroup: mkdir -p of every level.</summary>
     public void MakeCgroup(string cgroupPath)

@@ -22,6 +22,7 @@ public sealed class ErrorTableTests
     [InlineData(ErrorKind.DataLoss, StatusCode.DataLoss)]
     [InlineData(ErrorKind.ResourceExhausted, StatusCode.ResourceExhausted)]
     [InlineData(ErrorKind.Internal, StatusCode.Internal)]
+    [InlineData(ErrorKind.Unimplemented, StatusCode.Unimplemented)]
     public void EachKindHasItsStatusAndTheMessageAlone(ErrorKind kind, StatusCode code)
     {
         var status = ErrorTable.ToRpcException(new BerthException(kind, "what is wrong, with what"), Method).Status;

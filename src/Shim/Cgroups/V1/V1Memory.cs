@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using System.Globalization;
 using Berth.Api.Shim;
 
@@ -52,7 +53,7 @@ internal sealed class V1Memory : ICgroupController
         if (limit != 0 && swap != 0)
         {
             // memsw must stay >= limit at every step: raise memsw first when it grows, as runc does.
-            ulong current = CgroupFiles.ReadUInt64OrZero(_limit);
+            ulong current = CgroupText.ReadUInt64OrZero(_limit);
             if (swap == -1 || current < (ulong)swap)
             {
                 WriteSwap(swap);
@@ -95,7 +96,7 @@ internal sealed class V1Memory : ICgroupController
         }
         catch (CgroupWriteException e) when (e.Error == Interop.Errno.EBUSY)
         {
-            ulong usage = CgroupFiles.ReadUInt64OrZero(_usage);
+            ulong usage = CgroupText.ReadUInt64OrZero(_usage);
             throw new CgroupWriteException(e.Error, _limit, Number(limit),
                 $"the limit is below the current usage ({usage} bytes) and the kernel could not reclaim enough");
         }
@@ -109,8 +110,8 @@ internal sealed class V1Memory : ICgroupController
     /// <summary>memory.oom_control's oom_kill line (kernel 4.13+).</summary>
     public ulong OomKillCount()
     {
-        Span<byte> buffer = stackalloc byte[CgroupFiles.SmallFileBytes];
-        int n = CgroupFiles.Read(_oomControl, buffer);
-        return n > 0 ? CgroupFiles.GetKey(buffer[..n], "oom_kill"u8) : 0;
+        Span<byte> buffer = stackalloc byte[CgroupText.SmallFileBytes];
+        int n = CgroupText.Read(_oomControl, buffer);
+        return n > 0 ? CgroupText.GetKey(buffer[..n], "oom_kill"u8) : 0;
     }
 }

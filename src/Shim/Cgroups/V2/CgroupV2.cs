@@ -171,7 +171,7 @@ internal sealed class CgroupV2 : ICgroup
     public IReadOnlyList<int> Processes()
     {
         byte[]? text = CgroupFiles.ReadAll(_procs);
-        return text is null ? [] : CgroupFiles.ParsePids(text);
+        return text is null ? [] : CgroupText.ParsePids(text);
     }
 
     public ulong OomKillCount() => _memory.OomKillCount();

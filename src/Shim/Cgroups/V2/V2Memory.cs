@@ -1,3 +1,4 @@
+using Berth.Api.Shim.Cgroups;
 using Berth.Api.Shim;
 
 namespace Berth.Shim.Cgroups.V2;
@@ -49,7 +50,7 @@ internal sealed class V2Memory : ICgroupController
             catch (CgroupWriteException e) when (e.Error == Interop.Errno.EBUSY)
             {
                 throw new CgroupWriteException(e.Error, _max, max,
-                    $"the limit is below the current usage ({CgroupFiles.ReadUInt64OrZero(_current)} bytes) and the kernel could not reclaim enough");
+                    $"the limit is below the current usage ({CgroupText.ReadUInt64OrZero(_current)} bytes) and the kernel could not reclaim enough");
             }
         }
         if (CgroupConversions.V2Number(memory.Reservation ?? 0) is { } low)
@@ -61,8 +62,8 @@ internal sealed class V2Memory : ICgroupController
     /// <summary>memory.events' oom_kill (hierarchical: kills in child cgroups count too).</summary>
     public ulong OomKillCount()
     {
-        Span<byte> buffer = stackalloc byte[CgroupFiles.SmallFileBytes];
-        int n = CgroupFiles.Read(_events, buffer);
-        return n > 0 ? CgroupFiles.GetKey(buffer[..n], "oom_kill"u8) : 0;
+        Span<byte> buffer = stackalloc byte[CgroupText.SmallFileBytes];
+        int n = CgroupText.Read(_events, buffer);
+        return n > 0 ? CgroupText.GetKey(buffer[..n], "oom_kill"u8) : 0;
     }
 }

@@ -72,42 +72,42 @@ public sealed class CgroupParsingTests : IDisposable
     public void FlatKeyedFilesParseAsSpans()
     {
         byte[] v1 = Encoding.ASCII.GetBytes(V1MemoryStat);
-        Assert.Equal(581632UL, CgroupFiles.GetKey(v1, "total_rss"u8));
-        Assert.Equal(581632UL, CgroupFiles.GetKey(v1, "rss"u8));                 // not confused by rss_huge or total_rss
-        Assert.Equal(0UL, CgroupFiles.GetKey(v1, "rss_huge"u8));
-        Assert.Equal(1146880UL, CgroupFiles.GetKey(v1, "total_inactive_file"u8));
-        Assert.False(CgroupFiles.TryGetKey(v1, "total"u8, out _));
-        Assert.False(CgroupFiles.TryGetKey(v1, "swap"u8, out _));
+        Assert.Equal(581632UL, CgroupText.GetKey(v1, "total_rss"u8));
+        Assert.Equal(581632UL, CgroupText.GetKey(v1, "rss"u8));                 // not confused by rss_huge or total_rss
+        Assert.Equal(0UL, CgroupText.GetKey(v1, "rss_huge"u8));
+        Assert.Equal(1146880UL, CgroupText.GetKey(v1, "total_inactive_file"u8));
+        Assert.False(CgroupText.TryGetKey(v1, "total"u8, out _));
+        Assert.False(CgroupText.TryGetKey(v1, "swap"u8, out _));
 
         byte[] events = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n"u8.ToArray();
-        Assert.Equal(2UL, CgroupFiles.GetKey(events, "oom_kill"u8));
-        Assert.Equal(3UL, CgroupFiles.GetKey(events, "oom"u8));
+        Assert.Equal(2UL, CgroupText.GetKey(events, "oom_kill"u8));
+        Assert.Equal(3UL, CgroupText.GetKey(events, "oom"u8));
         byte[] oomControl = "oom_kill_disable 0\nunder_oom 0\noom_kill 7"u8.ToArray();  // no final newline
-        Assert.Equal(7UL, CgroupFiles.GetKey(oomControl, "oom_kill"u8));
+        Assert.Equal(7UL, CgroupText.GetKey(oomControl, "oom_kill"u8));
         byte[] cpuStat = "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\nnr_periods 0\n"u8.ToArray();
-        Assert.Equal(123456UL, CgroupFiles.GetKey(cpuStat, "usage_usec"u8));
+        Assert.Equal(123456UL, CgroupText.GetKey(cpuStat, "usage_usec"u8));
     }
 
     [Fact]
     public void NumbersAndMax()
     {
-        Assert.True(CgroupFiles.TryParseUInt64("max\n"u8, out ulong max));
+        Assert.True(CgroupText.TryParseUInt64("max\n"u8, out ulong max));
         Assert.Equal(ulong.MaxValue, max);
-        Assert.True(CgroupFiles.TryParseUInt64("9223372036854771712\n"u8, out ulong v1Unlimited));
+        Assert.True(CgroupText.TryParseUInt64("9223372036854771712\n"u8, out ulong v1Unlimited));
         Assert.Equal(9223372036854771712UL, v1Unlimited);
-        Assert.True(CgroupFiles.TryParseUInt64("-1\n"u8, out ulong minusOne));
+        Assert.True(CgroupText.TryParseUInt64("-1\n"u8, out ulong minusOne));
         Assert.Equal(ulong.MaxValue, minusOne);
-        Assert.True(CgroupFiles.TryParseUInt64("99999999999999999999999"u8, out ulong huge));
+        Assert.True(CgroupText.TryParseUInt64("99999999999999999999999"u8, out ulong huge));
         Assert.Equal(ulong.MaxValue, huge);
-        Assert.False(CgroupFiles.TryParseUInt64("12a"u8, out _));
-        Assert.False(CgroupFiles.TryParseUInt64("\n"u8, out _));
+        Assert.False(CgroupText.TryParseUInt64("12a"u8, out _));
+        Assert.False(CgroupText.TryParseUInt64("\n"u8, out _));
     }
 
     [Fact]
     public void ProcsFiles()
     {
-        Assert.Equal([1, 42, 31337], CgroupFiles.ParsePids("1\n42\n31337\n"u8));
-        Assert.Empty(CgroupFiles.ParsePids(""u8));
+        Assert.Equal([1, 42, 31337], CgroupText.ParsePids("1\n42\n31337\n"u8));
+        Assert.Empty(CgroupText.ParsePids(""u8));
     }
 
     [Fact]
