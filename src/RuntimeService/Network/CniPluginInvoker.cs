@@ -116,7 +116,15 @@ public sealed class CniPluginInvoker(IReadOnlyList<string> binDirs, TimeSpan tim
             }
             finally
             {
-                process.StandardInput.Close();
+                try
+                {
+                    process.StandardInput.Close();
+                }
+                catch (IOException)
+                {
+                    // The flush of a pipe the plugin closed first (nothing is buffered: stdin went to the stream);
+                    // the writer is closed all the same.
+                }
             }
             await process.WaitForExitAsync(deadline.Token);
             var outputs = Task.WhenAll(stdout, stderr);

@@ -132,6 +132,27 @@ public sealed class CniPodNetworkTests : IDisposable
     }
 
     [Fact]
+    public async Task APluginThatAnswersWithoutReadingItsConfigurationIsJudgedByItsAnswer()
+    {
+        // A plugin may answer and exit before it reads its configuration (Debian's do for VERSION): writing
+        // a configuration larger than the pipe's buffer then meets a closed pipe, and so does closing it.
+        _plugins.Add("main", "10.1.0.5/24");
+        File.WriteAllText(Path.Combine(_plugins.BinDir, "terse"), """
+            #!/bin/sh
+            exec 0<&-
+            [ "$CNI_COMMAND" = VERSION ] && echo '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}'
+            [ "$CNI_COMMAND" = ADD ] && echo '{"cniVersion":"1.0.0","ips":[{"address":"10.1.0.9/24"}]}'
+            exit 0
+            """);
+        File.SetUnixFileMode(Path.Combine(_plugins.BinDir, "terse"), (UnixFileMode)Convert.ToInt32("755", 8));
+        _plugins.WriteConfig("1.0.0", """{"type": "main"}""", $$"""{"type": "terse", "padding": "{{new string('x', 1 << 20)}}"}""");
+
+        var status = await _plugins.Network().SetUpAsync(Request(), "/run/netns/pod1", CancellationToken.None);
+
+        Assert.Equal("10.1.0.9", status.Ip);
+    }
+
+    [Fact]
     public async Task APluginWithoutAnErrorObjectIsReportedByItsStderr()
     {
         _plugins.Add("noisy", onAdd: "echo 'failed to open /dev/net' >&2; exit 3");
