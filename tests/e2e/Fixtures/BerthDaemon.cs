@@ -161,6 +161,7 @@ public sealed class BerthDaemon : IAsyncDisposable
 
             await Leftovers.KillProcessesUsingAsync(_directory.FullName);
             Leftovers.UnmountEverythingUnder(_directory.FullName);
+            Leftovers.RemoveCgroupsNamed(_directory.Name + "-");
             if (Network is not null)
             {
                 await Network.DisposeAsync();

@@ -4,7 +4,7 @@ namespace Berth.Tests.E2e.Fixtures;
 
 /// <summary>
 /// What a daemon can leave behind under its temporary directory when a test fails halfway:
-/// shims and container processes, and mounts. Everything here is found through that directory's
+/// shims and container processes, mounts, and its pods' cgroups. Everything here is found through that directory's
 /// path, which is unique to one fixture, so it never touches another test's processes or mounts.
 /// </summary>
 internal static class Leftovers
@@ -44,6 +44,33 @@ internal static class Leftovers
         while (victims.Any(IsAlive) && !deadline.IsCancellationRequested)
         {
             await Task.Delay(20, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Removes, deepest first, every cgroup whose top-level name starts with <paramref name="prefix"/> in
+    /// every hierarchy: the pod cgroups a test's pods got as parents (PodTestSupport names them after the
+    /// daemon's temporary directory), which a test that failed before removing its pods leaves behind.
+    /// Call it once the processes are killed; a cgroup that still holds one stays.
+    /// </summary>
+    public static void RemoveCgroupsNamed(string prefix)
+    {
+        foreach (string hierarchy in Pods.PodTestSupport.CgroupDirectories("/").Where(Directory.Exists))
+        {
+            foreach (string top in Directory.EnumerateDirectories(hierarchy, prefix + "*"))
+            {
+                foreach (string cgroup in Directory.EnumerateDirectories(top, "*", SearchOption.AllDirectories)
+                    .OrderByDescending(path => path.Length).Append(top))
+                {
+                    try
+                    {
+                        Directory.Delete(cgroup);
+                    }
+                    catch (IOException)
+                    {
+                    }
+                }
+            }
         }
     }
 
