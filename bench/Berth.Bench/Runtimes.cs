@@ -138,34 +138,9 @@ public abstract class RuntimeUnderTest : IAsyncDisposable
         });
     }
 
-    /// <summary>gRPC over the unix socket: HTTP/2 without TLS, every connection dialled to the socket.</summary>
-    private static GrpcChannel CreateChannel(string socketPath)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellation) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellation);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-            EnableMultipleHttp2Connections = true,
-        };
-        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-        {
-            HttpHandler = handler,
-            DisposeHttpClient = true,
-            MaxReceiveMessageSize = 64 << 20,
-        });
-    }
+    /// <summary>gRPC over the unix socket, several connections for the parallel rows, replies up to 64 MiB.</summary>
+    private static GrpcChannel CreateChannel(string socketPath) =>
+        Berth.Api.Admin.UnixSocketChannel.Create(socketPath, maxReceiveBytes: 64 << 20, manyConnections: true);
 }
 
 /// <summary>out/berthd, with out/berth-shim beside it.</summary>

@@ -146,6 +146,19 @@ internal sealed class ExecSessions
         }
     }
 
+    private int StreamingSessions()
+    {
+        int count = 0;
+        foreach (ExecSession? session in _sessions)
+        {
+            if (session is { Streaming: true })
+            {
+                count++;
+            }
+        }
+        return count;
+    }
+
     /// <summary>A free session slot for a command with arguments; a streaming session leaves <see cref="KeptForExecSync"/> free.</summary>
     private int FreeSlot(ExecSyncRequest request, bool streaming)
     {
@@ -158,7 +171,7 @@ internal sealed class ExecSessions
         {
             throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many commands run in the container at once ({MaxExecs})");
         }
-        if (streaming && _sessions.Count(session => session is { Streaming: true }) >= MaxExecs - KeptForExecSync)
+        if (streaming && StreamingSessions() >= MaxExecs - KeptForExecSync)
         {
             throw new ShimRequestException(ErrorCode.FailedPrecondition,
                 $"too many exec sessions open in the container at once ({MaxExecs - KeptForExecSync}; {KeptForExecSync} more are kept for ExecSync)");

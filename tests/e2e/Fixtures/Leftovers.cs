@@ -48,6 +48,22 @@ internal static class Leftovers
     }
 
     /// <summary>
+    /// Where <paramref name="cgroupPath"/> is in every hierarchy: under the cgroup2 root, or under each
+    /// cgroup file system mounted directly in /sys/fs/cgroup (read from mountinfo, not from a listing:
+    /// a directory left on the tmpfs where no hierarchy is mounted is not one).
+    /// </summary>
+    public static IEnumerable<string> CgroupDirectories(string cgroupPath) =>
+        File.Exists("/sys/fs/cgroup/cgroup.controllers")
+            ? [Path.Combine("/sys/fs/cgroup", cgroupPath.TrimStart('/'))]
+            : File.ReadLines("/proc/self/mountinfo")
+                .Select(line => line.Split(' '))
+                .Where(fields => fields[Array.IndexOf(fields, "-") + 1] is "cgroup" or "cgroup2"
+                    && Path.GetDirectoryName(fields[4]) == "/sys/fs/cgroup")
+                .Select(fields => Path.Combine(fields[4], cgroupPath.TrimStart('/')))
+                .Distinct()
+                .ToList();
+
+    /// <summary>
     /// Removes, deepest first, every cgroup whose top-level name starts with <paramref name="prefix"/> in
     /// every hierarchy: the pod cgroups a test's pods got as parents (PodTestSupport names them after the
     /// daemon's temporary directory), which a test that failed before removing its pods leaves behind.
@@ -55,7 +71,7 @@ internal static class Leftovers
     /// </summary>
     public static void RemoveCgroupsNamed(string prefix)
     {
-        foreach (string hierarchy in Pods.PodTestSupport.CgroupDirectories("/").Where(Directory.Exists))
+        foreach (string hierarchy in CgroupDirectories("/").Where(Directory.Exists))
         {
             foreach (string top in Directory.EnumerateDirectories(hierarchy, prefix + "*"))
             {

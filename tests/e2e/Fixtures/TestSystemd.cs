@@ -46,7 +46,7 @@ internal sealed class TestSystemd : IAsyncDisposable
     public static async Task<TestSystemd> StartAsync()
     {
         string name = $"berth-e2e-systemd-{Guid.NewGuid().ToString("N")[..10]}";
-        var hostDirectories = Pods.PodTestSupport.CgroupDirectories($"/{name}").ToList();
+        var hostDirectories = Leftovers.CgroupDirectories($"/{name}").ToList();
         foreach (string directory in hostDirectories)
         {
             Directory.CreateDirectory(directory);

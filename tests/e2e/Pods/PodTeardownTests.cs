@@ -65,7 +65,7 @@ public sealed class PodTeardownTests(BusyboxRegistry registry, Xunit.Abstraction
         Assert.Equal(ContainerState.ContainerRunning, (await berth.ContainerStatusAsync(survivor)).State);
         Assert.Equal(PodSandboxState.SandboxReady, (await berth.PodStatusAsync(secondId)).State);
         Assert.Equal(0, (await berth.ExecAsync(survivor, 10, "true")).ExitCode);
-        Assert.Contains(CgroupDirectories(second.Linux.CgroupParent), Directory.Exists);
+        Assert.Contains(Fixtures.Leftovers.CgroupDirectories(second.Linux.CgroupParent), Directory.Exists);
 
         await berth.RemovePodAsync(secondId);
         Assert.Empty(Traces(berth, first));
@@ -83,7 +83,7 @@ public sealed class PodTeardownTests(BusyboxRegistry registry, Xunit.Abstraction
         var secondId = await berth.RunPodAsync(second);
 
         await berth.RemovePodAsync(secondId);
-        Assert.Contains(CgroupDirectories(first.Linux.CgroupParent), Directory.Exists);
+        Assert.Contains(Fixtures.Leftovers.CgroupDirectories(first.Linux.CgroupParent), Directory.Exists);
         await berth.RemovePodAsync(firstId);
 
         Assert.Empty(Traces(berth, first));
@@ -94,7 +94,7 @@ public sealed class PodTeardownTests(BusyboxRegistry registry, Xunit.Abstraction
     {
         await using var berth = await BerthDaemon.StartAsync();
         var pod = PodConfig(berth, "guest");
-        var parents = CgroupDirectories(pod.Linux.CgroupParent).ToList();
+        var parents = Fixtures.Leftovers.CgroupDirectories(pod.Linux.CgroupParent).ToList();
         parents.ForEach(directory => Directory.CreateDirectory(directory));
         try
         {

@@ -179,27 +179,11 @@ internal static class PodTestSupport
             traces.AddRange(Directory.EnumerateFileSystemEntries(layers));
         }
         traces.AddRange(File.ReadAllLines("/proc/self/mountinfo").Where(line => line.Contains(berth.TemporaryDirectory)));
-        traces.AddRange(CgroupDirectories(pod.Linux.CgroupParent).Where(Directory.Exists));
+        traces.AddRange(Fixtures.Leftovers.CgroupDirectories(pod.Linux.CgroupParent).Where(Directory.Exists));
         traces.AddRange(Directory.EnumerateDirectories("/proc").Where(dir => int.TryParse(Path.GetFileName(dir), out _))
             .Where(dir => ReadCommandLine(dir).Contains(berth.TemporaryDirectory) && ReadCommandLine(dir).Contains("berth-shim")));
         return traces;
     }
-
-    /// <summary>
-    /// Where <paramref name="cgroupPath"/> is in every hierarchy: under the cgroup2 root, or under each
-    /// cgroup file system mounted directly in /sys/fs/cgroup (read from mountinfo, not from a listing:
-    /// a directory left on the tmpfs where no hierarchy is mounted is not one).
-    /// </summary>
-    public static IEnumerable<string> CgroupDirectories(string cgroupPath) =>
-        File.Exists("/sys/fs/cgroup/cgroup.controllers")
-            ? [Path.Combine("/sys/fs/cgroup", cgroupPath.TrimStart('/'))]
-            : File.ReadLines("/proc/self/mountinfo")
-                .Select(line => line.Split(' '))
-                .Where(fields => fields[Array.IndexOf(fields, "-") + 1] is "cgroup" or "cgroup2"
-                    && Path.GetDirectoryName(fields[4]) == "/sys/fs/cgroup")
-                .Select(fields => Path.Combine(fields[4], cgroupPath.TrimStart('/')))
-                .Distinct()
-                .ToList();
 
     private static string ReadCommandLine(string procDir)
     {

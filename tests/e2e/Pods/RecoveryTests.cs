@@ -194,7 +194,7 @@ public sealed class RecoveryTests(BusyboxRegistry registry) : IClassFixture<Busy
     /// <summary>What a reboot does: every process of the node dies, /run is empty; /var/lib stays.</summary>
     private static async Task SimulateRebootAsync(BerthDaemon berth, PodSandboxConfig pod)
     {
-        foreach (var cgroup in CgroupDirectories(pod.Linux.CgroupParent).Where(Directory.Exists))
+        foreach (var cgroup in Fixtures.Leftovers.CgroupDirectories(pod.Linux.CgroupParent).Where(Directory.Exists))
         {
             foreach (var procs in Directory.EnumerateFiles(cgroup, "cgroup.procs", SearchOption.AllDirectories))
             {

@@ -71,7 +71,7 @@ public sealed class SystemdDriverTests(BusyboxRegistry registry) : IClassFixture
         Assert.NotEqual("active", await systemd.PropertyAsync($"berth-{podId}.scope", "ActiveState"));
         // berth made the pod's slice (kubelet had not), so berth stopped it; kubepods.slice is systemd's.
         Assert.NotEqual("active", await systemd.PropertyAsync(podSlice, "ActiveState"));
-        Assert.DoesNotContain(CgroupDirectories(podCgroup), Directory.Exists);
+        Assert.DoesNotContain(Fixtures.Leftovers.CgroupDirectories(podCgroup), Directory.Exists);
         Assert.Empty(Traces(berth, pod));
     }
 
