@@ -26,8 +26,11 @@ internal static class Capabilities
     /// Privileged: all. Otherwise the default set; "ALL" among the added gives all, "ALL" among the
     /// dropped gives none; then the named ones are added, then the named ones dropped (so drop wins
     /// over add, and "drop ALL, add NET_BIND_SERVICE" leaves exactly that one). Bounding, effective and
-    /// permitted are the same set; inheritable and ambient stay empty, as containerd leaves them (what
-    /// non-root plus capabilities should mean is unsettled in Kubernetes).
+    /// permitted are the same set. add_ambient_capabilities (not for a privileged container, as
+    /// containerd's WithCapabilities is skipped there) become the inheritable and ambient sets, as
+    /// containerd's WithAmbientCapabilities makes them, and join the others too: the kernel raises an
+    /// ambient capability only when it is permitted and inheritable (prctl PR_CAP_AMBIENT_RAISE), so
+    /// that a non-root process really holds it after execve. "ALL" is refused there.
     /// </summary>
     public static OciCapabilities For(Capability? requested, bool privileged)
     {
@@ -54,6 +57,17 @@ internal static class Capabilities
                 set.Add(name);
             }
             set.RemoveAll(drop.Contains);
+            var ambient = Names(requested?.AddAmbientCapabilities, "add ambient");
+            if (ambient.Contains(AllKeyword))
+            {
+                throw new SpecException("add_ambient_capabilities cannot be ALL: name each capability");
+            }
+            if (ambient.Count > 0)
+            {
+                set.AddRange(ambient.Where(name => !set.Contains(name)));
+                ambient = [.. ambient.Distinct()];
+                return new OciCapabilities { Bounding = set, Effective = set, Permitted = set, Inheritable = ambient, Ambient = ambient };
+            }
         }
         return new OciCapabilities { Bounding = set, Effective = set, Permitted = set };
     }

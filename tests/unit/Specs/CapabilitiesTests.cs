@@ -13,13 +13,14 @@ public sealed class CapabilitiesTests
         "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
     ];
 
-    private static OciCapabilities With(string[] add, string[] drop, bool privileged = false)
+    private static OciCapabilities With(string[] add, string[] drop, bool privileged = false, string[]? ambient = null)
     {
         var container = Container();
         var security = container.Linux.SecurityContext;
         security.Capabilities = new Capability();
         security.Capabilities.AddCapabilities.AddRange(add);
         security.Capabilities.DropCapabilities.AddRange(drop);
+        security.Capabilities.AddAmbientCapabilities.AddRange(ambient ?? []);
         security.Privileged = privileged;
         var pod = Pod();
         pod.Linux.SecurityContext.Privileged = privileged;
@@ -47,6 +48,31 @@ public sealed class CapabilitiesTests
         Assert.DoesNotContain("CAP_NET_RAW", caps.Bounding!);
         Assert.DoesNotContain("CAP_MKNOD", caps.Bounding!);
         Assert.Equal(s_containerdDefault.Length + 3 - 2, caps.Bounding!.Count);
+    }
+
+    [Fact]
+    public void AmbientCapabilitiesAreInheritableAmbientPermittedAndEffective()
+    {
+        var caps = With([], ["ALL"], ambient: ["NET_BIND_SERVICE", "cap_net_admin"]);
+        string[] ambient = ["CAP_NET_BIND_SERVICE", "CAP_NET_ADMIN"];
+        Assert.Equal(ambient, caps.Ambient);
+        Assert.Equal(ambient, caps.Inheritable);
+        Assert.Equal(ambient, caps.Permitted);
+        Assert.Equal(ambient, caps.Effective);
+        Assert.Equal(ambient, caps.Bounding);
+    }
+
+    [Fact]
+    public void AmbientCapabilitiesAreRefusedByNameWhenUnknownOrAll()
+    {
+        Assert.Contains("NOPE", Assert.Throws<SpecException>(() => With([], [], ambient: ["NOPE"])).Message);
+        Assert.Throws<SpecException>(() => With([], [], ambient: ["ALL"]));
+    }
+
+    [Fact]
+    public void PrivilegedIgnoresAmbientAsContainerd()
+    {
+        Assert.Null(With([], [], privileged: true, ambient: ["NET_ADMIN"]).Ambient);
     }
 
     [Fact]
