@@ -11,9 +11,9 @@ public static class NodeFiles
     private const string AppArmorProfilesPath = "/sys/kernel/security/apparmor/profiles";
     private const string SelinuxEnforcePath = "/sys/fs/selinux/enforce";
 
-    /// <summary>The hostname, /etc/hosts and /etc/resolv.conf (empty when a file is missing), and whether SELinux is on.</summary>
+    /// <summary>The hostname, /etc/hosts and /etc/resolv.conf (empty when a file is missing).</summary>
     public static NodeFacts Read() =>
-        new(Environment.MachineName, ReadOrEmpty("/etc/hosts"), ReadOrEmpty("/etc/resolv.conf"), SelinuxEnabled());
+        new(Environment.MachineName, ReadOrEmpty("/etc/hosts"), ReadOrEmpty("/etc/resolv.conf"));
 
     /// <summary>
     /// The node's confinement facts: its architecture, whether AppArmor (the module's <c>enabled</c>

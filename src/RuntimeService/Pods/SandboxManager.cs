@@ -19,7 +19,7 @@ namespace Berth.RuntimeService.Pods;
 /// </summary>
 public sealed class SandboxManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
-    IPodNetwork network, ICgroupDriver cgroups, Func<NodeFacts> nodeFacts, ILogger<SandboxManager> logger)
+    IPodNetwork network, ICgroupDriver cgroups, Func<NodeFacts> nodeFacts, NodeSecurity security, ILogger<SandboxManager> logger)
 {
     /// <summary>Serialises what decides the life of berth-made cgroup levels: recording them for a new pod, and pruning them.</summary>
     private readonly SemaphoreSlim _cgroupLevels = new(1, 1);
@@ -38,7 +38,7 @@ public sealed class SandboxManager(
             throw BerthException.InvalidArgument($"runtime handler '{runtimeHandler}' is not configured; berth has only the default handler");
         }
         string id = Identifiers.New();
-        var plan = SandboxPlanner.Plan(new SandboxPlanInput(config, id, paths, nodeFacts() with { Cgroups = cgroups.Naming }));
+        var plan = SandboxPlanner.Plan(new SandboxPlanInput(config, id, paths, nodeFacts() with { Cgroups = cgroups.Naming }, security));
         var record = new SandboxRecord(id, plan.Name, config.ToByteArray(), Identifiers.NowNanoseconds(), plan.PodCgroup, runtimeHandler);
         var sandbox = new Sandbox(record, config, paths);
         await _cgroupLevels.WaitAsync(CancellationToken.None);

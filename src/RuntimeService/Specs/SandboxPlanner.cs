@@ -6,13 +6,16 @@ namespace Berth.RuntimeService.Specs;
 
 /// <summary>
 /// What of the node a sandbox needs: what its files copy (the hostname and, for pods that take them,
-/// the node's /etc/hosts and /etc/resolv.conf text), and whether SELinux is on (<see cref="NodeSecurity.SelinuxEnabled"/>).
+/// the node's /etc/hosts and /etc/resolv.conf text).
 /// </summary>
 /// <param name="Cgroups">How pod cgroups are named: the node's cgroup driver (cgroupfs unless set).</param>
-public sealed record NodeFacts(string Hostname, string Hosts, string ResolvConf, bool SelinuxEnabled = false, CgroupNaming? Cgroups = null);
+public sealed record NodeFacts(string Hostname, string Hosts, string ResolvConf, CgroupNaming? Cgroups = null);
 
-/// <summary>What a sandbox plan is made from: kubelet's config, the new sandbox's ID, berthd's paths and the node's facts.</summary>
-public sealed record SandboxPlanInput(Cri.PodSandboxConfig Config, string SandboxId, RuntimePaths Paths, NodeFacts Node);
+/// <summary>
+/// What a sandbox plan is made from: kubelet's config, the new sandbox's ID, berthd's paths, the node's
+/// facts and what it offers to confine the pod's reaper (seccomp profiles, SELinux).
+/// </summary>
+public sealed record SandboxPlanInput(Cri.PodSandboxConfig Config, string SandboxId, RuntimePaths Paths, NodeFacts Node, NodeSecurity Security);
 
 /// <summary>A file the daemon writes on the host before the shim starts.</summary>
 public sealed record PlannedFile(string Path, string Content);
@@ -67,9 +70,15 @@ public static class SandboxPlanner
         string podCgroup = CgroupPaths.Pod(config, id, input.Node.Cgroups ?? CgroupNaming.Cgroupfs);
         string reaperCgroup = CgroupPaths.Sandbox(podCgroup, id);
         var spec = SandboxSpecBuilder.Build(new SandboxSpecInput(config, id, reaperCgroup, files));
-        // The pod's own seccomp and AppArmor profiles are not applied to its reaper, Berth's own code
-        // (containerd applies them to the pause container): each container gets its own.
-        SecurityProfiles.RefuseSelinux(config.Linux?.SecurityContext?.SelinuxOptions, "the pod", input.Node.SelinuxEnabled);
+        // The pod's seccomp profile filters its reaper, as containerd's does the pause container. The
+        // pod's AppArmor profile does not confine the reaper (Berth's own code, not an image's): each
+        // container applies its own, as kubelet sends it.
+        var security = config.Linux?.SecurityContext;
+        if (SecurityProfiles.Seccomp(security, Capabilities.Default, input.Security) is { } seccomp)
+        {
+            spec = spec with { Linux = spec.Linux! with { Seccomp = seccomp } };
+        }
+        SecurityProfiles.RefuseSelinux(security?.SelinuxOptions, "the pod", input.Security.SelinuxEnabled);
 
         string hostname = namespaces.HostNetwork ? input.Node.Hostname : config.Hostname;
         var planned = new List<PlannedFile>

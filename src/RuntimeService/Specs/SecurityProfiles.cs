@@ -28,11 +28,26 @@ internal static class SecurityProfiles
     /// as kubelet's own root), checked by <see cref="SeccompRules.Problem"/>.
     /// Throws <see cref="SpecException"/> naming the file when it is missing or malformed.
     /// </summary>
-    public static LinuxSeccomp? Seccomp(LinuxContainerSecurityContext? security, bool privileged, IReadOnlyCollection<string> bounding, NodeSecurity node)
-    {
+    public static LinuxSeccomp? Seccomp(LinuxContainerSecurityContext? security, bool privileged, IReadOnlyCollection<string> bounding, NodeSecurity node) =>
 #pragma warning disable CS0612 // the deprecated path is still the fallback kubelet may send
-        var request = Parse(security?.Seccomp, security?.SeccompProfilePath ?? "", "seccomp");
+        Seccomp(security?.Seccomp, security?.SeccompProfilePath ?? "", privileged, bounding, node);
 #pragma warning restore CS0612
+
+    /// <summary>
+    /// The pod's <c>linux.seccomp</c> for its sandbox process, by the same rules as a container's, as
+    /// containerd applies the pod's profile to the pause container (sandbox_run_linux.go
+    /// generateSeccompSpecOpts): so a missing Localhost profile is refused at RunPodSandbox, and the
+    /// reaper runs under the filter the pod asked for. <paramref name="bounding"/>: the reaper's
+    /// capabilities, which RuntimeDefault's capability-gated rules follow.
+    /// </summary>
+    public static LinuxSeccomp? Seccomp(LinuxSandboxSecurityContext? security, IReadOnlyCollection<string> bounding, NodeSecurity node) =>
+#pragma warning disable CS0612 // the deprecated path is still the fallback kubelet may send
+        Seccomp(security?.Seccomp, security?.SeccompProfilePath ?? "", security?.Privileged ?? false, bounding, node);
+#pragma warning restore CS0612
+
+    private static LinuxSeccomp? Seccomp(SecurityProfile? requested, string deprecatedPath, bool privileged, IReadOnlyCollection<string> bounding, NodeSecurity node)
+    {
+        var request = Parse(requested, deprecatedPath, "seccomp");
         if (privileged || request is not { } asked)
         {
             return null;

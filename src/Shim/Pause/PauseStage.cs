@@ -7,7 +7,7 @@ namespace Berth.Shim.Pause;
 /// <summary>
 /// <c>berth-shim pause &lt;bundle&gt;</c>: the pod sandbox's process, holding the pod's new
 /// namespaces (no pause image needed). It sets the hostname and sysctls, brings loopback up,
-/// reports ready on descriptor 3, then sleeps reaping zombies (it is PID 1 when the pod has its
+/// loads the pod's seccomp filter if it has one, reports ready on descriptor 3, then sleeps reaping zombies (it is PID 1 when the pod has its
 /// own pid namespace) until SIGTERM or SIGINT.
 /// <para>
 /// The monitor spawns it with SIGCHLD, SIGTERM, SIGINT and SIGHUP already blocked, so every thread
@@ -27,6 +27,7 @@ internal static class PauseStage
             Interop.Sys.SetCloseOnExec(StageReport.StatusFd, true);
             signals = Interop.Sys.SignalFd(s_signals, nonBlocking: false);
             OciSpec spec = BundleFiles.ReadSpec(bundle);
+            var seccomp = ProcessSetup.CompileSeccomp(spec);
             Interop.Sys.SetSid();
             Interop.Sys.Chdir("/");
             ProcessSetup.SetHostname(spec);
@@ -39,6 +40,9 @@ internal static class PauseStage
             {
                 ProcessSetup.ApplyOomScoreAdj(process);
             }
+            // The pod's seccomp profile, last (as containerd filters the pause container): the reaper
+            // only waits and reaps from here on. It keeps CAP_SYS_ADMIN, so no no_new_privs is needed.
+            seccomp?.Load();
             StageReport.SendReady(StageReport.StatusFd);
             Interop.Sys.Close(StageReport.StatusFd);
         }

@@ -52,9 +52,9 @@ internal sealed class MiddleLayer : IDisposable
         Store = new PodStore(new StateDatabase(Path.Combine(Paths.Root, "berth.db"), [ImageStore.Schema, PodStore.Schema]));
         Registry = new RuntimeRegistry();
         var cgroups = new Berth.RuntimeService.Node.CgroupfsDriver(Node);
-        Sandboxes = new SandboxManager(Store, Registry, Paths, Runtime, Node, Network, cgroups,
-            () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), NullLogger<SandboxManager>.Instance);
         var security = NodeSecurity.Plain with { ReadSeccompProfile = path => SeccompProfiles.GetValueOrDefault(path) };
+        Sandboxes = new SandboxManager(Store, Registry, Paths, Runtime, Node, Network, cgroups,
+            () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), security, NullLogger<SandboxManager>.Instance);
         Containers = new ContainerManager(Store, Registry, Paths, Runtime, Node, cgroups, Images, BlockIoDefaults.None, security,
             NullLogger<ContainerManager>.Instance);
         Pods = new PodLifecycle(Registry, Sandboxes, Containers);

@@ -220,7 +220,44 @@ public sealed class SecurityProfileTests
         var pod = Pod();
         pod.Linux.SecurityContext.SelinuxOptions = new SELinuxOption { Type = "spc_t" };
         var error = Assert.Throws<SpecException>(() => SandboxPlanner.Plan(new SandboxPlanInput(pod, SandboxId,
-            new RuntimePaths("/var/lib/berth", "/run/berth"), new NodeFacts("node", "", ""))));
+            new RuntimePaths("/var/lib/berth", "/run/berth"), new NodeFacts("node", "", ""), NodeSecurity.Plain)));
         Assert.Contains("the pod has selinux_options, but SELinux is not enabled", error.Message);
+    }
+
+    private static OciSpec PlanPod(Action<LinuxSandboxSecurityContext> change)
+    {
+        var pod = Pod();
+        change(pod.Linux.SecurityContext);
+        return SandboxPlanner.Plan(new SandboxPlanInput(pod, SandboxId,
+            new RuntimePaths("/var/lib/berth", "/run/berth"), new NodeFacts("node", "", ""), s_node)).Spec;
+    }
+
+    [Fact]
+    public void APodsMissingLocalhostProfileIsRefusedAtRunPodSandbox()
+    {
+        var error = Assert.Throws<SpecException>(() => PlanPod(security =>
+            security.Seccomp = new SecurityProfile { ProfileType = ProfileType.Localhost, LocalhostRef = "profiles/missing.json" }));
+        Assert.Contains("/var/lib/kubelet/seccomp/profiles/missing.json does not exist", error.Message);
+#pragma warning disable CS0612 // the deprecated field kubelet may still send
+        Assert.Throws<SpecException>(() => PlanPod(security => security.SeccompProfilePath = "localhost/profiles/missing.json"));
+        Assert.Throws<SpecException>(() => PlanPod(security => security.SeccompProfilePath = "nonsense"));
+#pragma warning restore CS0612
+    }
+
+    [Fact]
+    public void APodsSeccompProfileFiltersItsReaperAsContainerdsPauseContainer()
+    {
+        Assert.Null(PlanPod(_ => { }).Linux!.Seccomp);
+        Assert.Null(PlanPod(security => security.Seccomp = new SecurityProfile { ProfileType = ProfileType.Unconfined }).Linux!.Seccomp);
+        Assert.Equal("SCMP_ACT_ERRNO", PlanPod(security =>
+            security.Seccomp = new SecurityProfile { ProfileType = ProfileType.RuntimeDefault }).Linux!.Seccomp!.DefaultAction);
+        var local = PlanPod(security =>
+            security.Seccomp = new SecurityProfile { ProfileType = ProfileType.Localhost, LocalhostRef = "profiles/block-chmod.json" }).Linux!.Seccomp!;
+        Assert.Equal("SCMP_ACT_ALLOW", local.DefaultAction);
+        Assert.Null(PlanPod(security =>
+        {
+            security.Privileged = true;
+            security.Seccomp = new SecurityProfile { ProfileType = ProfileType.RuntimeDefault };
+        }).Linux!.Seccomp);
     }
 }
