@@ -20,11 +20,11 @@ public static class UnifiedKeys
         new HashSet<string>(StringComparer.Ordinal) { "cgroup.max.descendants", "cgroup.max.depth" };
 
     /// <summary>
-    /// What is wrong with <paramref name="key"/>, or null when it may be written. <paramref name="enabled"/>:
-    /// the controllers enabled for the cgroup (its cgroup.controllers), or null where that is not known yet
-    /// (spec generation), when any v2 controller's file passes.
+    /// What is wrong with <paramref name="key"/> whatever the node (a fault of the request: InvalidArgument
+    /// on every path), or null when it names a file a container may write. Whether the cgroup has the key's
+    /// controller is the node's matter (<see cref="MissingController"/>).
     /// </summary>
-    public static string? Problem(string key, IReadOnlySet<string>? enabled)
+    public static string? Problem(string key)
     {
         if (key.Length == 0 || key.Contains('/') || key.Contains('\0') || key[0] == '.')
         {
@@ -42,8 +42,18 @@ public static class UnifiedKeys
         {
             return $"unified key \"{key}\" is not CONTROLLER.FILE of a cgroup v2 controller ({string.Join(", ", Controllers)})";
         }
-        return enabled is not null && !enabled.Contains(controller)
-            ? $"unified key \"{key}\" needs the {controller} controller, which is not enabled for this cgroup"
-            : null;
+        return null;
+    }
+
+    /// <summary>
+    /// The controller a valid <paramref name="key"/> needs when <paramref name="enabled"/> (the cgroup's
+    /// cgroup.controllers) lacks it, else null (the core limits need none). A fault of the node, not of
+    /// the request: FailedPrecondition on every path, as a typed limit whose controller is missing.
+    /// </summary>
+    public static string? MissingController(string key, IReadOnlySet<string> enabled)
+    {
+        int dot = key.IndexOf('.');
+        string controller = dot > 0 ? key[..dot] : "";
+        return controller == "cgroup" || enabled.Contains(controller) ? null : controller;
     }
 }

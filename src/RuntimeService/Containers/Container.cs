@@ -17,6 +17,9 @@ public sealed class Container(ContainerRecord record, Cri.ContainerConfig config
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ProcessState _state = ProcessState.Creating;
     private bool _removing;
+    private Cri.LinuxContainerResources _resources = record.Resources is { } stored
+        ? Cri.LinuxContainerResources.Parser.ParseFrom(stored)
+        : config.Linux?.Resources ?? new Cri.LinuxContainerResources();
 
     public ContainerRecord Record { get; } = record;
 
@@ -84,6 +87,31 @@ public sealed class Container(ContainerRecord record, Cri.ContainerConfig config
             _exited.TrySetResult();
         }
         return true;
+    }
+
+    /// <summary>
+    /// The resources the container runs with, as ContainerStatus reports them: as created (what the spec
+    /// holds), then as UpdateContainerResources last set them (see <see cref="Resize"/>). Rows from before
+    /// they were recorded report kubelet's request as it came.
+    /// </summary>
+    public Cri.LinuxContainerResources Resources
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _resources;
+            }
+        }
+    }
+
+    /// <summary>Replaces <see cref="Resources"/> once an update has been applied.</summary>
+    public void Resize(Cri.LinuxContainerResources resources)
+    {
+        lock (_gate)
+        {
+            _resources = resources;
+        }
     }
 
     /// <summary>Marks the container as being removed; from now on it is not started.</summary>

@@ -45,11 +45,11 @@ public sealed class ContainerManager(
         string id = Identifiers.New();
         var plan = ContainerPlanner.Plan(new ContainerPlanInput(
             config, new PodContext(sandbox.Id, sandbox.Config, sandbox.PodCgroup), image.Image, id, paths, blockIo,
-            node.LookUpDevice, security, TargetPidNamespace(config)));
+            node.LookUpDevice, security, TargetPidNamespace(config), node.HostDevices));
         var record = new ContainerRecord(id, sandbox.Id, plan.Name, config.ToByteArray(), image.Id, imageName,
             Identifiers.NowNanoseconds(), plan.LogPath, image.ImageRef,
             StopSignals.FromCri(config.StopSignal) ?? StopSignals.Parse(image.Image.Config.StopSignal) ?? StopSignals.Default,
-            plan.CgroupPath);
+            plan.CgroupPath, ContainerResources.ToCri(plan.Spec.Linux?.Resources, plan.Spec.Process?.OomScoreAdj).ToByteArray());
         if (store.TryAdd(record) is { } existing)
         {
             throw BerthException.AlreadyExists($"container name {record.Name} is reserved for {existing}");
@@ -86,6 +86,11 @@ public sealed class ContainerManager(
         foreach (string hostPath in plan.HostPaths)
         {
             node.EnsureHostPath(hostPath);
+        }
+        foreach (PropagatedSource source in plan.PropagatedSources)
+        {
+            var (resolved, mount) = node.FindSourceMount(source.HostPath);
+            source.Require(resolved, mount);
         }
         if (plan.Spec.Process?.ApparmorProfile == SecurityProfiles.AppArmorDefaultName)
         {
@@ -272,7 +277,10 @@ public sealed class ContainerManager(
         return runtime.AttachAsync(container.Shim, streams, ct);
     }
 
-    /// <summary>kubelet's new CPU and memory settings for a created or running container; devices and block I/O stay as created.</summary>
+    /// <summary>
+    /// kubelet's new CPU and memory settings for a created or running container; devices and block I/O
+    /// stay as created. What is set is recorded for ContainerStatus. A refusal changes nothing.
+    /// </summary>
     public async Task UpdateResourcesAsync(Container container, Cri.LinuxContainerResources? linux, CancellationToken ct)
     {
         if (container.State.Status is not (ProcessStatus.Created or ProcessStatus.Running))
@@ -280,8 +288,13 @@ public sealed class ContainerManager(
             throw BerthException.FailedPrecondition($"container {container.Id} is {CriNames.Of(container.CriState)}; only a created or running container can be updated");
         }
         var resources = ContainerResources.For(linux, [], null) with { Devices = null };
-        await cgroups.UpdateAsync(container.Record.CgroupPath, resources, ct);
+        // The shim first: it checks the whole request before it writes, so a refusal leaves the cgroup
+        // as it was; the driver (systemd) then records what the kernel took.
         await runtime.UpdateResourcesAsync(container.Shim, resources, ct);
+        await cgroups.UpdateAsync(container.Record.CgroupPath, resources, ct);
+        var merged = ContainerResources.Merge(container.Resources, ContainerResources.ToCri(resources, null));
+        store.SetContainerResources(container.Id, merged.ToByteArray());
+        container.Resize(merged);
     }
 
     /// <summary>kubelet renamed the log file to rotate it: the shim opens a new one at the same path.</summary>

@@ -38,10 +38,7 @@ public sealed partial class CriRuntimeService
         status.Labels.Add(container.Config.Labels);
         status.Annotations.Add(container.Config.Annotations);
         status.Mounts.AddRange(container.Config.Mounts);
-        if (container.Config.Linux?.Resources is { } resources)
-        {
-            status.Resources = new Cri.ContainerResources { Linux = resources };
-        }
+        status.Resources = new Cri.ContainerResources { Linux = container.Resources };
         var response = new Cri.ContainerStatusResponse { Status = status };
         if (request.Verbose)
         {

@@ -36,10 +36,23 @@ public interface INodeOperations
     DeviceLookup LookUpDevice(string hostPath);
 
     /// <summary>
+    /// The device nodes under /dev (symbolic links not followed), walked as containerd's HostDevices walks
+    /// them: what <see cref="ContainerDevices.IsHostDevice"/> leaves out is skipped. A privileged container gets them.
+    /// </summary>
+    IReadOnlyList<HostDevice> HostDevices();
+
+    /// <summary>
     /// Makes a bind mount's host path exist: a missing one becomes a directory (mkdir -p, mode 0755), as
     /// Docker, containerd and CRI-O do for kubelet's hostPath volumes of type "".
     /// </summary>
     void EnsureHostPath(string hostPath);
+
+    /// <summary>
+    /// The existing <paramref name="hostPath"/> with its symbolic links followed (as containerd's
+    /// EvalSymlinks), and the mount it lives on as /proc/self/mountinfo shows it (<see cref="MountInfo.Of"/>).
+    /// FailedPrecondition when the path cannot be resolved.
+    /// </summary>
+    (string ResolvedPath, SourceMount? Mount) FindSourceMount(string hostPath);
 
     /// <summary>
     /// A TCP socket of the network namespace pinned at <paramref name="networkNamespace"/> (null: berthd's

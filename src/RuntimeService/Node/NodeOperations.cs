@@ -100,6 +100,43 @@ public sealed class NodeOperations : INodeOperations
         };
     }
 
+    public IReadOnlyList<HostDevice> HostDevices()
+    {
+        var devices = new List<HostDevice>();
+        AddHostDevices("/dev", devices);
+        return devices;
+    }
+
+    private static void AddHostDevices(string directory, List<HostDevice> devices)
+    {
+        foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos())
+        {
+            if (entry.LinkTarget is not null)
+            {
+                continue;
+            }
+            if (entry is DirectoryInfo)
+            {
+                if (!ContainerDevices.SkippedHostDirectories.Contains(entry.Name))
+                {
+                    AddHostDevices(entry.FullName, devices);
+                }
+                continue;
+            }
+            // Not a link (skipped above), so stat sees the node itself; one that went away meanwhile is skipped, as containerd skips it.
+            if (Interop.Sys.TryStat(entry.FullName) is not { Type: Interop.FileType.CharacterDevice or Interop.FileType.BlockDevice } node)
+            {
+                continue;
+            }
+            char type = node.Type == Interop.FileType.CharacterDevice ? 'c' : 'b';
+            if (ContainerDevices.IsHostDevice(directory, entry.Name, type))
+            {
+                devices.Add(new HostDevice(entry.FullName, new DeviceNumber(
+                    node.RDeviceMajor, node.RDeviceMinor, type, (uint)node.Permissions, node.Uid, node.Gid)));
+            }
+        }
+    }
+
     public void EnsureHostPath(string hostPath)
     {
         if (Path.Exists(hostPath))
@@ -118,6 +155,32 @@ public sealed class NodeOperations : INodeOperations
         {
             throw BerthException.FailedPrecondition($"the mount source {hostPath} does not exist and could not be created: {error.Message}", error);
         }
+    }
+
+    public (string ResolvedPath, SourceMount? Mount) FindSourceMount(string hostPath)
+    {
+        string resolved;
+        try
+        {
+            resolved = RealPath(Path.GetFullPath(hostPath));
+        }
+        catch (IOException error)
+        {
+            throw BerthException.FailedPrecondition($"mount source {hostPath} cannot be resolved: {error.Message}", error);
+        }
+        return (resolved, MountInfo.Of(File.ReadAllText("/proc/self/mountinfo"), resolved));
+    }
+
+    /// <summary>realpath(3) of an absolute path: each level's symbolic link followed, from the root down.</summary>
+    private static string RealPath(string path)
+    {
+        string real = "/";
+        foreach (string level in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string next = Path.Combine(real, level);
+            real = new FileInfo(next).ResolveLinkTarget(returnFinalTarget: true) is { } target ? RealPath(target.FullName) : next;
+        }
+        return real;
     }
 
     public System.Net.Sockets.Socket CreateTcpSocket(string? networkNamespace, System.Net.Sockets.AddressFamily family)

@@ -6,8 +6,8 @@ namespace Berth.RuntimeService.Specs;
 /// <summary>
 /// Device nodes and the device cgroup. The rules start from "deny everything" and allow what runc
 /// allows every container (its specconv.AllowedDevices, which containerd relies on), then the
-/// devices kubelet asks for. A privileged container may use every device, but only the nodes kubelet
-/// lists are created in its /dev: containerd's "all host devices" for privileged containers is not done.
+/// devices kubelet asks for. A privileged container may use every device and gets the host's device
+/// nodes in its /dev, as containerd's WithPrivileged gives it (oci.WithHostDevices, WithAllDevicesAllowed).
 /// </summary>
 internal static class ContainerDevices
 {
@@ -32,7 +32,35 @@ internal static class ContainerDevices
         Allow('c', 10, 200), // /dev/net/tun: runc keeps it for compatibility with Docker-era expectations
     ];
 
-    public static Result For(IEnumerable<Device> devices, bool privileged, Func<string, DeviceLookup> resolve)
+    /// <summary>
+    /// Directories of /dev whose nodes a privileged container does not get, as containerd's getDevices
+    /// skips them: they are the container's own mounts (pts, shm, mqueue), links to its own descriptors
+    /// (fd), or another manager's private state (.lxc, .lxd-mounts, .udev).
+    /// </summary>
+    public static readonly IReadOnlySet<string> SkippedHostDirectories =
+        new HashSet<string>(StringComparer.Ordinal) { "pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev" };
+
+    /// <summary>
+    /// Whether the host's node <paramref name="name"/> (a file directly in a /dev directory, not a
+    /// directory itself) goes to a privileged container: character and block devices only (no FIFOs,
+    /// as containerd), except /dev/console (containerd) and /dev/ptmx, which would open the host's
+    /// devpts instance: the container's /dev/ptmx is the link to its own pts/ptmx (runc's setupPtmx
+    /// replaces the host's node the same way).
+    /// </summary>
+    public static bool IsHostDevice(string directory, string name, char type) =>
+        type is 'c' or 'b' && !(directory == "/dev" && name is "console" or "ptmx");
+
+    /// <summary>The host devices not under one of <paramref name="mounts"/>' binds (a /dev bound from the host already holds its nodes).</summary>
+    public static IReadOnlyList<HostDevice> NotOnBinds(IReadOnlyList<HostDevice> devices, IReadOnlyList<OciMount> mounts) =>
+        devices.Where(device => !mounts.Any(mount => mount.Type == "bind"
+            && (device.Path == mount.Destination || KernelMountPoints.IsBelow(device.Path, mount.Destination)))).ToList();
+
+    /// <summary>
+    /// The device nodes and device cgroup rules: for a privileged container every host device
+    /// (<paramref name="hostDevices"/>, at its host path) and allow-all, then kubelet's devices, which
+    /// replace a host node at the same path.
+    /// </summary>
+    public static Result For(IEnumerable<Device> devices, bool privileged, Func<string, DeviceLookup> resolve, IReadOnlyList<HostDevice> hostDevices)
     {
         var nodes = new List<LinuxDevice>();
         var rules = privileged
@@ -45,23 +73,27 @@ internal static class ContainerDevices
                 device.ContainerPath.Length > 0 ? device.ContainerPath : device.HostPath, $"device {hostPath} container_path");
             string access = Permissions(device.Permissions, hostPath);
             DeviceNumber number = resolve(hostPath).Require($"device {hostPath}");
-            nodes.Add(new LinuxDevice
-            {
-                Path = containerPath,
-                Type = number.Type.ToString(),
-                Major = number.Major,
-                Minor = number.Minor,
-                FileMode = number.FileMode,
-                Uid = number.Uid,
-                Gid = number.Gid,
-            });
+            nodes.Add(Node(containerPath, number));
             if (!privileged)
             {
                 rules.Add(new LinuxDeviceCgroup { Allow = true, Type = number.Type.ToString(), Major = number.Major, Minor = number.Minor, Access = access });
             }
         }
-        return new Result(nodes, rules);
+        var requested = nodes.Select(node => node.Path).ToHashSet(StringComparer.Ordinal);
+        var host = hostDevices.Where(device => !requested.Contains(device.Path)).Select(device => Node(device.Path, device.Number));
+        return new Result([.. host, .. nodes], rules);
     }
+
+    private static LinuxDevice Node(string path, DeviceNumber number) => new()
+    {
+        Path = path,
+        Type = number.Type.ToString(),
+        Major = number.Major,
+        Minor = number.Minor,
+        FileMode = number.FileMode,
+        Uid = number.Uid,
+        Gid = number.Gid,
+    };
 
     /// <summary>
     /// A device node is made on the container's own file system only (its /dev tmpfs or its writable

@@ -124,8 +124,8 @@ internal static class ContainerMounts
     /// <summary>
     /// One bind mount, recursive as containerd makes them. Propagation follows kubelet's request and
     /// raises the root's propagation so that it can work (rshared for bidirectional, else rslave).
-    /// The daemon, not this code, makes sure the host path exists, resolves its symlinks, and checks
-    /// that a propagating source is itself on a shared or slave mount. selinux_relabel is ignored:
+    /// The daemon, not this code, makes sure the host path exists and that a propagating source is itself
+    /// on a shared or slave mount (<see cref="PropagatedSource.Require"/>). selinux_relabel is ignored:
     /// Berth sets no SELinux labels.
     /// </summary>
     private static OciMount Bind(string destination, Mount mount, ref string? rootfsPropagation)

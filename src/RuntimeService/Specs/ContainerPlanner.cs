@@ -16,6 +16,7 @@ public sealed record PodContext(string SandboxId, Cri.PodSandboxConfig Config, s
 /// <param name="ResolveDevice">Host path → what is there (symbolic links followed): devices and block I/O throttles name host device nodes.</param>
 /// <param name="Security">What the node offers for seccomp, AppArmor and SELinux, and where Localhost seccomp profiles are.</param>
 /// <param name="TargetPidNamespacePath">For pid namespace mode TARGET: the target container's pid namespace (/proc/&lt;pid&gt;/ns/pid).</param>
+/// <param name="HostDevices">The node's device nodes, which a privileged container gets; read only for one.</param>
 public sealed record ContainerPlanInput(
     Cri.ContainerConfig Config,
     PodContext Pod,
@@ -25,7 +26,8 @@ public sealed record ContainerPlanInput(
     BlockIoDefaults BlockIo,
     Func<string, DeviceLookup> ResolveDevice,
     NodeSecurity Security,
-    string? TargetPidNamespacePath = null);
+    string? TargetPidNamespacePath = null,
+    Func<IReadOnlyList<HostDevice>>? HostDevices = null);
 
 /// <summary>
 /// Everything CreateContainer makes on the node, decided before anything is made: the name kubelet
@@ -35,6 +37,7 @@ public sealed record ContainerPlanInput(
 /// <param name="Name">The reservation key kubelet relies on: container_pod_namespace_uid_attempt.</param>
 /// <param name="LogPath">The CRI log file, always inside the pod's log directory; empty when kubelet asked for none.</param>
 /// <param name="HostPaths">Bind mount sources that must exist on the host (missing ones become directories).</param>
+/// <param name="PropagatedSources">Bind mount sources whose mount must propagate (<see cref="PropagatedSource"/>), checked on the node before the shim starts.</param>
 public sealed record ContainerPlan(
     string Name,
     string Bundle,
@@ -44,7 +47,39 @@ public sealed record ContainerPlan(
     string CgroupPath,
     string LogPath,
     string WritableLayer,
-    IReadOnlyList<string> HostPaths);
+    IReadOnlyList<string> HostPaths,
+    IReadOnlyList<PropagatedSource> PropagatedSources);
+
+/// <summary>
+/// A bind mount source asked for HostToContainer or Bidirectional propagation: the host mount it lives on
+/// must pass mount events on, or the rslave/rshared bind silently receives nothing (containerd's
+/// ensureSharedOrSlave and ensureShared, internal/cri/opts/spec_linux_opts.go WithMounts).
+/// </summary>
+public sealed record PropagatedSource(string HostPath, Cri.MountPropagation Propagation)
+{
+    /// <summary>
+    /// Refuses a source whose mount (<paramref name="mount"/>, found for <paramref name="resolvedPath"/>,
+    /// the host path with its links followed) cannot propagate as asked: HostToContainer needs it shared
+    /// or a slave, Bidirectional shared. Throws FailedPrecondition naming the path, its mount point and
+    /// what to do, since it is the node's mount that must change, not the request.
+    /// </summary>
+    public void Require(string resolvedPath, Berth.RuntimeService.Node.SourceMount? mount)
+    {
+        var sharing = mount?.Sharing ?? Berth.RuntimeService.Node.MountSharing.Private;
+        bool bidirectional = Propagation == Cri.MountPropagation.PropagationBidirectional;
+        if (sharing == Berth.RuntimeService.Node.MountSharing.Shared
+            || (!bidirectional && sharing == Berth.RuntimeService.Node.MountSharing.Slave))
+        {
+            return;
+        }
+        string where = resolvedPath == HostPath ? HostPath : $"{HostPath} ({resolvedPath})";
+        throw Berth.Core.Errors.BerthException.FailedPrecondition(
+            $"mount source {where} is on mount {mount?.MountPoint ?? "/"}, which is {sharing.ToString().ToLowerInvariant()}; "
+            + (bidirectional
+                ? "Bidirectional propagation needs a shared mount (mount --make-rshared)"
+                : "HostToContainer propagation needs a shared or slave mount (mount --make-rshared or --make-rslave)"));
+    }
+}
 
 /// <summary>The one call that turns a CreateContainer request into a <see cref="ContainerPlan"/>. Pure; throws <see cref="SpecException"/> for what cannot run.</summary>
 public static class ContainerPlanner
@@ -67,7 +102,8 @@ public static class ContainerPlanner
 
         var built = ContainerSpecBuilder.Build(new ContainerSpecInput(
             config, pod, input.Image.Config, id, input.Pod.SandboxId, Path.Combine(bundle, "rootfs"), cgroup,
-            paths.SandboxFiles(input.Pod.SandboxId), input.BlockIo, input.ResolveDevice, input.Security, input.TargetPidNamespacePath));
+            paths.SandboxFiles(input.Pod.SandboxId), input.BlockIo, input.ResolveDevice, input.Security, input.TargetPidNamespacePath,
+            input.HostDevices));
         var process = built.Spec.Process!;
         var spec = built.Spec with { Process = process with { User = input.Image.Accounts.Resolve(process.User, built.User) } };
 
@@ -98,6 +134,8 @@ public static class ContainerPlanner
             CgroupPath: cgroup,
             LogPath: logPath,
             WritableLayer: layer,
-            HostPaths: config.Mounts.Where(mount => mount.HostPath.Length > 0).Select(mount => mount.HostPath).Distinct().ToList());
+            HostPaths: config.Mounts.Where(mount => mount.HostPath.Length > 0).Select(mount => mount.HostPath).Distinct().ToList(),
+            PropagatedSources: config.Mounts.Where(mount => mount.Propagation != Cri.MountPropagation.PropagationPrivate)
+                .Select(mount => new PropagatedSource(mount.HostPath, mount.Propagation)).ToList());
     }
 }

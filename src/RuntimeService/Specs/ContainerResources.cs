@@ -1,6 +1,7 @@
 using Berth.Api.Cri;
 using Berth.Api.Shim;
 using Berth.Api.Shim.Cgroups;
+using Cri = Berth.Api.Cri;
 
 namespace Berth.RuntimeService.Specs;
 
@@ -71,6 +72,68 @@ internal static class ContainerResources
         };
     }
 
+    /// <summary>
+    /// What ContainerStatus reports as resources.linux: the spec's <paramref name="resources"/> and the
+    /// process's <paramref name="oomScoreAdj"/> in CRI terms, field by field as containerd's
+    /// copyResourcesToStatus (internal/cri/server/container_create.go); kubelet's in-place resize reads it.
+    /// </summary>
+    public static Cri.LinuxContainerResources ToCri(LinuxResources? resources, int? oomScoreAdj)
+    {
+        var status = new Cri.LinuxContainerResources { OomScoreAdj = oomScoreAdj ?? 0 };
+        if (resources?.Cpu is { } cpu)
+        {
+            status.CpuPeriod = (long)(cpu.Period ?? 0);
+            status.CpuQuota = cpu.Quota ?? 0;
+            status.CpuShares = (long)(cpu.Shares ?? 0);
+            status.CpusetCpus = cpu.Cpus ?? "";
+            status.CpusetMems = cpu.Mems ?? "";
+        }
+        if (resources?.Memory is { } memory)
+        {
+            status.MemoryLimitInBytes = memory.Limit ?? 0;
+            status.MemorySwapLimitInBytes = memory.Swap ?? 0;
+        }
+        foreach (LinuxHugepageLimit limit in resources?.HugepageLimits ?? [])
+        {
+            status.HugepageLimits.Add(new Cri.HugepageLimit { PageSize = limit.PageSize, Limit = limit.Limit });
+        }
+        foreach (var (key, value) in resources?.Unified ?? new Dictionary<string, string>())
+        {
+            status.Unified[key] = value;
+        }
+        return status;
+    }
+
+    /// <summary>
+    /// The resources after an update: what <paramref name="update"/> sets (its non-zero numbers and
+    /// non-empty lists, its hugepage sizes and unified keys) over <paramref name="current"/>, as
+    /// containerd's UpdateContainerResources applies WithResources to the container's spec; the
+    /// oom_score_adj stays as created (an update does not change it).
+    /// </summary>
+    public static Cri.LinuxContainerResources Merge(Cri.LinuxContainerResources current, Cri.LinuxContainerResources update)
+    {
+        var merged = current.Clone();
+        if (update.CpuPeriod != 0) { merged.CpuPeriod = update.CpuPeriod; }
+        if (update.CpuQuota != 0) { merged.CpuQuota = update.CpuQuota; }
+        if (update.CpuShares != 0) { merged.CpuShares = update.CpuShares; }
+        if (update.CpusetCpus.Length > 0) { merged.CpusetCpus = update.CpusetCpus; }
+        if (update.CpusetMems.Length > 0) { merged.CpusetMems = update.CpusetMems; }
+        if (update.MemoryLimitInBytes != 0) { merged.MemoryLimitInBytes = update.MemoryLimitInBytes; }
+        if (update.MemorySwapLimitInBytes != 0) { merged.MemorySwapLimitInBytes = update.MemorySwapLimitInBytes; }
+        foreach (Cri.HugepageLimit limit in update.HugepageLimits)
+        {
+            var kept = merged.HugepageLimits.Where(old => old.PageSize != limit.PageSize).ToList();
+            merged.HugepageLimits.Clear();
+            merged.HugepageLimits.Add(kept);
+            merged.HugepageLimits.Add(limit);
+        }
+        foreach (var (key, value) in update.Unified)
+        {
+            merged.Unified[key] = value;
+        }
+        return merged;
+    }
+
     /// <summary>oom_score_adj goes to the process, within the kernel's range.</summary>
     public static int? OomScoreAdj(LinuxContainerResources? resources)
     {
@@ -116,7 +179,7 @@ internal static class ContainerResources
     {
         foreach (string key in unified.Keys)
         {
-            if (UnifiedKeys.Problem(key, enabled: null) is { } problem)
+            if (UnifiedKeys.Problem(key) is { } problem)
             {
                 throw new SpecException($"linux.resources.{problem}");
             }

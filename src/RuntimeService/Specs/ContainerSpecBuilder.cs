@@ -42,7 +42,8 @@ public static class ContainerSpecBuilder
 
         var (user, lookup) = UserSpec.Resolve(security, input.Image);
         var mounts = ContainerMounts.For(config, input.SandboxFiles, pod, privileged, readonlyRootfs);
-        var devices = ContainerDevices.For(config.Devices, privileged, input.ResolveDevice);
+        var devices = ContainerDevices.For(config.Devices, privileged, input.ResolveDevice,
+            privileged ? ContainerDevices.NotOnBinds(input.HostDevices?.Invoke() ?? [], mounts.Mounts) : []);
         ContainerDevices.RefuseOnBindMounts(devices.Nodes, mounts.Mounts);
         var blockIo = BlockIoSettings.For(input.Sandbox.Annotations, input.BlockIoDefaults, input.ResolveDevice);
         var resources = config.Linux?.Resources;

@@ -48,6 +48,7 @@ public sealed record NodeSecurity(
 /// For pid namespace mode TARGET: the target container's pid namespace (e.g. <c>/proc/&lt;pid&gt;/ns/pid</c>),
 /// which only the daemon can know; required in that mode, ignored otherwise.
 /// </param>
+/// <param name="HostDevices">The node's device nodes under /dev (<see cref="ContainerDevices.IsHostDevice"/>), read only for a privileged container; null: none.</param>
 public sealed record ContainerSpecInput(
     Cri.ContainerConfig Config,
     Cri.PodSandboxConfig Sandbox,
@@ -60,7 +61,11 @@ public sealed record ContainerSpecInput(
     BlockIoDefaults BlockIoDefaults,
     Func<string, DeviceLookup> ResolveDevice,
     NodeSecurity Security,
-    string? TargetPidNamespacePath = null);
+    string? TargetPidNamespacePath = null,
+    Func<IReadOnlyList<HostDevice>>? HostDevices = null);
+
+/// <summary>A device node of the host: its path under /dev and what it is.</summary>
+public sealed record HostDevice(string Path, DeviceNumber Number);
 
 /// <summary>What a host path holds for a CRI device: nothing, something that is not a device node, or a device.</summary>
 public sealed record DeviceLookup(DeviceNumber? Device, bool Exists)

@@ -18,9 +18,13 @@ public sealed record SandboxRecord(string Id, string Name, byte[] Config, long C
 /// <param name="ImageRef">What ContainerStatus reports as image_ref: repo@digest of the image when created, else its ID.</param>
 /// <param name="StopSignal">The signal StopContainer sends first: the image's STOPSIGNAL, else SIGTERM.</param>
 /// <param name="CgroupPath">The container's cgroup (cgroupfs path).</param>
+/// <param name="Resources">
+/// The container's resources as ContainerStatus reports them (a serialised CRI LinuxContainerResources): as
+/// created, then as last updated. Null in rows written before it was kept.
+/// </param>
 public sealed record ContainerRecord(
     string Id, string SandboxId, string Name, byte[] Config, string ImageId, string ImageName, long CreatedAt, string LogPath,
-    string ImageRef, int StopSignal, string CgroupPath);
+    string ImageRef, int StopSignal, string CgroupPath, byte[]? Resources = null);
 
 /// <summary>
 /// Sandbox and container metadata. A row is written before anything is made on the node, so a
@@ -65,6 +69,10 @@ public sealed class PodStore(StateDatabase database)
         UPDATE containers SET cgroup_path = (SELECT s.cgroup_path || '/' || containers.id FROM sandboxes s WHERE s.id = containers.sandbox_id)
             WHERE EXISTS (SELECT 1 FROM sandboxes s WHERE s.id = containers.sandbox_id);
         """,
+        // The resources a container runs with, which UpdateContainerResources changes, for ContainerStatus.
+        """
+        ALTER TABLE containers ADD COLUMN resources BLOB;
+        """,
     ]);
 
     /// <summary>Reserves the sandbox's name; returns the ID already holding it, or null when the reservation is ours.</summary>
@@ -77,10 +85,22 @@ public sealed class PodStore(StateDatabase database)
     /// <summary>Reserves the container's name; returns the ID already holding it, or null when the reservation is ours.</summary>
     public string? TryAdd(ContainerRecord container) => TryInsert(
         "SELECT id FROM containers WHERE name = $name", container.Name,
-        "INSERT INTO containers(id, sandbox_id, name, config, image_id, image_name, created_at, log_path, image_ref, stop_signal, cgroup_path) VALUES ($id, $sandbox, $name, $config, $image, $imageName, $created, $log, $ref, $signal, $cgroup)",
+        "INSERT INTO containers(id, sandbox_id, name, config, image_id, image_name, created_at, log_path, image_ref, stop_signal, cgroup_path, resources) VALUES ($id, $sandbox, $name, $config, $image, $imageName, $created, $log, $ref, $signal, $cgroup, $resources)",
         ("$id", container.Id), ("$sandbox", container.SandboxId), ("$name", container.Name), ("$config", container.Config),
         ("$image", container.ImageId), ("$imageName", container.ImageName), ("$created", container.CreatedAt), ("$log", container.LogPath),
-        ("$ref", container.ImageRef), ("$signal", container.StopSignal), ("$cgroup", container.CgroupPath));
+        ("$ref", container.ImageRef), ("$signal", container.StopSignal), ("$cgroup", container.CgroupPath),
+        ("$resources", (object?)container.Resources ?? DBNull.Value));
+
+    /// <summary>Records the resources a container was updated to (a serialised CRI LinuxContainerResources).</summary>
+    public void SetContainerResources(string id, byte[] resources)
+    {
+        using var connection = database.Open();
+        using var update = connection.CreateCommand();
+        update.CommandText = "UPDATE containers SET resources = $resources WHERE id = $id";
+        update.Parameters.AddWithValue("$id", id);
+        update.Parameters.AddWithValue("$resources", resources);
+        update.ExecuteNonQuery();
+    }
 
     public void RemoveSandbox(string id) => Execute("DELETE FROM sandboxes WHERE id = $id", id);
 
@@ -110,9 +130,9 @@ public sealed class PodStore(StateDatabase database)
 
     public void RemoveCreatedCgroup(string path) => Execute("DELETE FROM created_cgroups WHERE path = $id", path);
 
-    public IReadOnlyList<ContainerRecord> Containers() => Read("SELECT id, sandbox_id, name, config, image_id, image_name, created_at, log_path, image_ref, stop_signal, cgroup_path FROM containers",
+    public IReadOnlyList<ContainerRecord> Containers() => Read("SELECT id, sandbox_id, name, config, image_id, image_name, created_at, log_path, image_ref, stop_signal, cgroup_path, resources FROM containers",
         reader => new ContainerRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), (byte[])reader[3], reader.GetString(4), reader.GetString(5),
-            reader.GetInt64(6), reader.GetString(7), reader.GetString(8), reader.GetInt32(9), reader.GetString(10)));
+            reader.GetInt64(6), reader.GetString(7), reader.GetString(8), reader.GetInt32(9), reader.GetString(10), reader.IsDBNull(11) ? null : (byte[])reader[11]));
 
     private string? TryInsert(string findSql, string name, string insertSql, params (string Name, object Value)[] parameters)
     {

@@ -262,13 +262,10 @@ internal static class CgroupConversions
         return all;
     }
 
-    /// <summary>
-    /// A unified (v2) key must name a file <see cref="UnifiedKeys.Problem"/> allows: with
-    /// <paramref name="enabled"/>, of a controller enabled for the cgroup (its cgroup.controllers).
-    /// </summary>
-    public static void ValidateUnifiedKey(string key, IReadOnlySet<string>? enabled = null)
+    /// <summary>A unified (v2) key must name a file <see cref="UnifiedKeys.Problem"/> allows.</summary>
+    public static void ValidateUnifiedKey(string key)
     {
-        if (UnifiedKeys.Problem(key, enabled) is { } problem)
+        if (UnifiedKeys.Problem(key) is { } problem)
         {
             throw new InvalidSpecException(problem);
         }

@@ -131,7 +131,9 @@ internal sealed partial class ShimMonitor
         {
             string why = FailureText.Describe(e);
             FailCreate(why);
-            throw new ShimRequestException(ErrorCode.CreateFailed, why);
+            // The same fault gets the same code here as in UpdateResources: a spec no node could run is
+            // the request's fault; everything else (a controller the node lacks included) is the node's.
+            throw new ShimRequestException(e is InvalidSpecException ? ErrorCode.InvalidArgument : ErrorCode.CreateFailed, why);
         }
         finally
         {

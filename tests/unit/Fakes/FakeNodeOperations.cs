@@ -82,6 +82,16 @@ internal sealed class FakeNodeOperations : INodeOperations
 
     public void EnsureHostPath(string hostPath) => EnsuredHostPaths.Enqueue(hostPath);
 
+    public List<HostDevice> HostDeviceNodes { get; } = [];
+
+    public IReadOnlyList<HostDevice> HostDevices() => HostDeviceNodes;
+
+    /// <summary>The mount each host path lives on; unlisted ones are on a shared "/" (a systemd node's).</summary>
+    public Dictionary<string, SourceMount> SourceMounts { get; } = new(StringComparer.Ordinal);
+
+    public (string ResolvedPath, SourceMount? Mount) FindSourceMount(string hostPath) =>
+        (hostPath, SourceMounts.GetValueOrDefault(hostPath, new SourceMount("/", MountSharing.Shared)));
+
     /// <summary>The network namespaces sockets were asked for (null: the host's).</summary>
     public ConcurrentQueue<string?> SocketNamespaces { get; } = new();
 

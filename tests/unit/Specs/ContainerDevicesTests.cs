@@ -82,6 +82,63 @@ public sealed class ContainerDevicesTests
         Assert.Single(spec.Linux.Devices!);
     }
 
+    private static readonly HostDevice[] s_hostDevices =
+    [
+        new("/dev/null", new DeviceNumber(1, 3, 'c', 0x1B6, 0, 0)),
+        new("/dev/loop-control", new DeviceNumber(10, 237, 'c', 0x1B0, 0, 6)),
+        new("/dev/fuse", new DeviceNumber(10, 229, 'c', 0x1B6, 0, 0)),
+        new("/dev/vda", new DeviceNumber(254, 0, 'b', 0x1B0, 0, 6)),
+        new("/dev/data/disk", new DeviceNumber(254, 1, 'b', 0x1B0, 0, 6)),
+    ];
+
+    private static OciSpec BuildPrivileged(ContainerConfig container)
+    {
+        container.Linux.SecurityContext.Privileged = true;
+        var pod = Pod();
+        pod.Linux.SecurityContext.Privileged = true;
+        return Build(Input(container, pod) with { HostDevices = () => s_hostDevices });
+    }
+
+    [Fact]
+    public void APrivilegedContainerGetsEveryHostDeviceAsContainerdGivesIt()
+    {
+        var spec = BuildPrivileged(Container());
+        Assert.Equal(s_hostDevices.Select(device => device.Path), spec.Linux!.Devices!.Select(node => node.Path));
+        Assert.Contains(new LinuxDevice { Path = "/dev/loop-control", Type = "c", Major = 10, Minor = 237, FileMode = 0x1B0, Uid = 0, Gid = 6 }, spec.Linux.Devices!);
+        Assert.Equal([new LinuxDeviceCgroup { Allow = true, Access = "rwm" }], spec.Linux.Resources!.Devices);
+    }
+
+    [Fact]
+    public void AnUnprivilegedContainerGetsNoHostDevice()
+    {
+        Assert.Null(Build(Input(Container()) with { HostDevices = () => s_hostDevices }).Linux!.Devices);
+    }
+
+    [Fact]
+    public void KubeletsDeviceReplacesTheHostNodeAtItsPathAndBindsKeepTheirOwn()
+    {
+        var container = WithDevice("/dev/vda", "/dev/fuse", "rw");
+        container.Mounts.Add(new Mount { ContainerPath = "/dev/data", HostPath = "/srv/data" });
+        var nodes = BuildPrivileged(container).Linux!.Devices!;
+        var fuse = Assert.Single(nodes, node => node.Path == "/dev/fuse");
+        Assert.Equal(("b", Devices["/dev/vda"].Major), (fuse.Type, fuse.Major));
+        Assert.DoesNotContain(nodes, node => node.Path == "/dev/data/disk");
+    }
+
+    [Theory]
+    [InlineData("/dev", "null", 'c', true)]
+    [InlineData("/dev", "vda", 'b', true)]
+    [InlineData("/dev/input", "event0", 'c', true)]
+    [InlineData("/dev", "console", 'c', false)]
+    [InlineData("/dev", "ptmx", 'c', false)]
+    [InlineData("/dev/net", "ptmx", 'c', true)]
+    [InlineData("/dev", "initctl", 'p', false)]
+    public void HostNodesLeaveOutWhatContainerdLeavesOut(string directory, string name, char type, bool kept)
+    {
+        Assert.Equal(kept, ContainerDevices.IsHostDevice(directory, name, type));
+        Assert.Subset(ContainerDevices.SkippedHostDirectories.ToHashSet(), new HashSet<string> { "pts", "shm", "fd", "mqueue", ".udev" });
+    }
+
     [Theory]
     [InlineData("/data/f", "/data")]
     [InlineData("/data", "/data")]

@@ -135,6 +135,8 @@ internal sealed class CgroupV1 : ICgroup
         {
             throw new CgroupUnsupportedException($"unified (cgroup v2) keys need cgroup v2; {_root} holds v1 hierarchies only");
         }
+        // Every refusal before the first write: a refused update changes nothing.
+        _unifiedFiles?.Check(resources);
         // runc's order: cpuset first (tasks may need it), devices, then the rest.
         _cpuset?.Apply(resources);
         _devices?.Apply(resources);

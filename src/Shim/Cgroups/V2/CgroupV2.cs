@@ -127,6 +127,8 @@ internal sealed class CgroupV2 : ICgroup
         // hugetlb limits are skipped where the controller is missing, as on v1 (kubelet sends them
         // for every page size the node has).
         bool hugetlb = enabled.Contains(" hugetlb ", StringComparison.Ordinal);
+        // Every refusal before the first write: a refused update changes nothing.
+        _unified.Check(resources);
         // Device rules first, as runc orders them: an eBPF program, which v2 has instead of a controller.
         _devices.Apply(resources);
         if (cpuset)

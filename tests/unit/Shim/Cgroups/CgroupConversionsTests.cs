@@ -1,4 +1,5 @@
 using Berth.Api.Shim;
+using Berth.Api.Shim.Cgroups;
 using Berth.Shim.Cgroups;
 
 namespace Berth.Shim.Tests.Unit.Cgroups;
@@ -173,14 +174,13 @@ public sealed class CgroupConversionsTests
     }
 
     [Fact]
-    public void UnifiedKeysOfAControllerNotEnabledAreRefused()
+    public void UnifiedKeysOfAControllerNotEnabledNameIt()
     {
         var enabled = new HashSet<string> { "cpu", "memory" };
-        CgroupConversions.ValidateUnifiedKey("memory.high", enabled);
-        var error = Assert.Throws<InvalidSpecException>(() => CgroupConversions.ValidateUnifiedKey("pids.max", enabled));
-        Assert.Contains("needs the pids controller", error.Message);
+        Assert.Null(UnifiedKeys.MissingController("memory.high", enabled));
+        Assert.Equal("pids", UnifiedKeys.MissingController("pids.max", enabled));
         // A hybrid node's cgroup2 tree enables none: only the core limits pass.
-        CgroupConversions.ValidateUnifiedKey("cgroup.max.descendants", new HashSet<string>());
+        Assert.Null(UnifiedKeys.MissingController("cgroup.max.descendants", new HashSet<string>()));
     }
 
     [Fact]

@@ -158,16 +158,21 @@ public sealed class CgroupParsingTests : IDisposable
         Assert.Contains("pids", e.Message);
         // A unified key for a file the kernel lacks: ENOENT becomes CgroupUnsupportedException.
         Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["memory.oom.group"] = "1" } }));
-        // A core file that acts on processes, or a file of a controller not enabled, is refused before anything is written.
+        // A core file that acts on processes (the request's fault), or a file of a controller not enabled (the
+        // node's, as a typed limit without its controller), is refused before anything is written.
         Put("cgroup.procs", "");
         Put("cgroup.kill", "");
-        foreach (string key in new[] { "cgroup.procs", "cgroup.kill", "pids.max" })
+        foreach (string key in new[] { "cgroup.procs", "cgroup.kill" })
         {
             Assert.Throws<InvalidSpecException>(() => cgroup.Update(new LinuxResources
             {
                 Unified = new Dictionary<string, string> { ["memory.high"] = "1", [key] = "1" },
             }));
         }
+        Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources
+        {
+            Unified = new Dictionary<string, string> { ["memory.high"] = "1", ["pids.max"] = "1" },
+        }));
         Assert.Equal("", Get("cgroup.procs"));
         Assert.Equal("", Get("cgroup.kill"));
         Assert.Equal("50331648", Get("memory.high"));

@@ -220,7 +220,14 @@ public sealed class CgroupV1RealTests : IDisposable
             Assert.Contains("cpuset.cpus", refused.Message);
             if (_layout.HybridUnified is not null)
             {
-                Assert.Throws<InvalidSpecException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["memory.high"] = "1" } }));
+                // Refused before the first write: the CPU shares asked beside it are not written either.
+                string shares = Read(cpu + "/cpu.shares");
+                Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources
+                {
+                    Cpu = new() { Shares = 4 },
+                    Unified = new Dictionary<string, string> { ["memory.high"] = "1" },
+                }));
+                Assert.Equal(shares, Read(cpu + "/cpu.shares"));
                 Assert.Throws<InvalidSpecException>(() => cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["cgroup.procs"] = "1" } }));
                 cgroup.Update(new LinuxResources { Unified = new Dictionary<string, string> { ["cgroup.max.descendants"] = "5" } });
                 Assert.Equal("5", Read(_layout.HybridUnified + "/" + path + "/cgroup.max.descendants"));

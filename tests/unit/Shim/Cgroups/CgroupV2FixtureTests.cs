@@ -131,11 +131,26 @@ public sealed class CgroupV2FixtureTests : IDisposable
     }
 
     [Fact]
+    public void ARefusedUpdateWritesNothing()
+    {
+        var cgroup = Create(new LinuxResources());
+        File.WriteAllText(Path.Combine(Leaf, "cgroup.controllers"), "cpuset cpu io memory");
+        var before = LeafFiles.Keys.ToDictionary(file => file, Read);
+        Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources
+        {
+            Cpu = new LinuxCpu { Quota = 50_000, Period = 100_000, Cpus = "0" },
+            Memory = new LinuxMemory { Limit = 64 << 20 },
+            Unified = new Dictionary<string, string> { ["memory.high"] = "1", ["pids.max"] = "5" },
+        }));
+        Assert.Equal(before, LeafFiles.Keys.ToDictionary(file => file, Read));
+    }
+
+    [Fact]
     public void OnAHybridTreeMemoryKeysAreRefusedNamingTheController()
     {
         // A hybrid node's cgroup2 tree holds no controller: they are all in the v1 hierarchies.
         File.WriteAllText(Path.Combine(Leaf, "cgroup.controllers"), "");
-        var error = Assert.Throws<InvalidSpecException>(() => Create(new LinuxResources
+        var error = Assert.Throws<CgroupUnsupportedException>(() => Create(new LinuxResources
         {
             Unified = new Dictionary<string, string> { ["memory.oom.group"] = "1" },
         }));
