@@ -64,11 +64,19 @@ public sealed class ResourceTests(BusyboxRegistry registry) : IClassFixture<Busy
             Assert.Equal($"{numbers} 1048576", Read(CgroupFile(pod, id, "blkio", "blkio.throttle.read_bps_device")));
         }
 
+        // ContainerStatus reports what the container runs with (kubelet's in-place resize reads it), as containerd.
+        var created = (await berth.ContainerStatusAsync(id)).Resources.Linux;
+        Assert.Equal((512L, 50_000L, 100_000L, 64L << 20, "0"),
+            (created.CpuShares, created.CpuQuota, created.CpuPeriod, created.MemoryLimitInBytes, created.CpusetCpus));
+
         await berth.Runtime.UpdateContainerResourcesAsync(new UpdateContainerResourcesRequest
         {
             ContainerId = id,
             Linux = new LinuxContainerResources { CpuShares = 256, CpuQuota = 20_000, CpuPeriod = 100_000, MemoryLimitInBytes = 128 << 20 },
         });
+        var updated = (await berth.ContainerStatusAsync(id)).Resources.Linux;
+        Assert.Equal((256L, 20_000L, 100_000L, 128L << 20, "0"),
+            (updated.CpuShares, updated.CpuQuota, updated.CpuPeriod, updated.MemoryLimitInBytes, updated.CpusetCpus));
 
         if (CgroupV2)
         {
