@@ -1,6 +1,5 @@
 using Berth.ImageService.Admin;
 using Berth.RuntimeService.Containers;
-using Google.Protobuf;
 using Grpc.Core;
 using AdminApi = Berth.Api.Admin;
 
@@ -12,8 +11,6 @@ namespace Berth.RuntimeService.Admin;
 /// </summary>
 public sealed class AdminContainerService(ContainerFiles files) : AdminApi.Containers.ContainersBase
 {
-    private const int ChunkBytes = 1 << 20;
-
     public override async Task<AdminApi.CommitResponse> Commit(AdminApi.CommitRequest request, ServerCallContext context)
     {
         var committed = await files.CommitAsync(new ContainerCommit(
@@ -34,13 +31,7 @@ public sealed class AdminContainerService(ContainerFiles files) : AdminApi.Conta
         var tar = await files.ExportAsync(request.Container, ct);
         try
         {
-            await using var file = File.OpenRead(tar);
-            var buffer = new byte[ChunkBytes];
-            int read;
-            while ((read = await file.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct)) > 0)
-            {
-                await responseStream.WriteAsync(new AdminApi.ExportChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, ct);
-            }
+            await AdminImageService.SendFileAsync(tar, data => responseStream.WriteAsync(new AdminApi.ExportChunk { Data = data }, ct), ct);
         }
         finally
         {
