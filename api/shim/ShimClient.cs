@@ -173,6 +173,11 @@ public sealed class ShimClient : IDisposable
         CallAsync(new Request { UpdateResources = new UpdateResourcesRequest { ResourcesJson = ByteString.CopyFrom(OciJson.Serialize(resources)) } },
             DefaultTimeout, cancellationToken);
 
+    /// <summary>Freezes (<paramref name="frozen"/> true) or thaws every process of the container's cgroup, answered once the state settled.</summary>
+    /// <exception cref="ShimException">FAILED_PRECONDITION: no cgroup, no freezer, or the state did not settle (the cgroup is then thawed).</exception>
+    public Task FreezeAsync(bool frozen, CancellationToken cancellationToken = default) =>
+        CallAsync(new Request { Freeze = new FreezeRequest { Frozen = frozen } }, DefaultTimeout, cancellationToken);
+
     public Task ReopenLogAsync(CancellationToken cancellationToken = default) =>
         CallAsync(new Request { ReopenLog = new ReopenLogRequest() }, DefaultTimeout, cancellationToken);
 

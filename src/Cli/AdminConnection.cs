@@ -18,11 +18,14 @@ internal sealed class AdminConnection : IDisposable
         SocketPath = socketPath;
         _channel = UnixSocketChannel.Create(socketPath);
         Images = new Images.ImagesClient(_channel);
+        Containers = new Containers.ContainersClient(_channel);
     }
 
     public string SocketPath { get; }
 
     public Images.ImagesClient Images { get; }
+
+    public Containers.ContainersClient Containers { get; }
 
     /// <summary>Opens a channel (lazily: the first call connects) to the address the flag, the environment or the default gives.</summary>
     /// <exception cref="UsageException">The address is not unix:// followed by an absolute path.</exception>

@@ -18,6 +18,9 @@ foreach (var command in new[]
     RmiCommand.Create(address),
     SaveCommand.Create(address),
     LoadCommand.Create(address),
+    CommitCommand.Create(address),
+    ExportCommand.Create(address),
+    ImportCommand.Create(address),
 })
 {
     root.Subcommands.Add(command);

@@ -2,6 +2,7 @@ using Berth.Core;
 using Berth.Core.Storage;
 using Berth.ImageService;
 using Berth.ImageService.Admin;
+using Berth.RuntimeService.Admin;
 using Berth.ImageService.Handlers;
 using Berth.ImageService.Images;
 using Berth.ImageService.Registry;
@@ -152,6 +153,8 @@ using (daemonLock)
     builder.Services.AddSingleton<SandboxManager>();
     builder.Services.AddSingleton<ContainerManager>();
     builder.Services.AddSingleton<PodLifecycle>();
+    builder.Services.AddSingleton<ContainerFiles>();
+    builder.Services.AddSingleton<AdminContainerService>();
     builder.Services.AddSingleton<RuntimeRecovery>();
     builder.Services.AddSingleton<ImageStore>();
     builder.Services.AddSingleton(_ => new ContentStore(config.Root));
@@ -193,6 +196,7 @@ using (daemonLock)
     app.Use(AdminSocket.KeepServicesApart);
     app.MapGrpcService<CriImageService>();
     app.MapGrpcService<AdminImageService>();
+    app.MapGrpcService<AdminContainerService>();
     app.MapGrpcService<CriRuntimeService>();
     if (config.MetricsEndPoint is not null)
     {

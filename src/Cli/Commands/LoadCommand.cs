@@ -1,14 +1,11 @@
 using System.CommandLine;
 using Berth.Api.Admin;
-using Google.Protobuf;
 
 namespace Berth.Cli.Commands;
 
 /// <summary>berthctl load [-i FILE]: the images of a docker-archive or OCI layout tar (gzip too), from a file or stdin, as docker load.</summary>
 internal static class LoadCommand
 {
-    private const int ChunkBytes = 1 << 20;
-
     public static Command Create(Option<string?> address)
     {
         var input = new Option<string?>("--input", "-i") { Description = "the archive (default: stdin)" };
@@ -28,21 +25,7 @@ internal static class LoadCommand
             await using (archive)
             {
                 using var call = admin.Images.Load(cancellationToken: ct);
-                var buffer = new byte[ChunkBytes];
-                int read;
-                try
-                {
-                    while ((read = await archive.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct)) > 0)
-                    {
-                        await call.RequestStream.WriteAsync(new LoadChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, ct);
-                    }
-                    await call.RequestStream.CompleteAsync();
-                }
-                catch (Exception error) when (error is Grpc.Core.RpcException or InvalidOperationException && !ct.IsCancellationRequested)
-                {
-                    // berthd refused the archive before its end: its answer (awaited below) says why.
-                }
-                var loaded = await call;
+                var loaded = await ArchiveStreams.UploadAsync(call, archive, data => new LoadChunk { Data = data }, ct);
                 if (!result.GetValue(quiet))
                 {
                     foreach (var image in loaded.Images)

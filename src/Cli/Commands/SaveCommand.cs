@@ -18,35 +18,14 @@ internal static class SaveCommand
         {
             var request = new SaveRequest { Format = result.GetValue(format) == "oci" ? ArchiveFormat.Oci : ArchiveFormat.Docker };
             request.Images.AddRange(result.GetValue(images)!);
-            var path = result.GetValue(output);
-            if (path is null && !Console.IsOutputRedirected)
+            await ArchiveStreams.DownloadAsync(result.GetValue(output), async target =>
             {
-                throw new UsageException("refusing to write an archive to a terminal: use -o FILE or redirect stdout");
-            }
-            // Written beside the target and renamed in at the end, so a failed save leaves no partial archive under its name.
-            var partial = path is null ? null : path + ".partial";
-            try
-            {
-                await using (var target = partial is null ? Console.OpenStandardOutput() : new FileStream(partial, FileMode.Create, FileAccess.Write))
+                using var call = admin.Images.Save(request, cancellationToken: ct);
+                await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct))
                 {
-                    using var call = admin.Images.Save(request, cancellationToken: ct);
-                    await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct))
-                    {
-                        await target.WriteAsync(chunk.Data.Memory, ct);
-                    }
+                    await target.WriteAsync(chunk.Data.Memory, ct);
                 }
-                if (partial is not null)
-                {
-                    File.Move(partial, path!, overwrite: true);
-                }
-            }
-            finally
-            {
-                if (partial is not null)
-                {
-                    File.Delete(partial);
-                }
-            }
+            });
             return 0;
         });
         return command;

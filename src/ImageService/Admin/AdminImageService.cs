@@ -24,7 +24,8 @@ public sealed partial class AdminImageService(ImageManager images) : AdminApi.Im
             ? null
             : new RegistryCredentials(auth.Username, auth.Password, IdentityToken: null, RegistryToken: null);
 
-    private static AdminApi.ImageSummary Summary(NamedImage named)
+    /// <summary>An image as the admin API lists it (also the Containers service's answer to a commit).</summary>
+    public static AdminApi.ImageSummary Summary(NamedImage named)
     {
         var summary = new AdminApi.ImageSummary
         {

@@ -8,7 +8,19 @@ namespace Berth.ImageService.Admin;
 
 public sealed partial class AdminImageService
 {
-    private const int SaveChunkBytes = 1 << 20;
+    private const int SendChunkBytes = 1 << 20;
+
+    /// <summary>Streams a finished file back in 1 MiB chunks, each wrapped by <paramref name="send"/> (save, and the Containers service's export).</summary>
+    public static async Task SendFileAsync(string path, Func<ByteString, Task> send, CancellationToken ct)
+    {
+        await using var file = File.OpenRead(path);
+        var buffer = new byte[SendChunkBytes];
+        int read;
+        while ((read = await file.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct)) > 0)
+        {
+            await send(ByteString.CopyFrom(buffer, 0, read));
+        }
+    }
 
     /// <summary>
     /// Writes the archive to a temporary file first and then streams it: an error (an image missing, a blob
@@ -29,13 +41,7 @@ public sealed partial class AdminImageService
             {
                 await images.SaveAsync(request.Images.Select(image => Require(image, "images")).ToList(), format, file, ct);
             }
-            await using var archive = File.OpenRead(path);
-            var buffer = new byte[SaveChunkBytes];
-            int read;
-            while ((read = await archive.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct)) > 0)
-            {
-                await responseStream.WriteAsync(new AdminApi.SaveChunk { Data = ByteString.CopyFrom(buffer, 0, read) }, ct);
-            }
+            await SendFileAsync(path, data => responseStream.WriteAsync(new AdminApi.SaveChunk { Data = data }, ct), ct);
         }
         finally
         {

@@ -33,7 +33,7 @@ public sealed partial class ImageManager
         try
         {
             var contents = await ImageArchive.ExtractAsync(archive, directory, ct);
-            var loaded = new List<(ImageRecord Image, byte[] Config, byte[] Manifest, IReadOnlyList<string> Names)>();
+            var loaded = new List<PendingImage>();
             foreach (var image in contents.Images())
             {
                 var names = image.Names.Select(NameOf).ToList();
@@ -48,7 +48,7 @@ public sealed partial class ImageManager
                     var layer = await LoadLayerAsync(contents, image.Layers[position], config.DiffIds[position], workspaces, ct);
                     if (!_content.HasBlob(layer.Digest))
                     {
-                        // Verified: kept as the layer's blob, so the image can be saved and pushed again.
+                        // Verified: kept as the layer's blob, so the image can be saved and pushed again (moved in at commit).
                         blobs.TryAdd(layer.Digest, contents.PathOf(image.Layers[position].Member));
                     }
                     pinned.Add(layer);
@@ -56,7 +56,7 @@ public sealed partial class ImageManager
                     layers.Add(layer);
                 }
                 var manifest = image.Manifest ?? DockerArchiveManifest(image, layers);
-                loaded.Add((new ImageRecord(
+                loaded.Add(new PendingImage(new ImageRecord(
                     Id: image.Id,
                     ManifestDigest: Sha256Digest.Of(manifest),
                     ManifestMediaType: image.ManifestMediaType,
@@ -67,38 +67,7 @@ public sealed partial class ImageManager
                     PulledAt: DateTimeOffset.UtcNow), image.Config, manifest, names));
             }
 
-            await _commitLock.WaitAsync(ct);
-            try
-            {
-                foreach (var (diffId, workspace) in workspaces)
-                {
-                    var (bytes, inodes) = DiskUsage.Measure(workspace);
-                    _content.CommitSnapshot(workspace, diffId);
-                    _store.RecordSnapshot(diffId, bytes, inodes);
-                }
-                workspaces.Clear();
-                foreach (var (digest, member) in blobs)
-                {
-                    var temporary = _content.NewTemporaryFile();
-                    File.Copy(member, temporary);
-                    _content.CommitBlobFile(temporary, digest);
-                }
-                foreach (var (image, config, manifest, names) in loaded)
-                {
-                    _content.WriteBlob(image.Id, config);
-                    _content.WriteBlob(image.ManifestDigest, manifest);
-                    _store.CommitImage(image);
-                    foreach (var name in names)
-                    {
-                        _store.SetName(name, image.Id, LocalName);
-                    }
-                    _logger.LogInformation("Loaded {ImageId} from an archive as {Names}", image.Id, string.Join(", ", names));
-                }
-            }
-            finally
-            {
-                _commitLock.Release();
-            }
+            await CommitAsync(workspaces, blobs, loaded, "from an archive", ct);
             return loaded.Select(image => image.Image.Id).Distinct(StringComparer.Ordinal).Select(_store.FindById).OfType<NamedImage>().ToList();
         }
         finally
@@ -111,6 +80,49 @@ public sealed partial class ImageManager
             ContentStore.DeleteTree(directory);
         }
     }
+
+    /// <summary>
+    /// Commits what a load or a new image made, under the commit lock: the snapshots unpacked in
+    /// <paramref name="workspaces"/> (diff ID → workspace, emptied as they move in), the verified layer blobs
+    /// (digest → a file beside the store, moved in), then each image's config, manifest, record and names.
+    /// </summary>
+    private async Task CommitAsync(Dictionary<string, string> workspaces, Dictionary<string, string> blobs,
+        IReadOnlyList<PendingImage> images, string origin, CancellationToken ct)
+    {
+        await _commitLock.WaitAsync(ct);
+        try
+        {
+            foreach (var (diffId, workspace) in workspaces)
+            {
+                var (bytes, inodes) = DiskUsage.Measure(workspace);
+                _content.CommitSnapshot(workspace, diffId);
+                _store.RecordSnapshot(diffId, bytes, inodes);
+            }
+            workspaces.Clear();
+            foreach (var (digest, file) in blobs)
+            {
+                _content.CommitBlobFile(file, digest);
+            }
+            foreach (var (image, config, manifest, names) in images)
+            {
+                _content.WriteBlob(image.Id, config);
+                _content.WriteBlob(image.ManifestDigest, manifest);
+                _store.CommitImage(image);
+                foreach (var name in names)
+                {
+                    _store.SetName(name, image.Id, LocalName);
+                }
+                _logger.LogInformation("Stored {ImageId} {Origin} as {Names}", image.Id, origin, string.Join(", ", names));
+            }
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    /// <summary>An image made on this node, ready to be committed with its config, manifest and names.</summary>
+    private sealed record PendingImage(ImageRecord Image, byte[] Config, byte[] Manifest, IReadOnlyList<string> Names);
 
     /// <summary>A name from an archive as stored: "repo:tag" normalised; a digest is refused (the image's is not the registry's).</summary>
     private static string NameOf(string text)
@@ -125,7 +137,7 @@ public sealed partial class ImageManager
     private async Task<LayerRecord> LoadLayerAsync(ImageArchive contents, ArchivedLayer layer, string diffId,
         Dictionary<string, string> workspaces, CancellationToken ct)
     {
-        var mediaType = layer.Digest is null ? await SniffMediaTypeAsync(contents, layer.Member, ct) : layer.MediaType;
+        var mediaType = layer.Digest is null ? await SniffMediaTypeAsync(contents.PathOf(layer.Member), ct) : layer.MediaType;
         await using var file = File.OpenRead(contents.PathOf(layer.Member));
         using var stream = new HashingReadStream(file);
         if (_store.HasSnapshot(diffId) || workspaces.ContainsKey(diffId))
@@ -159,10 +171,10 @@ public sealed partial class ImageManager
         return new LayerRecord(digest, mediaType, stream.BytesRead, diffId);
     }
 
-    /// <summary>A docker-archive layer's media type, from its first bytes (docker save writes plain tars; others gzip them).</summary>
-    private static async Task<string> SniffMediaTypeAsync(ImageArchive contents, string member, CancellationToken ct)
+    /// <summary>A layer file's media type, from its first bytes (docker save writes plain tars; others gzip them).</summary>
+    private static async Task<string> SniffMediaTypeAsync(string file, CancellationToken ct)
     {
-        await using var stream = File.OpenRead(contents.PathOf(member));
+        await using var stream = File.OpenRead(file);
         var head = new byte[4];
         var read = await stream.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
         return head.AsSpan(0, read) switch
@@ -174,7 +186,11 @@ public sealed partial class ImageManager
     }
 
     /// <summary>The OCI manifest a docker-archive image would have (it has none): what a push of the image would send.</summary>
-    private static byte[] DockerArchiveManifest(ArchivedImage image, IReadOnlyList<LayerRecord> layers)
+    private static byte[] DockerArchiveManifest(ArchivedImage image, IReadOnlyList<LayerRecord> layers) =>
+        OciManifest(image.Id, image.Config.LongLength, layers);
+
+    /// <summary>An OCI image manifest for a config blob and its layers (lowest first).</summary>
+    private static byte[] OciManifest(string configDigest, long configSize, IReadOnlyList<LayerRecord> layers)
     {
         using var buffer = new MemoryStream();
         using (var writer = new Utf8JsonWriter(buffer))
@@ -183,7 +199,7 @@ public sealed partial class ImageManager
             writer.WriteNumber("schemaVersion", 2);
             writer.WriteString("mediaType", MediaTypes.OciManifest);
             writer.WritePropertyName("config");
-            WriteDescriptor(writer, MediaTypes.OciConfig, image.Id, image.Config.LongLength);
+            WriteDescriptor(writer, MediaTypes.OciConfig, configDigest, configSize);
             writer.WriteStartArray("layers");
             foreach (var layer in layers)
             {

@@ -367,17 +367,12 @@ public sealed partial class ImageManager
     /// <exception cref="BerthException">NotFound when no image matches <paramref name="source"/>; InvalidArgument when <paramref name="target"/> is no reference or names a digest.</exception>
     public async Task<ImageName> TagAsync(string source, string target, CancellationToken ct)
     {
-        var reference = ImageReference.Parse(target);
-        if (reference.Digest is not null)
-        {
-            throw BerthException.InvalidArgument($"'{target}' names a digest; a tag is a name and a tag, such as repo:v1");
-        }
+        var name = TagName(target);
         await _commitLock.WaitAsync(ct);
         try
         {
             // Under the commit lock, so garbage collection cannot take the image between the lookup and the new name.
             var image = Find(source) ?? throw BerthException.NotFound($"no image {source} on this node");
-            var name = $"{reference.Repository}:{reference.Tag}";
             _store.SetName(name, image.Image.Id, LocalName);
             _logger.LogInformation("Tagged {ImageId} as {Name}", image.Image.Id, name);
             return new ImageName(name, image.Image.Id, LocalName);
@@ -386,6 +381,16 @@ public sealed partial class ImageManager
         {
             _commitLock.Release();
         }
+    }
+
+    /// <summary>A name an image is given on this node (tag, commit, import) as stored: "repo:tag", ":latest" when it names no tag.</summary>
+    /// <exception cref="BerthException">InvalidArgument when <paramref name="target"/> is no reference or names a digest.</exception>
+    public static string TagName(string target)
+    {
+        var reference = ImageReference.Parse(target);
+        return reference.Digest is null
+            ? $"{reference.Repository}:{reference.Tag}"
+            : throw BerthException.InvalidArgument($"'{target}' names a digest; a tag is a name and a tag, such as repo:v1");
     }
 
     /// <summary>The repository digest of a name given on this node (by tag), which no registry is known to serve.</summary>

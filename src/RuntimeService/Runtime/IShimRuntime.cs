@@ -55,6 +55,10 @@ public interface IShimRuntime
     /// <summary>Applies new cgroup limits to the running or created process.</summary>
     Task UpdateResourcesAsync(ShimTarget target, LinuxResources resources, CancellationToken cancellationToken);
 
+    /// <summary>Freezes (<paramref name="frozen"/> true) or thaws every process of the container's cgroup, once the state settled.</summary>
+    /// <exception cref="Berth.Core.Errors.BerthException">FailedPrecondition: no freezer, or a freeze that did not settle (the cgroup is thawed again).</exception>
+    Task FreezeAsync(ShimTarget target, bool frozen, CancellationToken cancellationToken);
+
     /// <summary>Reopens the CRI log at its path (kubelet renamed the file to rotate it).</summary>
     Task ReopenLogAsync(ShimTarget target, CancellationToken cancellationToken);
 

@@ -158,6 +158,9 @@ public sealed class ShimRuntime(string shimPath) : IShimRuntime
     public Task UpdateResourcesAsync(ShimTarget target, LinuxResources resources, CancellationToken cancellationToken) =>
         CallAsync(target, async shim => { await shim.UpdateResourcesAsync(resources, cancellationToken); return true; }, "update resources");
 
+    public Task FreezeAsync(ShimTarget target, bool frozen, CancellationToken cancellationToken) =>
+        CallAsync(target, async shim => { await shim.FreezeAsync(frozen, cancellationToken); return true; }, frozen ? "freeze" : "thaw");
+
     public Task ReopenLogAsync(ShimTarget target, CancellationToken cancellationToken) =>
         CallAsync(target, async shim => { await shim.ReopenLogAsync(cancellationToken); return true; }, "reopen the log");
 

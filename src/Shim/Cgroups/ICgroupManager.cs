@@ -36,6 +36,14 @@ internal interface ICgroup
     /// <summary>Applies limits; values absent (null, or 0 where 0 means unset as in runc) are left as they are.</summary>
     void Update(LinuxResources resources);
 
+    /// <summary>
+    /// Freezes (<paramref name="frozen"/> true) or thaws every task of the cgroup, returning once the kernel reports
+    /// the state settled (v1 freezer.state, v2 cgroup.events).
+    /// </summary>
+    /// <exception cref="CgroupUnsupportedException">No freezer: no v1 freezer hierarchy, or a v2 kernel before 5.2.</exception>
+    /// <exception cref="CgroupBusyException">A freeze did not settle within <paramref name="bound"/>; the cgroup was thawed again.</exception>
+    void SetFrozen(bool frozen, TimeSpan bound);
+
     /// <summary>The process ids in the cgroup (from one hierarchy).</summary>
     IReadOnlyList<int> Processes();
 

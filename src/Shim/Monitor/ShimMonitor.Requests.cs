@@ -27,6 +27,7 @@ internal sealed partial class ShimMonitor
                 Request.KindOneofCase.Attach => Attach(index, request.Attach),
                 Request.KindOneofCase.CloseStdin => CloseStdin(index),
                 Request.KindOneofCase.UpdateResources => UpdateResources(request.UpdateResources),
+                Request.KindOneofCase.Freeze => Freeze(request.Freeze),
                 Request.KindOneofCase.ReopenLog => ReopenLog(),
                 Request.KindOneofCase.Shutdown => Shutdown(),
                 _ => ControlClients.Error(ErrorCode.InvalidArgument, "empty or unknown request"),
@@ -171,6 +172,31 @@ internal sealed partial class ShimMonitor
         catch (IOException e)
         {
             throw new ShimRequestException(ErrorCode.Internal, $"updating cgroup {_cgroup.Path}: {FailureText.Describe(e)}");
+        }
+        return new Response();
+    }
+
+    /// <summary>
+    /// Freezes or thaws the container's cgroup (berthctl commit reads the writable layer meanwhile). The bounded wait
+    /// runs in the loop: at most <see cref="FreezerWait.DefaultBound"/>, and only on an operator's request.
+    /// </summary>
+    private Response Freeze(FreezeRequest request)
+    {
+        if (_cgroup is null)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, "the container has no cgroup (no cgroupsPath, or not created)");
+        }
+        try
+        {
+            _cgroup.SetFrozen(request.Frozen, FreezerWait.DefaultBound);
+        }
+        catch (CgroupException e)
+        {
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"{(request.Frozen ? "freezing" : "thawing")} cgroup {_cgroup.Path}: {e.Message}");
+        }
+        catch (IOException e)
+        {
+            throw new ShimRequestException(ErrorCode.Internal, $"{(request.Frozen ? "freezing" : "thawing")} cgroup {_cgroup.Path}: {FailureText.Describe(e)}");
         }
         return new Response();
     }

@@ -119,6 +119,12 @@ internal sealed class FakeShimRuntime(FakeNodeOperations node) : IShimRuntime
         return Task.FromResult<Attachment>(attachment.AsAttachment());
     }
 
+    public Task FreezeAsync(ShimTarget target, bool frozen, CancellationToken cancellationToken)
+    {
+        Live(target).Frozen = frozen;
+        return Task.CompletedTask;
+    }
+
     public Task UpdateResourcesAsync(ShimTarget target, LinuxResources resources, CancellationToken cancellationToken)
     {
         Live(target).Resources = resources;
@@ -173,6 +179,9 @@ internal sealed class FakeShim(ShimTarget target, int pid)
     public bool Alive { get; private set; } = true;
 
     public LinuxResources? Resources { get; set; }
+
+    /// <summary>Whether the last FreezeAsync froze the container (true) or thawed it.</summary>
+    public bool Frozen { get; set; }
 
     /// <summary>The cgroup the shim made for its process, which it removes at shutdown.</summary>
     public string? Cgroup { get; set; }

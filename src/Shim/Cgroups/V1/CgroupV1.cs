@@ -82,6 +82,7 @@ internal sealed class CgroupV1 : ICgroup
     private readonly V1Pids? _pids;
     private readonly V1Hugetlb? _hugetlb;
     private readonly V1Devices? _devices;
+    private readonly V1Freezer? _freezer;
     private readonly V2Unified? _unifiedFiles;
 
     public CgroupV1(string path, string root, string[] directories, IReadOnlyDictionary<string, string> controllers, string? unified, string[] created)
@@ -98,6 +99,7 @@ internal sealed class CgroupV1 : ICgroup
         _pids = controllers.TryGetValue("pids", out d) ? new V1Pids(d) : null;
         _hugetlb = controllers.TryGetValue("hugetlb", out d) ? new V1Hugetlb(d) : null;
         _devices = controllers.TryGetValue("devices", out d) ? new V1Devices(d) : null;
+        _freezer = controllers.TryGetValue("freezer", out d) ? new V1Freezer(d) : null;
         _unifiedFiles = unified is null ? null : new V2Unified(unified);
         // cgroup.procs of the pids (else memory, else first) hierarchy: the process list.
         string procsDirectory = controllers.TryGetValue("pids", out d) || controllers.TryGetValue("memory", out d) ? d : directories[0];
@@ -155,6 +157,15 @@ internal sealed class CgroupV1 : ICgroup
         {
             throw new CgroupUnsupportedException($"{what} need the {name} controller, and no v1 hierarchy under {_root} has it");
         }
+    }
+
+    public void SetFrozen(bool frozen, TimeSpan bound)
+    {
+        if (_freezer is null)
+        {
+            throw new CgroupUnsupportedException($"freezing needs the freezer controller, and no v1 hierarchy under {_root} has it");
+        }
+        _freezer.Set(frozen, bound);
     }
 
     public IReadOnlyList<int> Processes()

@@ -89,6 +89,7 @@ internal sealed class CgroupV2 : ICgroup
     private readonly V2Hugetlb _hugetlb;
     private readonly V2Unified _unified;
     private readonly V2Devices _devices;
+    private readonly V2Freezer _freezer;
 
     public CgroupV2(string path, string directory, string[] created)
     {
@@ -105,6 +106,7 @@ internal sealed class CgroupV2 : ICgroup
         _hugetlb = new V2Hugetlb(directory);
         _unified = new V2Unified(directory);
         _devices = new V2Devices(directory);
+        _freezer = new V2Freezer(directory);
     }
 
     public string Path { get; }
@@ -169,6 +171,8 @@ internal sealed class CgroupV2 : ICgroup
         }
         return has;
     }
+
+    public void SetFrozen(bool frozen, TimeSpan bound) => _freezer.Set(frozen, bound);
 
     public IReadOnlyList<int> Processes()
     {

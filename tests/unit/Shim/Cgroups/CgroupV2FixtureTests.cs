@@ -178,4 +178,29 @@ public sealed class CgroupV2FixtureTests : IDisposable
             File.WriteAllText(Path.Combine(directory, file), LeafFiles.GetValueOrDefault(file, file == "cgroup.controllers" ? AllControllers : ""));
         }
     }
+
+    [Fact]
+    public void A_freeze_waits_for_cgroup_events_and_a_thaw_clears_it()
+    {
+        var cgroup = Create(new LinuxResources());
+        // The kernel reports "frozen 1" once every task stopped: here the fixture already says so.
+        File.WriteAllText(Path.Combine(Leaf, "cgroup.events"), "populated 1\nfrozen 1");
+        cgroup.SetFrozen(true, TimeSpan.FromSeconds(1));
+        Assert.Equal("1", Read("cgroup.freeze"));
+
+        File.WriteAllText(Path.Combine(Leaf, "cgroup.events"), "populated 1\nfrozen 0");
+        cgroup.SetFrozen(false, TimeSpan.FromSeconds(1));
+        Assert.Equal("0", Read("cgroup.freeze"));
+    }
+
+    [Fact]
+    public void A_freeze_that_does_not_settle_is_undone_and_reported()
+    {
+        var cgroup = Create(new LinuxResources());
+
+        var error = Assert.Throws<CgroupBusyException>(() => cgroup.SetFrozen(true, TimeSpan.FromMilliseconds(50)));
+
+        Assert.Contains("did not all freeze within", error.Message);
+        Assert.Equal("0", Read("cgroup.freeze"));
+    }
 }
