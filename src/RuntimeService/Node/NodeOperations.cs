@@ -93,9 +93,7 @@ public sealed class NodeOperations : INodeOperations
         return status switch
         {
             null => DeviceLookup.Missing,
-            { Type: Interop.FileType.CharacterDevice or Interop.FileType.BlockDevice } device => DeviceLookup.Found(new DeviceNumber(
-                device.RDeviceMajor, device.RDeviceMinor, device.Type == Interop.FileType.CharacterDevice ? 'c' : 'b',
-                (uint)device.Permissions, device.Uid, device.Gid)),
+            { Type: Interop.FileType.CharacterDevice or Interop.FileType.BlockDevice } device => DeviceLookup.Found(DeviceOf(device)),
             _ => DeviceLookup.NotADevice,
         };
     }
@@ -128,14 +126,18 @@ public sealed class NodeOperations : INodeOperations
             {
                 continue;
             }
-            char type = node.Type == Interop.FileType.CharacterDevice ? 'c' : 'b';
-            if (ContainerDevices.IsHostDevice(directory, entry.Name, type))
+            var number = DeviceOf(node);
+            if (ContainerDevices.IsHostDevice(directory, entry.Name, number.Type))
             {
-                devices.Add(new HostDevice(entry.FullName, new DeviceNumber(
-                    node.RDeviceMajor, node.RDeviceMinor, type, (uint)node.Permissions, node.Uid, node.Gid)));
+                devices.Add(new HostDevice(entry.FullName, number));
             }
         }
     }
+
+    /// <summary>A character or block device node's numbers, type ('c' or 'b'), mode bits and owner.</summary>
+    private static DeviceNumber DeviceOf(Interop.FileStatus node) => new(
+        node.RDeviceMajor, node.RDeviceMinor, node.Type == Interop.FileType.CharacterDevice ? 'c' : 'b',
+        (uint)node.Permissions, node.Uid, node.Gid);
 
     public void EnsureHostPath(string hostPath)
     {

@@ -34,12 +34,20 @@ internal sealed partial class ShimMonitor : IDisposable
     private bool _stopping;
     private bool _trimWhenIdle;
 
+    /// <summary>
+    /// The spec as the monitor keeps it for its whole life: without the seccomp profile (RuntimeDefault's
+    /// is some hundred names, about 30 KiB of heap per shim), which only the init, exec and pause stages
+    /// use, each reading it from the bundle itself.
+    /// </summary>
+    private static OciSpec WithoutSeccomp(OciSpec spec) =>
+        spec.Linux?.Seccomp is null ? spec : spec with { Linux = spec.Linux with { Seccomp = null } };
+
     public ShimMonitor(string bundle)
     {
         _bundle = bundle;
         try
         {
-            _spec = BundleFiles.ReadSpec(bundle);
+            _spec = WithoutSeccomp(BundleFiles.ReadSpec(bundle));
             _options = BundleFiles.ReadOptions(bundle);
         }
         catch (Exception e)
