@@ -27,15 +27,15 @@ public sealed class LayerArchiverTests
             .Symlink("abs", "/etc/passwd")
             .Fifo("pipe")
             .ToArray(), upper.Target);
-        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
-        {
-            socket.Bind(new UnixDomainSocketEndPoint(upper.InLayer("etc/sock")));
-        }
+        // Kept open: .NET unlinks a socket file it bound when the socket closes.
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Bind(new UnixDomainSocketEndPoint(upper.InLayer("etc/sock")));
 
         var (entries, summary) = await ArchiveAsync(stream => LayerArchiver.WriteDiffAsync(upper.Target, stream, default));
 
+        // In the order of the names in the upper dir: a whiteout stands where the name it hides would.
         Assert.Equal(
-            [".wh.gone", "abs", "cache/", "cache/.wh..wh..opq", "cache/new", "etc/", "etc/.wh.motd", "file", "link", "pipe"],
+            ["abs", "cache/", "cache/.wh..wh..opq", "cache/new", "etc/", "etc/.wh.motd", "file", ".wh.gone", "link", "pipe"],
             entries.Select(entry => entry.Name));
         Assert.Equal(["etc/sock"], summary.Skipped);
         var file = entries.Single(entry => entry.Name == "file");
