@@ -16,6 +16,7 @@ public sealed record PodContext(string SandboxId, Cri.PodSandboxConfig Config, s
 /// <param name="ResolveDevice">Host path → what is there (symbolic links followed): devices and block I/O throttles name host device nodes.</param>
 /// <param name="Security">What the node offers for seccomp, AppArmor and SELinux, and where Localhost seccomp profiles are.</param>
 /// <param name="TargetPidNamespacePath">For pid namespace mode TARGET: the target container's pid namespace (/proc/&lt;pid&gt;/ns/pid).</param>
+/// <param name="MaxExecs">Commands the container runs at once (streaming.maxExecsPerContainer); 0: the shim's default.</param>
 public sealed record ContainerPlanInput(
     Cri.ContainerConfig Config,
     PodContext Pod,
@@ -25,7 +26,8 @@ public sealed record ContainerPlanInput(
     BlockIoDefaults BlockIo,
     Func<string, DeviceLookup> ResolveDevice,
     NodeSecurity Security,
-    string? TargetPidNamespacePath = null);
+    string? TargetPidNamespacePath = null,
+    int MaxExecs = 0);
 
 /// <summary>
 /// Everything CreateContainer makes on the node, decided before anything is made: the name kubelet
@@ -94,6 +96,7 @@ public static class ContainerPlanner
                     WorkDir = Path.Combine(layer, "work"),
                 },
                 SocketPath = socket,
+                MaxExecs = input.MaxExecs,
             },
             CgroupPath: cgroup,
             LogPath: logPath,
