@@ -63,6 +63,28 @@ public sealed record ShimOptions
     /// unix socket path must fit in 107 bytes and bundle paths under a long state directory do not.
     /// </summary>
     public string? SocketPath { get; init; }
+
+    /// <summary>
+    /// Containers: commands run at once, ExecSync and exec sessions together, within
+    /// <see cref="ExecLimits.KeptForExecSync"/> + 1 .. <see cref="ExecLimits.MaxExecs"/>; 0 means <see cref="ExecLimits.MaxExecs"/>.
+    /// </summary>
+    public int MaxExecs { get; init; }
+}
+
+/// <summary>How many commands a shim runs in its container at once (berthd's streaming.maxExecsPerContainer).</summary>
+public static class ExecLimits
+{
+    /// <summary>The most, and the default: ExecSync and exec sessions together.</summary>
+    public const int MaxExecs = 128;
+
+    /// <summary>
+    /// Slots exec sessions (open shells, kubectl cp) never take, so that kubelet's exec probes, which are
+    /// ExecSync, still run in a container whose users hold many sessions open.
+    /// </summary>
+    public const int KeptForExecSync = 16;
+
+    /// <summary>The fewest a container may be configured with: one exec session beside the kept slots.</summary>
+    public const int MinExecs = KeptForExecSync + 1;
 }
 
 /// <summary>An overlay root filesystem: read-only layers (top first) under a writable upper dir.</summary>

@@ -146,6 +146,7 @@ using (daemonLock)
     builder.Services.AddSingleton<Func<NodeFacts>>(NodeFiles.Read);
     builder.Services.AddSingleton(NodeFiles.Security(config.SeccompProfileRoot));
     builder.Services.AddSingleton(config.BlockIo);
+    builder.Services.AddSingleton(config.Streaming);
     builder.Services.AddSingleton<IContainerImages, ContainerImages>();
     builder.Services.AddSingleton<IPodNetwork>(services => new CniPodNetwork(
         config.Cni, Path.Combine(config.Root, "network"), services.GetRequiredService<ILogger<CniPodNetwork>>()));

@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using Berth.Api.Streaming.Channels;
@@ -49,17 +50,21 @@ public static class RemoteCommandClient
 {
     private const int CopyBuffer = 32 * 1024;
 
-    /// <summary>Runs a session on <paramref name="url"/> over <paramref name="transport"/>, offering <paramref name="protocols"/> (default: all, newest first).</summary>
+    /// <summary>
+    /// Runs a session on <paramref name="url"/> over <paramref name="transport"/>, offering <paramref name="protocols"/> (default: all,
+    /// newest first); an https URL's certificate is checked by <paramref name="certificateValidation"/> when given (the system's trust otherwise).
+    /// </summary>
     /// <exception cref="StreamingUpgradeException">The server refused the connection.</exception>
     public static Task<RemoteCommandResult> RunAsync(Uri url, RemoteCommandStreams streams, StreamingTransport transport,
-        IReadOnlyList<string>? protocols = null, CancellationToken cancellationToken = default) =>
+        IReadOnlyList<string>? protocols = null, CancellationToken cancellationToken = default, RemoteCertificateValidationCallback? certificateValidation = null) =>
         transport == StreamingTransport.Spdy
-            ? RunSpdyAsync(url, streams, protocols ?? StreamProtocols.RemoteCommandSpdy, cancellationToken)
-            : RunWebSocketAsync(url, streams, protocols ?? StreamProtocols.RemoteCommandWebSocket, cancellationToken);
+            ? RunSpdyAsync(url, streams, protocols ?? StreamProtocols.RemoteCommandSpdy, certificateValidation, cancellationToken)
+            : RunWebSocketAsync(url, streams, protocols ?? StreamProtocols.RemoteCommandWebSocket, certificateValidation, cancellationToken);
 
-    private static async Task<RemoteCommandResult> RunSpdyAsync(Uri url, RemoteCommandStreams streams, IReadOnlyList<string> protocols, CancellationToken cancellationToken)
+    private static async Task<RemoteCommandResult> RunSpdyAsync(Uri url, RemoteCommandStreams streams, IReadOnlyList<string> protocols,
+        RemoteCertificateValidationCallback? certificateValidation, CancellationToken cancellationToken)
     {
-        var (connection, protocol) = await StreamingUpgradeClient.UpgradeSpdyAsync(url, protocols, cancellationToken);
+        var (connection, protocol) = await StreamingUpgradeClient.UpgradeSpdyAsync(url, protocols, cancellationToken, certificateValidation);
         await using (connection)
         {
             SpdyStream error = await OpenAsync(connection, StreamTypes.Error, cancellationToken);
@@ -78,9 +83,11 @@ public static class RemoteCommandClient
         }
     }
 
-    private static async Task<RemoteCommandResult> RunWebSocketAsync(Uri url, RemoteCommandStreams streams, IReadOnlyList<string> protocols, CancellationToken cancellationToken)
+    private static async Task<RemoteCommandResult> RunWebSocketAsync(Uri url, RemoteCommandStreams streams, IReadOnlyList<string> protocols,
+        RemoteCertificateValidationCallback? certificateValidation, CancellationToken cancellationToken)
     {
         using var socket = new ClientWebSocket();
+        socket.Options.RemoteCertificateValidationCallback = certificateValidation;
         foreach (string protocol in protocols)
         {
             socket.Options.AddSubProtocol(protocol);

@@ -129,6 +129,12 @@ public sealed record StreamingConfig
     /// <summary>A session with no traffic either way for this long is closed (containerd's default: 4 h).</summary>
     public int IdleTimeoutSeconds { get; set; } = 4 * 60 * 60;
 
+    /// <summary>
+    /// Commands a container runs at once, exec sessions and ExecSync together (17..128, the shim's
+    /// <see cref="Berth.Api.Shim.ExecLimits"/>): sessions may hold all but the 16 kept for ExecSync.
+    /// </summary>
+    public int MaxExecsPerContainer { get; set; } = Berth.Api.Shim.ExecLimits.MaxExecs;
+
     [JsonIgnore]
     public IPAddress AddressValue => IPAddress.Parse(Address);
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Berth.Api.Shim;
 using Berth.RuntimeService.Specs;
 
 namespace Berth.RuntimeService.Configuration;
@@ -284,6 +285,11 @@ public static class ConfigLoader
         if (streaming.IdleTimeoutSeconds is < 1 or > 7 * 24 * 60 * 60)
         {
             throw new ConfigException($"streaming.idleTimeoutSeconds: {streaming.IdleTimeoutSeconds} is outside 1..604800");
+        }
+        if (streaming.MaxExecsPerContainer is < ExecLimits.MinExecs or > ExecLimits.MaxExecs)
+        {
+            throw new ConfigException($"streaming.maxExecsPerContainer: {streaming.MaxExecsPerContainer} is outside "
+                + $"{ExecLimits.MinExecs}..{ExecLimits.MaxExecs} ({ExecLimits.KeptForExecSync} are kept for ExecSync)");
         }
     }
 

@@ -17,6 +17,7 @@ public sealed record PodContext(string SandboxId, Cri.PodSandboxConfig Config, s
 /// <param name="Security">What the node offers for seccomp, AppArmor and SELinux, and where Localhost seccomp profiles are.</param>
 /// <param name="TargetPidNamespacePath">For pid namespace mode TARGET: the target container's pid namespace (/proc/&lt;pid&gt;/ns/pid).</param>
 /// <param name="HostDevices">The node's device nodes, which a privileged container gets; read only for one.</param>
+/// <param name="MaxExecs">Commands the container runs at once (streaming.maxExecsPerContainer); 0: the shim's default.</param>
 public sealed record ContainerPlanInput(
     Cri.ContainerConfig Config,
     PodContext Pod,
@@ -27,7 +28,8 @@ public sealed record ContainerPlanInput(
     Func<string, DeviceLookup> ResolveDevice,
     NodeSecurity Security,
     string? TargetPidNamespacePath = null,
-    Func<IReadOnlyList<HostDevice>>? HostDevices = null);
+    Func<IReadOnlyList<HostDevice>>? HostDevices = null,
+    int MaxExecs = 0);
 
 /// <summary>
 /// Everything CreateContainer makes on the node, decided before anything is made: the name kubelet
@@ -130,6 +132,7 @@ public static class ContainerPlanner
                     WorkDir = Path.Combine(layer, "work"),
                 },
                 SocketPath = socket,
+                MaxExecs = input.MaxExecs,
             },
             CgroupPath: cgroup,
             LogPath: logPath,

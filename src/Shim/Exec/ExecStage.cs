@@ -8,7 +8,7 @@ namespace Berth.Shim.Exec;
 /// <c>berth-shim exec &lt;bundle&gt;</c>: runs an ExecSync or streaming exec command in a running container. The
 /// monitor spawns it already inside the container's net, ipc, uts, pid and cgroup namespaces and
 /// passes: descriptor 3, the status pipe; 4, the ExecSyncRequest (protobuf, to end of file); 5,
-/// the container's mount namespace. The main thread (the one that will execve) enters that mount
+/// the container's mount namespace; with a terminal, 6, the console socket its pty's master goes back on. The main thread (the one that will execve) enters that mount
 /// namespace, which puts it at the container's root, then takes the container's rlimits, AppArmor
 /// profile, seccomp filter, user and capabilities (the request may name another user) and exec's the
 /// command.
@@ -30,11 +30,6 @@ internal static class ExecStage
             OciProcess process = spec.Process ?? new OciProcess();
 
             Interop.Sys.SetSid();
-            if (request.Tty)
-            {
-                // A new session whose controlling terminal is the pty on its stdio, as runc's exec with a console.
-                Interop.Sys.SetControllingTerminal(0);
-            }
             var seccomp = ProcessSetup.CompileSeccomp(spec);
             Interop.Sys.Unshare(Interop.Sys.CLONE_FS);
             Interop.Sys.SetNs(MountNamespaceFd, Interop.Sys.CLONE_NEWNS, "container mount namespace");
@@ -45,6 +40,11 @@ internal static class ExecStage
             uint uid = request.HasUid ? request.Uid : process.User.Uid;
             uint gid = request.HasGid ? request.Gid : process.User.Gid;
             IReadOnlyList<uint>? groups = request.HasUid || request.HasGid ? request.AdditionalGids : process.User.AdditionalGids;
+            if (request.Tty)
+            {
+                // A new session whose controlling terminal is a pty of the container's devpts, as runc's exec with a console.
+                ConsoleSocket.TakeTerminal(uid);
+            }
             IReadOnlyList<string> env = request.Env.Count > 0 ? request.Env : process.Env ?? [];
             if (request.Tty && !env.Any(variable => variable.StartsWith("TERM=", StringComparison.Ordinal)))
             {

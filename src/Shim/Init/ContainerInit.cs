@@ -8,7 +8,8 @@ namespace Berth.Shim.Init;
 /// into the container's namespaces (a new mount namespace always). It sets the container up
 /// completely, reports ready on descriptor 3, blocks reading the start gate on descriptor 4
 /// (the monitor writes one byte on Start; end of file means give up), and exec's the user's
-/// program. Any failure goes back on descriptor 3 as text and the stage exits.
+/// program. A container with a terminal gets it from its own devpts here and sends the master on
+/// <see cref="ConsoleSocket.Fd"/>, before it reports ready. Any failure goes back on descriptor 3 as text and the stage exits.
 /// </summary>
 internal static class ContainerInit
 {
@@ -25,16 +26,17 @@ internal static class ContainerInit
             OciProcess process = spec.Process ?? throw new InvalidSpecException("config.json has no process");
 
             Interop.Sys.SetSid();
-            if (process.Terminal)
-            {
-                Interop.Sys.SetControllingTerminal(0);
-            }
             ProcessSetup.ApplyOomScoreAdj(process);
             var seccomp = ProcessSetup.CompileSeccomp(spec);
             RootfsSetup.MountAndPivot(bundle, spec, options);
             ProcessSetup.SetHostname(spec);
             ProcessSetup.ApplySysctls(spec);
             RootfsSetup.Finish(spec);
+            if (process.Terminal || options.Tty)
+            {
+                // Only now is /dev/ptmx the container's own (its devpts, after pivot_root).
+                ConsoleSocket.TakeTerminal(process.User.Uid);
+            }
             ProcessSetup.ApplyRlimits(process);
             if (process.User.Umask is { } umask)
             {

@@ -1,5 +1,6 @@
 using Berth.Api.Shim;
 using Berth.Shim.Logging;
+using Berth.Shim.Spawn;
 
 namespace Berth.Shim.Monitor;
 
@@ -24,6 +25,10 @@ internal sealed class ContainerOutput : IDisposable
     private int _stdoutFd = -1;
     private int _stderrFd = -1;
     private int _stdinFd = -1;
+
+    /// <summary>The monitor's end of the console socket, until the init stage's terminal arrives on it.</summary>
+    private int _console = -1;
+    private OciBox? _consoleSize;
     private bool _tty;
     private bool _stdinOnce;
 
@@ -37,9 +42,10 @@ internal sealed class ContainerOutput : IDisposable
     }
 
     /// <summary>
-    /// Opens the CRI log and makes pipes (or a pty) for the container's stdio: the shim keeps the
-    /// reading ends; the stage's ends go into <paramref name="descriptors"/> (as 0, 1, 2) and
-    /// <paramref name="toClose"/>, for the caller to close once the stage is spawned.
+    /// Opens the CRI log and makes pipes for the container's stdio: the shim keeps the reading ends; the
+    /// stage's ends go into <paramref name="descriptors"/> (as 0, 1, 2) and <paramref name="toClose"/>, for
+    /// the caller to close once the stage is spawned. With a terminal the stage gets a console socket
+    /// instead (<see cref="ConsoleSocket"/>), and <see cref="ReceiveTerminal"/> takes the pty it makes.
     /// </summary>
     public void SetUp(OciSpec spec, ShimOptions options, List<(int Child, int Parent)> descriptors, List<int> toClose)
     {
@@ -49,17 +55,17 @@ internal sealed class ContainerOutput : IDisposable
         _stdinOnce = options.StdinOnce;
         if (tty)
         {
-            var (master, slave) = Interop.Sys.OpenPty();
-            toClose.Add(slave);
-            if (spec.Process?.ConsoleSize is { } size && size.Height > 0 && size.Width > 0)
-            {
-                Interop.Sys.SetWindowSize(master, (ushort)size.Height, (ushort)size.Width);
-            }
-            Interop.Sys.SetNonBlocking(master, true);
-            _stdoutFd = master;
-            descriptors.Add((0, slave));
-            descriptors.Add((1, slave));
-            descriptors.Add((2, slave));
+            // The init stage makes the pty inside the container and sends its master back (ReceiveTerminal).
+            var (shimEnd, stageEnd) = Interop.Sys.SocketPair();
+            _console = shimEnd;
+            toClose.Add(stageEnd);
+            int devNull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDWR);
+            toClose.Add(devNull);
+            descriptors.Add((0, devNull));
+            descriptors.Add((1, devNull));
+            descriptors.Add((2, devNull));
+            descriptors.Add((ConsoleSocket.Fd, stageEnd));
+            _consoleSize = spec.Process?.ConsoleSize;
             return;
         }
         if (options.Stdin)
@@ -88,6 +94,32 @@ internal sealed class ContainerOutput : IDisposable
         toClose.Add(errWrite);
         descriptors.Add((1, outWrite));
         descriptors.Add((2, errWrite));
+    }
+
+    /// <summary>
+    /// Takes the terminal's master the init stage sent (it does so before it reports ready, so it is
+    /// there now) and sizes it as the spec asks; nothing to do without a terminal.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The stage sent none.</exception>
+    public void ReceiveTerminal()
+    {
+        if (_console < 0)
+        {
+            return;
+        }
+        int master = ConsoleSocket.TryReceiveMaster(_console);
+        Interop.Sys.Close(_console);
+        _console = -1;
+        if (master < 0)
+        {
+            throw new InvalidOperationException("the init stage reported ready without sending its terminal");
+        }
+        _stdoutFd = master;
+        if (_consoleSize is { Height: > 0, Width: > 0 } size)
+        {
+            Interop.Sys.SetWindowSize(master, (ushort)size.Height, (ushort)size.Width);
+        }
+        Interop.Sys.SetNonBlocking(master, true);
     }
 
     public void AddTo(PollSet set)
@@ -321,7 +353,8 @@ internal sealed class ContainerOutput : IDisposable
         Interop.Sys.Close(_stdoutFd);
         Interop.Sys.Close(_stderrFd);
         Interop.Sys.Close(_stdinFd);
-        _stdoutFd = _stderrFd = _stdinFd = -1;
+        Interop.Sys.Close(_console);
+        _stdoutFd = _stderrFd = _stdinFd = _console = -1;
         if (_attachers is not null)
         {
             for (int i = 0; i < _attachers.Length; i++)

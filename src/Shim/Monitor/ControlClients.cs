@@ -15,7 +15,7 @@ internal sealed class ControlClients
     /// exec and attacher (<see cref="ExecSessions"/> and <see cref="ContainerOutput"/> cap those well below
     /// this, so sessions never crowd out berthd's own calls).
     /// </summary>
-    public const int MaxClients = ExecSessions.MaxExecs + 16;
+    public const int MaxClients = ExecSessions.Capacity + 16;
 
     /// <summary>How long a reply may wait for a client that does not read before its connection is closed.</summary>
     private const int SendTimeoutMs = 10_000;

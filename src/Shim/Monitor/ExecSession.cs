@@ -2,7 +2,7 @@ namespace Berth.Shim.Monitor;
 
 /// <summary>
 /// A running command: its pidfd and status pipe; for ExecSync its output pipes and what has been
-/// captured, for a streaming exec nothing more (berthd holds its stdio).
+/// captured, for a streaming exec only its console socket until its terminal arrives (berthd holds its stdio).
 /// </summary>
 internal sealed class ExecSession
 {
@@ -10,6 +10,12 @@ internal sealed class ExecSession
 
     /// <summary>A streaming exec: its end is answered with ExecExited, not with the captured output.</summary>
     public bool Streaming;
+
+    /// <summary>A streaming exec with a terminal whose ExecStarted waits for the pty's master from its stage.</summary>
+    public bool AwaitsTerminal;
+
+    /// <summary>The monitor's end of the console socket the stage sends that master on (<see cref="Spawn.ConsoleSocket"/>).</summary>
+    public int Console = -1;
     public int Pid;
     public int Pidfd = -1;
     public int Stdout = -1;
@@ -43,7 +49,8 @@ internal sealed class ExecSession
         Interop.Sys.Close(Stdout);
         Interop.Sys.Close(Stderr);
         Interop.Sys.Close(Status);
-        Pidfd = Stdout = Stderr = Status = -1;
+        Interop.Sys.Close(Console);
+        Pidfd = Stdout = Stderr = Status = Console = -1;
     }
 }
 

@@ -13,14 +13,8 @@ namespace Berth.Shim.Monitor;
 /// </summary>
 internal sealed class ExecSessions
 {
-    /// <summary>Commands at once, ExecSync and streaming together (each holds a control connection).</summary>
-    public const int MaxExecs = 128;
-
-    /// <summary>
-    /// Slots streaming sessions (open shells, kubectl cp) never take, so that kubelet's exec probes,
-    /// which are ExecSync, still run in a container whose users hold many sessions open.
-    /// </summary>
-    public const int KeptForExecSync = 16;
+    /// <summary>Session slots: the most commands a container may be configured to run at once.</summary>
+    public const int Capacity = ExecLimits.MaxExecs;
 
     /// <summary>The most bytes kept of each output stream when the request sets no limit (16 MiB).</summary>
     private const int DefaultOutputLimit = 16 << 20;
@@ -28,14 +22,17 @@ internal sealed class ExecSessions
     /// <summary>Reads left to a command's output pipes once it has exited (children it left may keep them open).</summary>
     private const int DrainRounds = 4096;
 
-    private readonly ExecSession?[] _sessions = new ExecSession?[MaxExecs];
+    private readonly ExecSession?[] _sessions = new ExecSession?[Capacity];
+    private readonly int _limit;
     private readonly ControlClients _clients;
     private readonly byte[] _buffer;
 
     /// <param name="clients">Where each command's answer goes.</param>
     /// <param name="buffer">Scratch for each read(2); the loop's parts share one, as only one reads at a time.</param>
-    public ExecSessions(ControlClients clients, byte[] buffer)
+    /// <param name="limit">Commands at once (shim.json's maxExecs; <see cref="ExecLimits"/>): 0, or out of range, means <see cref="Capacity"/>.</param>
+    public ExecSessions(ControlClients clients, byte[] buffer, int limit)
     {
+        _limit = limit is >= ExecLimits.MinExecs and <= Capacity ? limit : Capacity;
         _clients = clients;
         _buffer = buffer;
     }
@@ -46,7 +43,7 @@ internal sealed class ExecSessions
     /// through /proc/&lt;pid&gt;/ns) and into <paramref name="cgroup"/>; the answer waits for its exit.
     /// </summary>
     /// <exception cref="ShimRequestException">InvalidArgument without args, FailedPrecondition when
-    /// <see cref="MaxExecs"/> run already (streaming sessions: all but <see cref="KeptForExecSync"/>), ExecFailed when the stage cannot be started.</exception>
+    /// the limit run already (streaming sessions: all but <see cref="ExecLimits.KeptForExecSync"/>), ExecFailed when the stage cannot be started.</exception>
     public void Start(int client, ExecSyncRequest request, int containerPid, string bundle, ICgroup? cgroup)
     {
         int slot = FreeSlot(request, streaming: false);
@@ -81,9 +78,10 @@ internal sealed class ExecSessions
 
     /// <summary>
     /// Starts a streaming exec (CRI Exec) for connection <paramref name="client"/>, spawned as ExecSync's
-    /// is, with its stdio on socket pairs (or one pty when <see cref="ExecRequest.Tty"/>) whose far ends are
-    /// sent to the connection with ExecStarted; nothing of its stdio stays in the shim. The connection then
-    /// waits for ExecExited, and closing it kills the command.
+    /// is, with its stdio on socket pairs whose far ends are sent to the connection with ExecStarted; nothing
+    /// of its stdio stays in the shim. With <see cref="ExecRequest.Tty"/> the stage makes a pty inside the
+    /// container, and ExecStarted, with its master, waits for it (<see cref="OnTerminal"/>). The connection
+    /// then waits for ExecExited, and closing it kills the command.
     /// </summary>
     /// <exception cref="ShimRequestException">As <see cref="Start"/>.</exception>
     public void StartStream(int client, ExecRequest request, int containerPid, string bundle, ICgroup? cgroup)
@@ -97,19 +95,20 @@ internal sealed class ExecSessions
         try
         {
             (int Child, int Parent)[] stdio;
+            int devNull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDWR);
+            stageEnds.Add(devNull);
+            stdio = [(0, devNull), (1, devNull), (2, devNull)];
             if (request.Tty)
             {
-                var (master, terminal) = Interop.Sys.OpenPty();
-                handedOver.Add(master);
-                stageEnds.Add(terminal);
-                started.Descriptors.Add(StdioStream.Terminal);
-                stdio = [(0, terminal), (1, terminal), (2, terminal)];
+                // The stage makes the pty in the container and sends its master back (OnTerminal).
+                var (shimEnd, stageEnd) = Interop.Sys.SocketPair();
+                session.Console = shimEnd;
+                session.AwaitsTerminal = true;
+                stageEnds.Add(stageEnd);
+                stdio = [.. stdio, (ConsoleSocket.Fd, stageEnd)];
             }
             else
             {
-                int devNull = Interop.Sys.Open("/dev/null", Interop.Sys.O_RDWR);
-                stageEnds.Add(devNull);
-                stdio = [(0, devNull), (1, devNull), (2, devNull)];
                 (bool Wanted, StdioStream Kind)[] streams = [(request.Stdin, StdioStream.Stdin), (request.Stdout, StdioStream.Stdout), (request.Stderr, StdioStream.Stderr)];
                 for (int fd = 0; fd < 3; fd++)
                 {
@@ -126,11 +125,18 @@ internal sealed class ExecSessions
             }
             Spawn(session, new ExecSyncRequest(process) { Tty = request.Tty }, stdio, containerPid, bundle, cgroup);
             CloseAll(stageEnds);
-            started.Pid = session.Pid;
             _sessions[slot] = session;
-            if (_clients.SendWithDescriptors(client, new Response { ExecStarted = started }, handedOver.ToArray()))
+            if (request.Tty)
             {
                 _clients.Defer(client, Pending.Exec);
+            }
+            else
+            {
+                started.Pid = session.Pid;
+                if (_clients.SendWithDescriptors(client, new Response { ExecStarted = started }, handedOver.ToArray()))
+                {
+                    _clients.Defer(client, Pending.Exec);
+                }
             }
         }
         catch (Exception e)
@@ -146,12 +152,13 @@ internal sealed class ExecSessions
         }
     }
 
-    private int StreamingSessions()
+    /// <summary>Sessions in use: all of them, or the streaming ones only.</summary>
+    private int Count(bool streamingOnly)
     {
         int count = 0;
         foreach (ExecSession? session in _sessions)
         {
-            if (session is { Streaming: true })
+            if (session is not null && (session.Streaming || !streamingOnly))
             {
                 count++;
             }
@@ -159,24 +166,24 @@ internal sealed class ExecSessions
         return count;
     }
 
-    /// <summary>A free session slot for a command with arguments; a streaming session leaves <see cref="KeptForExecSync"/> free.</summary>
+    /// <summary>A free session slot for a command with arguments; a streaming session leaves <see cref="ExecLimits.KeptForExecSync"/> free.</summary>
     private int FreeSlot(ExecSyncRequest request, bool streaming)
     {
         if (request.Args.Count == 0)
         {
             throw new ShimRequestException(ErrorCode.InvalidArgument, "exec needs args");
         }
-        int slot = Array.IndexOf(_sessions, null);
-        if (slot < 0)
+        if (Count(streamingOnly: false) >= _limit)
         {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many commands run in the container at once ({MaxExecs})");
+            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many commands run in the container at once ({_limit})");
         }
-        if (streaming && StreamingSessions() >= MaxExecs - KeptForExecSync)
+        int sessions = _limit - ExecLimits.KeptForExecSync;
+        if (streaming && Count(streamingOnly: true) >= sessions)
         {
             throw new ShimRequestException(ErrorCode.FailedPrecondition,
-                $"too many exec sessions open in the container at once ({MaxExecs - KeptForExecSync}; {KeptForExecSync} more are kept for ExecSync)");
+                $"too many exec sessions open in the container at once ({sessions}; {ExecLimits.KeptForExecSync} more are kept for ExecSync)");
         }
-        return slot;
+        return Array.IndexOf(_sessions, null);
     }
 
     /// <summary>
@@ -269,7 +276,7 @@ internal sealed class ExecSessions
 
     public void AddTo(PollSet set)
     {
-        for (int i = 0; i < MaxExecs; i++)
+        for (int i = 0; i < Capacity; i++)
         {
             if (_sessions[i] is not { } exec)
             {
@@ -282,6 +289,10 @@ internal sealed class ExecSessions
             if (exec.Stderr >= 0)
             {
                 set.Add(exec.Stderr, Interop.Sys.POLLIN, PollSource.ExecStderr, i);
+            }
+            if (exec.Console >= 0)
+            {
+                set.Add(exec.Console, Interop.Sys.POLLIN, PollSource.ExecConsole, i);
             }
             if (exec.Pidfd >= 0)
             {
@@ -322,6 +333,49 @@ internal sealed class ExecSessions
         }
     }
 
+    /// <summary>
+    /// Session <paramref name="slot"/>'s console socket is readable: its stage sent the master of the pty it
+    /// made in the container, which goes to the connection with ExecStarted; or it closed the socket without
+    /// one (it failed, and its exit says why).
+    /// </summary>
+    public void OnTerminal(int slot)
+    {
+        if (_sessions[slot] is not { Console: >= 0 } exec)
+        {
+            return;
+        }
+        int master;
+        try
+        {
+            master = ConsoleSocket.TryReceiveMaster(exec.Console);
+        }
+        catch (InvalidOperationException)
+        {
+            master = -1;
+            Interop.Sys.Close(exec.Console);
+            exec.Console = -1;
+        }
+        if (master < 0)
+        {
+            return;
+        }
+        Interop.Sys.Close(exec.Console);
+        exec.Console = -1;
+        exec.AwaitsTerminal = false;
+        try
+        {
+            var started = new ExecStarted { Pid = exec.Pid, Descriptors = { StdioStream.Terminal } };
+            if (exec.Client >= 0 && _clients.SendWithDescriptors(exec.Client, new Response { ExecStarted = started }, [master]))
+            {
+                _clients.Defer(exec.Client, Pending.Exec);
+            }
+        }
+        finally
+        {
+            Interop.Sys.Close(master);
+        }
+    }
+
     /// <summary>Command <paramref name="slot"/>'s pidfd is readable: reap it, take the rest of its output and answer its connection.</summary>
     public void OnExit(int slot)
     {
@@ -344,7 +398,12 @@ internal sealed class ExecSessions
         {
             Pump(slot, stderr: true);
         }
-        string failure = "";
+        if (exec.Console >= 0)
+        {
+            // It may have sent its terminal in the same turn as it exited: ExecStarted goes first.
+            OnTerminal(slot);
+        }
+        string failure = exec.AwaitsTerminal ? "the exec stage ended before it opened its terminal" : "";
         if (exec.Status >= 0)
         {
             Span<byte> buffer = stackalloc byte[4096];

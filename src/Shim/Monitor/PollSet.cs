@@ -21,6 +21,8 @@ internal enum PollSource
     ExecStderr,
     /// <summary>An ExecSync command's pidfd (<see cref="ExecSessions"/>).</summary>
     ExecPidfd,
+    /// <summary>A streaming exec's console socket, until its terminal arrives (<see cref="ExecSessions"/>).</summary>
+    ExecConsole,
 }
 
 /// <summary>
@@ -30,8 +32,8 @@ internal enum PollSource
 /// </summary>
 internal sealed unsafe class PollSet : IDisposable
 {
-    /// <summary>What the parts can ask for: every client, the listener, the pidfd, 2 stdio, and 3 per exec.</summary>
-    private const int Capacity = ControlClients.MaxClients + 1 + 1 + 2 + 3 * ExecSessions.MaxExecs;
+    /// <summary>What the parts can ask for: every client, the listener, the pidfd, 2 stdio, and 3 per exec (stdout, stderr and pidfd; or console socket and pidfd).</summary>
+    private const int Capacity = ControlClients.MaxClients + 1 + 1 + 2 + 3 * ExecSessions.Capacity;
 
     private readonly Interop.PollFd* _fds = (Interop.PollFd*)NativeMemory.AllocZeroed((nuint)(Capacity * sizeof(Interop.PollFd)));
     private readonly PollSource[] _sources = new PollSource[Capacity];

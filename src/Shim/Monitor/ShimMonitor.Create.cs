@@ -114,6 +114,7 @@ internal sealed partial class ShimMonitor
                 FailCreate(why);
                 throw new ShimRequestException(ErrorCode.CreateFailed, why);
             }
+            _output.ReceiveTerminal();
             if (IsSandbox)
             {
                 // Pinned before the sandbox counts as created: a pin that fails fails the Create.

@@ -61,7 +61,7 @@ internal sealed partial class ShimMonitor : IDisposable
         _poll = new PollSet();
         byte[] readBuffer = new byte[64 * 1024];
         _clients = new ControlClients(ConnectionClosed);
-        _execs = new ExecSessions(_clients, readBuffer);
+        _execs = new ExecSessions(_clients, readBuffer, options.MaxExecs);
         _output = new ContainerOutput(readBuffer);
         _process = new ChildProcess(options.Id, BundleLayout.ExitPath(bundle, options));
         _pins = new NamespacePinSet(options.NamespaceDir);
@@ -154,6 +154,9 @@ internal sealed partial class ShimMonitor : IDisposable
                 break;
             case PollSource.ExecPidfd:
                 _execs.OnExit(index);
+                break;
+            case PollSource.ExecConsole:
+                _execs.OnTerminal(index);
                 break;
         }
     }

@@ -45,7 +45,7 @@ public sealed class AttachAndPortForwardTests(BusyboxRegistry registry) : IClass
     }
 
     [Fact]
-    public async Task AnAttachedTerminalTakesInputAndResizes()
+    public async Task AnAttachedTerminalOfTheContainersOwnTakesInputAndResizes()
     {
         await using var berth = await BerthDaemon.StartAsync();
         await using var pod = await berth.RunContainerAsync(registry.Busybox, "shell", config =>
@@ -59,10 +59,12 @@ public sealed class AttachAndPortForwardTests(BusyboxRegistry registry) : IClass
         var session = RunSessionAsync(await AttachUrlAsync(berth, pod.ContainerId, stdin: true, tty: true), StreamingTransport.Spdy, input, tty: true, sizes.Reader);
         await sizes.Writer.WriteAsync(new TerminalSize(77, 22));
         await Task.Delay(1000);
-        input.Send("stty size; exit 4\n");
+        input.Send("stty size; t=$(tty) && echo TTY=$t && test -c $t && echo THE-TERMINAL-EXISTS; exit 4\n");
         var output = await session.WaitAsync(SessionTimeout);
 
         Assert.Contains("22 77", output.StdoutText);
+        Assert.Matches(@"TTY=/dev/pts/\d+", output.StdoutText);
+        Assert.Contains("THE-TERMINAL-EXISTS", output.StdoutText);
         Assert.Null(output.Result.Status);
         Assert.Equal(4, (await berth.WaitForStateAsync(pod.ContainerId, ContainerState.ContainerExited)).ExitCode);
     }

@@ -58,13 +58,14 @@ public sealed class ExecStreamingTests(BusyboxRegistry registry) : IClassFixture
 
     [Theory]
     [MemberData(nameof(AllTransports))]
-    public async Task ATerminalSeesItsSizeAndItsResize(StreamingTransport transport)
+    public async Task ATerminalOfTheContainersOwnSeesItsSizeAndItsResize(StreamingTransport transport)
     {
         await using var berth = await BerthDaemon.StartAsync();
         await using var pod = await berth.RunContainerAsync(registry.Busybox, "target", null, "sleep", "300");
         var sizes = Channel.CreateUnbounded<TerminalSize>();
         var input = new ScriptedInput();
-        var url = await berth.ExecUrlAsync(pod.ContainerId, stdin: true, tty: true, "sh", "-c", "read a; stty size; read b; stty size; echo TERM=$TERM; exit 5");
+        var url = await berth.ExecUrlAsync(pod.ContainerId, stdin: true, tty: true, "sh", "-c",
+            "read a; stty size; read b; stty size; echo TERM=$TERM; t=$(tty) && echo TTY=$t && test -c $t && echo THE-TERMINAL-EXISTS; exit 5");
 
         var session = RunSessionAsync(url, transport, input, tty: true, sizes.Reader);
         await sizes.Writer.WriteAsync(new TerminalSize(100, 30));
@@ -79,6 +80,9 @@ public sealed class ExecStreamingTests(BusyboxRegistry registry) : IClassFixture
         Assert.Contains("30 100", output.StdoutText);
         Assert.Contains("43 132", output.StdoutText);
         Assert.Contains("TERM=xterm", output.StdoutText);
+        // The pty is the container's own (its devpts), so tty names a device that exists in there.
+        Assert.Matches(@"TTY=/dev/pts/\d+", output.StdoutText);
+        Assert.Contains("THE-TERMINAL-EXISTS", output.StdoutText);
         Assert.Equal(5, output.Result.ExitCode);
     }
 

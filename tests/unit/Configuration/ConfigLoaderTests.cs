@@ -26,7 +26,8 @@ public sealed class ConfigLoaderTests
     public void TheStreamingServerDefaultsToLoopbackOnAFreePortAndSerialises()
     {
         var config = Parse("{}");
-        Assert.Equal(("127.0.0.1", 0, 14400, false), (config.Streaming.Address, config.Streaming.Port, config.Streaming.IdleTimeoutSeconds, config.Streaming.UsesTls));
+        Assert.Equal(("127.0.0.1", 0, 14400, false, 128),
+            (config.Streaming.Address, config.Streaming.Port, config.Streaming.IdleTimeoutSeconds, config.Streaming.UsesTls, config.Streaming.MaxExecsPerContainer));
         var custom = Parse("""{"streaming": {"address": "::1", "port": 10010, "idleTimeoutSeconds": 60}}""");
         ConfigLoader.Validate(custom);
         Assert.Equal(System.Net.IPAddress.IPv6Loopback, custom.Streaming.AddressValue);
@@ -41,6 +42,8 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"streaming": {"tlsCertFile": "/etc/hostname"}}""", "streaming.tlsCertFile and streaming.tlsKeyFile")]
     [InlineData("""{"streaming": {"tlsCertFile": "/nope", "tlsKeyFile": "/nope"}}""", "streaming.tlsCertFile: no such file")]
     [InlineData("""{"streaming": {"idleTimeoutSeconds": 0}}""", "streaming.idleTimeoutSeconds")]
+    [InlineData("""{"streaming": {"maxExecsPerContainer": 16}}""", "streaming.maxExecsPerContainer: 16 is outside 17..128 (16 are kept for ExecSync)")]
+    [InlineData("""{"streaming": {"maxExecsPerContainer": 129}}""", "streaming.maxExecsPerContainer: 129 is outside 17..128")]
     public void BadStreamingSettingsAreRefusedNamingTheKey(string json, string key)
     {
         var error = Assert.Throws<ConfigException>(() => ConfigLoader.Validate(Parse(json)));

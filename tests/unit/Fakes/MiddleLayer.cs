@@ -1,6 +1,7 @@
 using Berth.Api.Cri;
 using Berth.Core.Storage;
 using Berth.ImageService.Store;
+using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Specs;
@@ -56,7 +57,7 @@ internal sealed class MiddleLayer : IDisposable
         Sandboxes = new SandboxManager(Store, Registry, Paths, Runtime, Node, Network, cgroups,
             () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), security, NullLogger<SandboxManager>.Instance);
         Containers = new ContainerManager(Store, Registry, Paths, Runtime, Node, cgroups, Images, BlockIoDefaults.None, security,
-            NullLogger<ContainerManager>.Instance);
+            new StreamingConfig(), NullLogger<ContainerManager>.Instance);
         Pods = new PodLifecycle(Registry, Sandboxes, Containers);
         Recovery = new RuntimeRecovery(Store, Paths, Runtime, Sandboxes, Containers, Network, NullLogger<RuntimeRecovery>.Instance);
     }
