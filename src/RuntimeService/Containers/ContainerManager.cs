@@ -1,6 +1,7 @@
 using Berth.Api.Shim;
 using Berth.Core;
 using Berth.Core.Errors;
+using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Runtime;
@@ -18,7 +19,8 @@ namespace Berth.RuntimeService.Containers;
 /// </summary>
 public sealed class ContainerManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
-    ICgroupDriver cgroups, IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, ILogger<ContainerManager> logger)
+    ICgroupDriver cgroups, IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, ContainerEvents events,
+    ILogger<ContainerManager> logger)
 {
     /// <summary>How long a container may take to exit after SIGKILL before StopContainer gives up.</summary>
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
@@ -54,7 +56,7 @@ public sealed class ContainerManager(
         {
             throw BerthException.AlreadyExists($"container name {record.Name} is reserved for {existing}");
         }
-        var container = new Container(record, config, new ShimTarget(id, plan.Bundle, plan.SocketPath));
+        var container = new Container(record, config, new ShimTarget(id, plan.Bundle, plan.SocketPath), events);
         registry.Add(container);
         try
         {
@@ -234,6 +236,7 @@ public sealed class ContainerManager(
             DeleteDirectory(paths.ContainerLayer(container.Id));
             store.RemoveContainer(container.Id);
             registry.Remove(container);
+            container.Removed();
         }
         finally
         {
@@ -295,7 +298,7 @@ public sealed class ContainerManager(
     public async Task RecoverAsync(ContainerRecord record)
     {
         var container = new Container(record, Cri.ContainerConfig.Parser.ParseFrom(record.Config),
-            new ShimTarget(record.Id, paths.ContainerBundle(record.Id), paths.ShimSocket(record.Id)));
+            new ShimTarget(record.Id, paths.ContainerBundle(record.Id), paths.ShimSocket(record.Id)), events);
         registry.Add(container);
         if (await runtime.TryGetStateAsync(container.Shim, CancellationToken.None) is { } state)
         {
