@@ -5,7 +5,7 @@ namespace Berth.RuntimeService.Events;
 /// <summary>
 /// Fans events out to every subscriber, in one order for all of them, through a bounded queue per
 /// subscriber. <see cref="Publish"/> never blocks or waits on a subscriber: a subscriber whose queue is
-/// full is dropped at once (its <see cref="EventSubscription{T}.FellBehind"/> is cancelled and its queue
+/// full is dropped at once (it is marked <see cref="EventSubscription{T}.HasFallenBehind"/> and its queue
 /// completed), so a stalled client costs the runtime at most its queue; a subscriber that keeps up loses
 /// nothing. containerd's CRI plugin drops events for a full subscriber without a word, and CRI-O's
 /// publisher blocks on a full channel; kubelet's evented PLEG needs neither (kubernetes #121349): an
@@ -54,7 +54,6 @@ public sealed class EventBroker<T>(int queueLength) where T : class
                 _subscribers = [.. _subscribers.Except(dropped)];
             }
         }
-        // Outside the lock: cancellation callbacks (the stalled write's) must not run while publishers wait.
         foreach (var subscriber in dropped ?? [])
         {
             subscriber.Drop();
@@ -74,7 +73,6 @@ public sealed class EventBroker<T>(int queueLength) where T : class
 public sealed class EventSubscription<T> : IDisposable where T : class
 {
     private readonly EventBroker<T> _broker;
-    private readonly CancellationTokenSource _fellBehind = new();
     private int _disposed;
     private volatile bool _hasFallenBehind;
 
@@ -90,10 +88,7 @@ public sealed class EventSubscription<T> : IDisposable where T : class
     /// <summary>The events in publication order; completes when the subscriber falls behind.</summary>
     public ChannelReader<T> Events => Queue.Reader;
 
-    /// <summary>Cancelled when this subscriber's queue overflowed and it was dropped.</summary>
-    public CancellationToken FellBehind => _fellBehind.Token;
-
-    /// <summary>Whether this subscriber was dropped for falling behind.</summary>
+    /// <summary>Whether this subscriber was dropped for falling behind: its queue overflowed.</summary>
     public bool HasFallenBehind => _hasFallenBehind;
 
     internal void Drop()
@@ -101,8 +96,6 @@ public sealed class EventSubscription<T> : IDisposable where T : class
         // Set before the queue completes: a reader that sees the end of the queue knows why.
         _hasFallenBehind = true;
         Queue.Writer.TryComplete();
-        // Asynchronously: a publisher never runs the dropped reader's cancellation callbacks.
-        _ = _fellBehind.CancelAsync();
     }
 
     public void Dispose()

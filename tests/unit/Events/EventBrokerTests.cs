@@ -72,7 +72,6 @@ public sealed class EventBrokerTests
 
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"e{i}"), read);
         Assert.True(stalled.HasFallenBehind);
-        Assert.True(stalled.FellBehind.IsCancellationRequested || stalled.HasFallenBehind);
         Assert.False(reader.HasFallenBehind);
         // What was queued before the overflow is still readable, then the queue ends.
         Assert.Equal(["e0", "e1", "e2", "e3"], Drain(stalled));
@@ -80,18 +79,16 @@ public sealed class EventBrokerTests
     }
 
     [Fact]
-    public async Task ADroppedSubscriberIsToldThroughItsTokenAndGetsNoMoreEvents()
+    public void ADroppedSubscriberGetsNoMoreEventsAndLeavesTheBroker()
     {
         var broker = new EventBroker<string>(1);
         using var stalled = broker.Subscribe();
-        var told = new TaskCompletionSource();
-        stalled.FellBehind.Register(() => told.TrySetResult());
 
         broker.Publish("kept");
         broker.Publish("overflow");
         broker.Publish("later");
 
-        await told.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(stalled.HasFallenBehind);
         Assert.Equal(["kept"], Drain(stalled));
         Assert.False(broker.HasSubscribers);
     }
