@@ -10,6 +10,7 @@ using Berth.ImageService.Store;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Handlers;
 using Berth.RuntimeService.Containers;
+using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Hosting;
 using Berth.RuntimeService.Hosting.AuthorityRewrite;
 using Berth.RuntimeService.Pods;
@@ -151,6 +152,8 @@ using (daemonLock)
     builder.Services.AddSingleton<IPodNetwork>(services => new CniPodNetwork(
         config.Cni, Path.Combine(config.Root, "network"), services.GetRequiredService<ILogger<CniPodNetwork>>()));
     builder.Services.AddSingleton<RuntimeRegistry>();
+    builder.Services.AddSingleton(new EventBroker<Berth.Api.Cri.ContainerEventResponse>(config.ContainerEventsQueueLength));
+    builder.Services.AddSingleton<ContainerEvents>();
     builder.Services.AddSingleton<SandboxManager>();
     builder.Services.AddSingleton<ContainerManager>();
     builder.Services.AddSingleton<PodLifecycle>();

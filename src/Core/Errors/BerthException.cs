@@ -29,6 +29,8 @@ public class BerthException : Exception
 
     public static BerthException DeadlineExceeded(string message) => new(ErrorKind.DeadlineExceeded, message);
 
+    public static BerthException ResourceExhausted(string message) => new(ErrorKind.ResourceExhausted, message);
+
     public static BerthException Unimplemented(string message) => new(ErrorKind.Unimplemented, message);
 
     public static BerthException Internal(string message, Exception? innerException = null) =>

@@ -58,6 +58,12 @@ public sealed record BerthConfig
     /// </summary>
     public int StatsCollectPeriodSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// Container events a GetContainerEvents subscriber may have waiting (not yet written to its stream)
+    /// before it is ended with RESOURCE_EXHAUSTED; containerd and CRI-O buffer 1000.
+    /// </summary>
+    public int ContainerEventsQueueLength { get; set; } = 1000;
+
     /// <summary>Block I/O weight and per-device throttles for every container; pod annotations blkio.berth.io/* override them.</summary>
     public BlockIoDefaults BlockIo { get; set; } = new();
 

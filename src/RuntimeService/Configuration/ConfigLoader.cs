@@ -174,6 +174,10 @@ public static class ConfigLoader
         {
             throw new ConfigException($"statsCollectPeriodSeconds: {config.StatsCollectPeriodSeconds} is outside 1..600");
         }
+        if (config.ContainerEventsQueueLength is < 1 or > 1_000_000)
+        {
+            throw new ConfigException($"containerEventsQueueLength: {config.ContainerEventsQueueLength} is outside 1..1000000");
+        }
         if (config.PullProgressTimeoutSeconds is < 1 or > 3600)
         {
             throw new ConfigException($"pullProgressTimeoutSeconds: {config.PullProgressTimeoutSeconds} is outside 1..3600");

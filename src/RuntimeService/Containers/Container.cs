@@ -1,3 +1,4 @@
+using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.State;
 using Cri = Berth.Api.Cri;
@@ -9,11 +10,16 @@ namespace Berth.RuntimeService.Containers;
 /// reported. The shim owns the live process; <see cref="State"/> is a copy that changes only through
 /// <see cref="Advance"/>, which takes it forward (Creating → Created → Running → Exited) and never back,
 /// as containerd's container Status.Update refuses illegal transitions: the StartContainer reply and
-/// the exit watcher may arrive in either order and the container still ends Exited.
+/// the exit watcher may arrive in either order and the container still ends Exited. Each step forward,
+/// and the removal, publishes its container events (<see cref="ContainerEvents"/>) from here, so no path
+/// that changes the state can miss one.
 /// </summary>
-public sealed class Container(ContainerRecord record, Cri.ContainerConfig config, ShimTarget shim)
+public sealed class Container(ContainerRecord record, Cri.ContainerConfig config, ShimTarget shim, ContainerEvents events)
 {
     private readonly object _gate = new();
+    // Held while a change is applied and its events published: two changes of one container reach subscribers in their order.
+    private readonly object _announce = new();
+    private bool _deleted;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ProcessState _state = ProcessState.Creating;
     private bool _removing;
@@ -74,13 +80,22 @@ public sealed class Container(ContainerRecord record, Cri.ContainerConfig config
     /// </summary>
     public bool Advance(ProcessState reported)
     {
-        lock (_gate)
+        lock (_announce)
         {
-            if (!Transitions.IsForward(_state.Status, reported.Status))
+            ProcessStatus from;
+            lock (_gate)
             {
-                return false;
+                from = _state.Status;
+                if (!Transitions.IsForward(from, reported.Status))
+                {
+                    return false;
+                }
+                _state = reported.User is null && _state.User is { } known ? reported with { User = known } : reported;
             }
-            _state = reported.User is null && _state.User is { } known ? reported with { User = known } : reported;
+            foreach (var type in Transitions.EventsOf(from, reported))
+            {
+                events.Publish(Id, Record.SandboxId, type);
+            }
         }
         if (reported.Status == ProcessStatus.Exited)
         {
@@ -101,6 +116,19 @@ public sealed class Container(ContainerRecord record, Cri.ContainerConfig config
             lock (_gate)
             {
                 return _resources;
+            }
+        }
+    }
+
+    /// <summary>Its removal is complete (it is out of the registry): CONTAINER_DELETED_EVENT, for a container that was ever created.</summary>
+    public void Removed()
+    {
+        lock (_announce)
+        {
+            if (State.Status != ProcessStatus.Creating && !_deleted)
+            {
+                _deleted = true;
+                events.Publish(Id, Record.SandboxId, Cri.ContainerEventType.ContainerDeletedEvent);
             }
         }
     }
@@ -128,5 +156,27 @@ public sealed class Container(ContainerRecord record, Cri.ContainerConfig config
     {
         /// <summary>Only forward: a later status in Creating, Created, Running, Exited; Exited is final.</summary>
         public static bool IsForward(ProcessStatus from, ProcessStatus to) => to > from;
+
+        /// <summary>
+        /// The container events of a step forward, in order: one for each stage it crosses. A jump from
+        /// Created to Exited (the process ended before StartContainer's reply was applied) still reports
+        /// STARTED when the process ran (<see cref="ProcessState.StartedAt"/> set), so a subscriber sees
+        /// CREATED, STARTED, STOPPED as containerd sends them.
+        /// </summary>
+        public static IEnumerable<Cri.ContainerEventType> EventsOf(ProcessStatus from, ProcessState to)
+        {
+            if (from < ProcessStatus.Created && to.Status >= ProcessStatus.Created)
+            {
+                yield return Cri.ContainerEventType.ContainerCreatedEvent;
+            }
+            if (from < ProcessStatus.Running && (to.Status == ProcessStatus.Running || (to.Status == ProcessStatus.Exited && to.StartedAt != 0)))
+            {
+                yield return Cri.ContainerEventType.ContainerStartedEvent;
+            }
+            if (from < ProcessStatus.Exited && to.Status == ProcessStatus.Exited)
+            {
+                yield return Cri.ContainerEventType.ContainerStoppedEvent;
+            }
+        }
     }
 }

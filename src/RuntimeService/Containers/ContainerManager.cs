@@ -2,6 +2,7 @@ using Berth.Api.Shim;
 using Berth.Core;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Configuration;
+using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Runtime;
@@ -20,6 +21,7 @@ namespace Berth.RuntimeService.Containers;
 public sealed class ContainerManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
     ICgroupDriver cgroups, IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, StreamingConfig streaming,
+    ContainerEvents events,
     ILogger<ContainerManager> logger)
 {
     /// <summary>How long a container may take to exit after SIGKILL before StopContainer gives up.</summary>
@@ -56,7 +58,7 @@ public sealed class ContainerManager(
         {
             throw BerthException.AlreadyExists($"container name {record.Name} is reserved for {existing}");
         }
-        var container = new Container(record, config, new ShimTarget(id, plan.Bundle, plan.SocketPath));
+        var container = new Container(record, config, new ShimTarget(id, plan.Bundle, plan.SocketPath), events);
         registry.Add(container);
         try
         {
@@ -241,6 +243,7 @@ public sealed class ContainerManager(
             DeleteDirectory(paths.ContainerLayer(container.Id));
             store.RemoveContainer(container.Id);
             registry.Remove(container);
+            container.Removed();
         }
         finally
         {
@@ -310,7 +313,7 @@ public sealed class ContainerManager(
     public async Task RecoverAsync(ContainerRecord record)
     {
         var container = new Container(record, Cri.ContainerConfig.Parser.ParseFrom(record.Config),
-            new ShimTarget(record.Id, paths.ContainerBundle(record.Id), paths.ShimSocket(record.Id)));
+            new ShimTarget(record.Id, paths.ContainerBundle(record.Id), paths.ShimSocket(record.Id)), events);
         registry.Add(container);
         if (await runtime.TryGetStateAsync(container.Shim, CancellationToken.None) is { } state)
         {

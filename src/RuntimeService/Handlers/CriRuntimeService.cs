@@ -1,5 +1,6 @@
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
+using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Stats;
@@ -14,7 +15,7 @@ namespace Berth.RuntimeService.Handlers;
 /// </summary>
 public sealed partial class CriRuntimeService(
     BerthConfig config, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, PodLifecycle pods, IPodNetwork network,
-    StreamingServer streaming, StatsCollector stats, IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
+    StreamingServer streaming, StatsCollector stats, ContainerEvents events, IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
 {
     public const string RuntimeName = "berth";
     public const string RuntimeApiVersion = "v1";

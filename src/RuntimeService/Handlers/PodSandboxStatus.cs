@@ -9,22 +9,7 @@ public sealed partial class CriRuntimeService
     public override Task<Cri.PodSandboxStatusResponse> PodSandboxStatus(Cri.PodSandboxStatusRequest request, ServerCallContext context)
     {
         var sandbox = registry.RequireSandbox(request.PodSandboxId);
-        var status = new Cri.PodSandboxStatus
-        {
-            Id = sandbox.Id,
-            Metadata = sandbox.Config.Metadata,
-            State = sandbox.CriState,
-            CreatedAt = sandbox.Record.CreatedAt,
-            Network = NetworkStatus(sandbox),
-            Linux = new Cri.LinuxPodSandboxStatus
-            {
-                Namespaces = new Cri.Namespace { Options = sandbox.Config.Linux?.SecurityContext?.NamespaceOptions ?? new Cri.NamespaceOption() },
-            },
-            RuntimeHandler = sandbox.Record.RuntimeHandler,
-        };
-        status.Labels.Add(sandbox.Config.Labels);
-        status.Annotations.Add(sandbox.Config.Annotations);
-        var response = new Cri.PodSandboxStatusResponse { Status = status, Timestamp = Pods.Identifiers.NowNanoseconds() };
+        var response = new Cri.PodSandboxStatusResponse { Status = Pods.CriStatus.Of(sandbox), Timestamp = Pods.Identifiers.NowNanoseconds() };
         if (request.Verbose)
         {
             response.Info.Add("info", VerboseJson.Object(writer =>
@@ -46,16 +31,5 @@ public sealed partial class CriRuntimeService
             }));
         }
         return Task.FromResult(response);
-    }
-
-    /// <summary>The pod's IPs from its CNI result (primary IPv4 first, then the others); empty on the host's network, as containerd reports it.</summary>
-    private static Cri.PodSandboxNetworkStatus NetworkStatus(Pods.Sandbox sandbox)
-    {
-        var status = new Cri.PodSandboxNetworkStatus { Ip = sandbox.Network?.Ip ?? "" };
-        foreach (string ip in sandbox.Network?.AdditionalIps ?? [])
-        {
-            status.AdditionalIps.Add(new Cri.PodIP { Ip = ip });
-        }
-        return status;
     }
 }

@@ -14,6 +14,22 @@ public static class Criu
     /// <summary>Null when `criu check` passes; else what is missing, in words for an operator.</summary>
     public static Task<string?> WhatIsMissingAsync() => Probe.Value;
 
+    /// <summary>
+    /// What `criu check`'s exit code and output mean for an operator: null when it passed; else its first
+    /// "Error" line, the cause (the lines after it are consequences, such as "Could not initialize kernel
+    /// features detection"), or its last line when none says Error.
+    /// </summary>
+    public static string? Explain(int exitCode, string output)
+    {
+        if (exitCode == 0)
+        {
+            return null;
+        }
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string cause = lines.FirstOrDefault(line => line.StartsWith("Error", StringComparison.Ordinal)) ?? lines.LastOrDefault() ?? $"exit code {exitCode}";
+        return $"`criu check` fails on this node: {cause}";
+    }
+
     private static async Task<string?> ProbeAsync()
     {
         var start = new ProcessStartInfo("criu", "check") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -32,8 +48,7 @@ public static class Criu
                 process.Kill();
                 return "`criu check` did not finish in 20 s";
             }
-            string last = (await error + await output).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
-            return process.ExitCode == 0 ? null : $"`criu check` fails on this node: {last}";
+            return Explain(process.ExitCode, await error + await output);
         }
         catch (Win32Exception)
         {

@@ -20,6 +20,9 @@ public sealed class RuntimeRegistry
 
     public IEnumerable<Container> ContainersOf(string sandboxId) => _containers.Values.Where(container => container.Record.SandboxId == sandboxId);
 
+    /// <summary>By full ID only (the daemon's own lookups); null when there is none.</summary>
+    public Sandbox? SandboxById(string id) => _sandboxes.GetValueOrDefault(id);
+
     /// <summary>By full ID or unique ID prefix, as crictl lets users type them; null when there is none.</summary>
     public Sandbox? FindSandbox(string id) => Find(_sandboxes, id, "pod sandbox");
 

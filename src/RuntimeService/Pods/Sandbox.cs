@@ -1,4 +1,5 @@
 using Berth.Core.Errors;
+using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Runtime;
 using Berth.RuntimeService.Specs;
@@ -11,19 +12,26 @@ namespace Berth.RuntimeService.Pods;
 /// A pod sandbox as berthd knows it: its record and config, its shim, and its readiness. Readiness
 /// only moves forward (a sandbox that is not ready never becomes ready again: kubelet makes a new
 /// one), and the first reason given is kept. CreateContainer holds a lease on the sandbox, so stop
-/// and remove first close it to new creates, then wait for the creates under way.
+/// and remove first close it to new creates, then wait for the creates under way. Its container events
+/// (container_id = the sandbox's ID) are published here: CREATED and STARTED when it becomes ready,
+/// STOPPED when its reaper is gone, DELETED when it is removed; each once, in that order.
 /// </summary>
 public sealed class Sandbox
 {
     private readonly object _gate = new();
+    // Held while a change is applied and its events published, so they reach subscribers in order.
+    private readonly object _announce = new();
+    private readonly ContainerEvents _events;
+    private Announced _announced;
     private int _creates;
     private TaskCompletionSource? _drained;
     private bool _closed;
     private SandboxPhase _phase = SandboxPhase.SettingUp;
     private string _notReadyReason = "";
 
-    public Sandbox(SandboxRecord record, Cri.PodSandboxConfig config, RuntimePaths paths)
+    public Sandbox(SandboxRecord record, Cri.PodSandboxConfig config, RuntimePaths paths, ContainerEvents events)
     {
+        _events = events;
         Record = record;
         Config = config;
         Files = paths.SandboxFiles(record.Id);
@@ -97,13 +105,58 @@ public sealed class Sandbox
     /// <summary>Its reaper runs: the sandbox is ready, unless something already made it not ready (a sandbox never comes back).</summary>
     public void MarkReady(int reaperPid)
     {
-        lock (_gate)
+        lock (_announce)
         {
-            ReaperPid = reaperPid;
-            if (_phase == SandboxPhase.SettingUp)
+            lock (_gate)
             {
+                ReaperPid = reaperPid;
+                if (_phase != SandboxPhase.SettingUp)
+                {
+                    return;
+                }
                 _phase = SandboxPhase.Ready;
             }
+            Announce(Announced.Started, Cri.ContainerEventType.ContainerCreatedEvent, Cri.ContainerEventType.ContainerStartedEvent);
+        }
+    }
+
+    /// <summary>Its reaper has exited or its shim is gone (at stop, or on its own): CONTAINER_STOPPED_EVENT, once, for a sandbox that started.</summary>
+    public void ReaperStopped()
+    {
+        lock (_announce)
+        {
+            if (_announced == Announced.Started)
+            {
+                Announce(Announced.Stopped, Cri.ContainerEventType.ContainerStoppedEvent);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Its removal is complete but for leaving the registry: CONTAINER_DELETED_EVENT, once, for a sandbox that
+    /// started (STOPPED first if nobody reported it), still carrying its status as containerd's does.
+    /// </summary>
+    public void Removed()
+    {
+        lock (_announce)
+        {
+            if (_announced == Announced.Started)
+            {
+                Announce(Announced.Stopped, Cri.ContainerEventType.ContainerStoppedEvent);
+            }
+            if (_announced == Announced.Stopped)
+            {
+                Announce(Announced.Deleted, Cri.ContainerEventType.ContainerDeletedEvent);
+            }
+        }
+    }
+
+    private void Announce(Announced reached, params ReadOnlySpan<Cri.ContainerEventType> types)
+    {
+        _announced = reached;
+        foreach (var type in types)
+        {
+            _events.Publish(Id, Id, type);
         }
     }
 
@@ -189,6 +242,15 @@ public sealed class Sandbox
                 sandbox.LeaveCreate();
             }
         }
+    }
+
+    /// <summary>The last of its container events published.</summary>
+    private enum Announced
+    {
+        None,
+        Started,
+        Stopped,
+        Deleted,
     }
 
     private enum SandboxPhase

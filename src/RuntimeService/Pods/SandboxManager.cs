@@ -1,5 +1,6 @@
 using Berth.Api.Shim;
 using Berth.Core.Errors;
+using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Network;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Runtime;
@@ -19,7 +20,8 @@ namespace Berth.RuntimeService.Pods;
 /// </summary>
 public sealed class SandboxManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
-    IPodNetwork network, ICgroupDriver cgroups, Func<NodeFacts> nodeFacts, NodeSecurity security, ILogger<SandboxManager> logger)
+    IPodNetwork network, ICgroupDriver cgroups, Func<NodeFacts> nodeFacts, NodeSecurity security, ContainerEvents events,
+    ILogger<SandboxManager> logger)
 {
     /// <summary>Serialises what decides the life of berth-made cgroup levels: recording them for a new pod, and pruning them.</summary>
     private readonly SemaphoreSlim _cgroupLevels = new(1, 1);
@@ -40,7 +42,7 @@ public sealed class SandboxManager(
         string id = Identifiers.New();
         var plan = SandboxPlanner.Plan(new SandboxPlanInput(config, id, paths, nodeFacts() with { Cgroups = cgroups.Naming }, security));
         var record = new SandboxRecord(id, plan.Name, config.ToByteArray(), Identifiers.NowNanoseconds(), plan.PodCgroup, runtimeHandler);
-        var sandbox = new Sandbox(record, config, paths);
+        var sandbox = new Sandbox(record, config, paths, events);
         await _cgroupLevels.WaitAsync(CancellationToken.None);
         try
         {
@@ -137,6 +139,7 @@ public sealed class SandboxManager(
         {
             logger.LogWarning("Pod sandbox {Id} is not ready: {Reason}", sandbox.Id, sandbox.NotReadyReason);
         }
+        sandbox.ReaperStopped();
     });
 
     /// <summary>
@@ -167,6 +170,7 @@ public sealed class SandboxManager(
                 logger.LogWarning("Pod sandbox {Id}: CNI DEL failed, the attachment is kept for GC at the next start: {Error}", sandbox.Id, error.Message);
             }
             await runtime.ShutdownAsync(sandbox.Shim, CancellationToken.None);
+            sandbox.ReaperStopped();
             // The shim unpins what it pinned; a shim that was killed could not.
             foreach (string pin in Directory.Exists(sandbox.Files.NamespaceDir) ? Directory.EnumerateFiles(sandbox.Files.NamespaceDir) : [])
             {
@@ -195,6 +199,7 @@ public sealed class SandboxManager(
             DeleteDirectory(sandbox.Shim.Bundle);
             DeleteDirectory(sandbox.Files.NamespaceDir);
             store.RemoveSandbox(sandbox.Id);
+            sandbox.Removed();
             registry.Remove(sandbox);
         }
         finally
@@ -237,7 +242,7 @@ public sealed class SandboxManager(
     /// </summary>
     public async Task<Sandbox> RecoverAsync(SandboxRecord record)
     {
-        var sandbox = new Sandbox(record, Cri.PodSandboxConfig.Parser.ParseFrom(record.Config), paths);
+        var sandbox = new Sandbox(record, Cri.PodSandboxConfig.Parser.ParseFrom(record.Config), paths, events);
         registry.Add(sandbox);
         if (!sandbox.HostNetwork && network.Recover(sandbox.Id) is { } attached)
         {

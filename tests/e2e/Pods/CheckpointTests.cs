@@ -1,3 +1,5 @@
+using System.ComponentModel;
+using System.Diagnostics;
 using Berth.Api.Cri;
 using Berth.Tests.E2e.Fixtures;
 using Grpc.Core;
@@ -28,8 +30,29 @@ public sealed class CheckpointTests(BusyboxRegistry registry) : IClassFixture<Bu
         Assert.Equal(StatusCode.Unimplemented, refused.StatusCode);
         Assert.Contains("CRIU", refused.Status.Detail);
         Assert.Contains("berth does not checkpoint containers yet", refused.Status.Detail);
+        // The message names what `criu check` itself says is missing on this node.
+        Assert.Contains(await CriuCheckCauseAsync(), refused.Status.Detail);
         Assert.Equal(StatusCode.NotFound, missing.StatusCode);
         Assert.Equal(ContainerState.ContainerRunning, (await berth.ContainerStatusAsync(id)).State);   // untouched by the refusal
         await berth.RemoveLeavingNothingAsync(podId, pod);
+    }
+
+    /// <summary>The first Error line of `criu check` here; "criu check` passes" when it passes; the package when it is not installed.</summary>
+    private static async Task<string> CriuCheckCauseAsync()
+    {
+        try
+        {
+            using var check = Process.Start(new ProcessStartInfo("criu", "check") { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            string output = await check.StandardError.ReadToEndAsync() + await check.StandardOutput.ReadToEndAsync();
+            await check.WaitForExitAsync();
+            return check.ExitCode == 0
+                ? "CRIU itself passes `criu check`"
+                : output.Split('\n').Select(line => line.Trim()).FirstOrDefault(line => line.StartsWith("Error", StringComparison.Ordinal))
+                    ?? output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+        }
+        catch (Win32Exception)
+        {
+            return "CRIU is not installed";
+        }
     }
 }

@@ -3,6 +3,7 @@ using Berth.Core.Storage;
 using Berth.ImageService.Store;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
+using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
@@ -30,6 +31,9 @@ internal sealed class MiddleLayer : IDisposable
         Rebuild();
     }
 
+    /// <summary>Events a subscriber may have waiting before it is dropped.</summary>
+    public const int EventQueueLength = 64;
+
     public RuntimePaths Paths { get; }
     public FakeNodeOperations Node { get; }
     public FakeShimRuntime Runtime { get; }
@@ -42,6 +46,9 @@ internal sealed class MiddleLayer : IDisposable
     public PodLifecycle Pods { get; private set; } = null!;
     public RuntimeRecovery Recovery { get; private set; } = null!;
 
+    /// <summary>The container events the managers publish; subscribe to see them.</summary>
+    public EventBroker<ContainerEventResponse> Events { get; private set; } = null!;
+
     public string LogDirectory => Path.Combine(_directory.FullName, "logs");
 
     /// <summary>The node's Localhost seccomp profiles, by absolute path.</summary>
@@ -52,12 +59,15 @@ internal sealed class MiddleLayer : IDisposable
     {
         Store = new PodStore(new StateDatabase(Path.Combine(Paths.Root, "berth.db"), [ImageStore.Schema, PodStore.Schema]));
         Registry = new RuntimeRegistry();
+        Events = new EventBroker<ContainerEventResponse>(EventQueueLength);
+        var events = new ContainerEvents(Registry, Events);
         var cgroups = new Berth.RuntimeService.Node.CgroupfsDriver(Node);
         var security = NodeSecurity.Plain with { ReadSeccompProfile = path => SeccompProfiles.GetValueOrDefault(path) };
         Sandboxes = new SandboxManager(Store, Registry, Paths, Runtime, Node, Network, cgroups,
-            () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), security, NullLogger<SandboxManager>.Instance);
+            () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), security, events,
+            NullLogger<SandboxManager>.Instance);
         Containers = new ContainerManager(Store, Registry, Paths, Runtime, Node, cgroups, Images, BlockIoDefaults.None, security,
-            new StreamingConfig(), NullLogger<ContainerManager>.Instance);
+            new StreamingConfig(), events, NullLogger<ContainerManager>.Instance);
         Pods = new PodLifecycle(Registry, Sandboxes, Containers);
         Recovery = new RuntimeRecovery(Store, Paths, Runtime, Sandboxes, Containers, Network, NullLogger<RuntimeRecovery>.Instance);
     }

@@ -29,7 +29,8 @@ public sealed class ContainerManagerTests : IDisposable
     {
         var container = new Berth.RuntimeService.Containers.Container(
             new Berth.RuntimeService.State.ContainerRecord("c", "p", "n", [], "i", "i", 0, "", "", 15, ""),
-            new ContainerConfig(), new ShimTarget("c", "/bundle", "/socket"));
+            new ContainerConfig(), new ShimTarget("c", "/bundle", "/socket"),
+            new Berth.RuntimeService.Events.ContainerEvents(new Berth.RuntimeService.Pods.RuntimeRegistry(), new(16)));
         var user = new ProcessUser(1000, 1000, [1000, 5]);
 
         container.Advance(new ProcessState(ContainerStatus.Running, Pid: 7, User: user));
