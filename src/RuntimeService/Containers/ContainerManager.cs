@@ -1,6 +1,7 @@
 using Berth.Api.Shim;
 using Berth.Core;
 using Berth.Core.Errors;
+using Berth.RuntimeService.Cdi;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Runtime;
@@ -18,7 +19,8 @@ namespace Berth.RuntimeService.Containers;
 /// </summary>
 public sealed class ContainerManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
-    ICgroupDriver cgroups, IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, ILogger<ContainerManager> logger)
+    ICgroupDriver cgroups, IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, CdiRegistry cdi,
+    ILogger<ContainerManager> logger)
 {
     /// <summary>How long a container may take to exit after SIGKILL before StopContainer gives up.</summary>
     private static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
@@ -45,7 +47,7 @@ public sealed class ContainerManager(
         string id = Identifiers.New();
         var plan = ContainerPlanner.Plan(new ContainerPlanInput(
             config, new PodContext(sandbox.Id, sandbox.Config, sandbox.PodCgroup), image.Image, id, paths, blockIo,
-            node.LookUpDevice, security, TargetPidNamespace(config)));
+            node.LookUpDevice, security, cdi.Resolve, TargetPidNamespace(config)));
         var record = new ContainerRecord(id, sandbox.Id, plan.Name, config.ToByteArray(), image.Id, imageName,
             Identifiers.NowNanoseconds(), plan.LogPath, image.ImageRef,
             StopSignals.FromCri(config.StopSignal) ?? StopSignals.Parse(image.Image.Config.StopSignal) ?? StopSignals.Default,

@@ -43,6 +43,9 @@ internal sealed class MiddleLayer : IDisposable
 
     public string LogDirectory => Path.Combine(_directory.FullName, "logs");
 
+    /// <summary>The daemon's one CDI spec directory (absent until a test writes a spec file there).</summary>
+    public string CdiDirectory => Path.Combine(_directory.FullName, "cdi");
+
     /// <summary>The node's Localhost seccomp profiles, by absolute path.</summary>
     public Dictionary<string, byte[]> SeccompProfiles { get; } = new(StringComparer.Ordinal);
 
@@ -56,6 +59,7 @@ internal sealed class MiddleLayer : IDisposable
             () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), NullLogger<SandboxManager>.Instance);
         var security = NodeSecurity.Plain with { ReadSeccompProfile = path => SeccompProfiles.GetValueOrDefault(path) };
         Containers = new ContainerManager(Store, Registry, Paths, Runtime, Node, cgroups, Images, BlockIoDefaults.None, security,
+            new Berth.RuntimeService.Cdi.CdiRegistry([CdiDirectory], NullLogger<Berth.RuntimeService.Cdi.CdiRegistry>.Instance),
             NullLogger<ContainerManager>.Instance);
         Pods = new PodLifecycle(Registry, Sandboxes, Containers);
         Recovery = new RuntimeRecovery(Store, Paths, Runtime, Sandboxes, Containers, Network, NullLogger<RuntimeRecovery>.Instance);
