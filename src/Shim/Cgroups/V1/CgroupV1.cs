@@ -155,6 +155,8 @@ internal sealed class CgroupV1 : ICgroup
         }
     }
 
+    public bool TryKillAll() => false;
+
     public IReadOnlyList<int> Processes()
     {
         byte[]? text = CgroupFiles.ReadAll(_procs);

@@ -168,6 +168,8 @@ internal sealed class CgroupV2 : ICgroup
         return has;
     }
 
+    public bool TryKillAll() => CgroupFiles.TryWrite(_directory + "/cgroup.kill", "1") == 0;
+
     public IReadOnlyList<int> Processes()
     {
         byte[]? text = CgroupFiles.ReadAll(_procs);
