@@ -85,27 +85,34 @@ internal static partial class Interop
         /// </summary>
         internal static void ResetIgnoredSignals()
         {
-            // struct sigaction (x86-64 and arm64 glibc): handler pointer first, 152 bytes in all.
-            byte* old = stackalloc byte[256];
-            byte* action = stackalloc byte[256];
             for (int signal = 1; signal < 65; signal++)
             {
                 if (signal is SIGKILL or 19 /* SIGSTOP */ or 32 or 33 /* glibc's own */)
                 {
                     continue;
                 }
-                new Span<byte>(old, 256).Clear();
-                if (sigaction(signal, null, old) != 0)
-                {
-                    continue;
-                }
-                if (*(nint*)old == 1 /* SIG_IGN */)
-                {
-                    new Span<byte>(action, 256).Clear();
-                    *(nint*)action = 0; // SIG_DFL
-                    sigaction(signal, action, null);
-                }
+                DefaultIfIgnored(signal);
             }
+        }
+
+        /// <summary>
+        /// Sets <paramref name="signal"/>'s disposition to the default if it is "ignore", as inherited from a
+        /// parent such as nohup; true if it was ignored. .NET's PosixSignalRegistration leaves a signal that is
+        /// ignored when it registers ignored ("we respect ignored signals", dotnet/runtime pal_signal.c
+        /// InstallSignalHandler), so its handler would never run.
+        /// </summary>
+        internal static bool DefaultIfIgnored(int signal)
+        {
+            // struct sigaction (x86-64 and arm64 glibc): handler pointer first, 152 bytes in all.
+            byte* old = stackalloc byte[256];
+            new Span<byte>(old, 256).Clear();
+            if (sigaction(signal, null, old) != 0 || *(nint*)old != 1 /* SIG_IGN */)
+            {
+                return false;
+            }
+            byte* action = stackalloc byte[256];
+            new Span<byte>(action, 256).Clear(); // SIG_DFL is 0
+            return sigaction(signal, action, null) == 0;
         }
     }
 }

@@ -7,6 +7,7 @@ using Berth.ImageService.Handlers;
 using Berth.ImageService.Images;
 using Berth.ImageService.Registry;
 using Berth.ImageService.Store;
+using Berth.RuntimeService.Cdi;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Handlers;
 using Berth.RuntimeService.Containers;
@@ -148,6 +149,7 @@ using (daemonLock)
     builder.Services.AddSingleton(NodeFiles.Security(config.SeccompProfileRoot));
     builder.Services.AddSingleton(config.BlockIo);
     builder.Services.AddSingleton(config.Streaming);
+    builder.Services.AddSingleton(services => new CdiRegistry(config.CdiSpecDirs, services.GetRequiredService<ILogger<CdiRegistry>>()));
     builder.Services.AddSingleton<IContainerImages, ContainerImages>();
     builder.Services.AddSingleton<IPodNetwork>(services => new CniPodNetwork(
         config.Cni, Path.Combine(config.Root, "network"), services.GetRequiredService<ILogger<CniPodNetwork>>()));

@@ -79,6 +79,12 @@ public sealed record BerthConfig
     /// </summary>
     public string SeccompProfileRoot { get; set; } = NodeSecurity.DefaultSeccompProfileRoot;
 
+    /// <summary>
+    /// Where CDI spec files (<c>*.json</c>, <c>*.yaml</c>) are read from, lowest priority first: a device in a
+    /// later directory replaces one of the same name in an earlier one (containerd's <c>cdi_spec_dirs</c>).
+    /// </summary>
+    public List<string> CdiSpecDirs { get; set; } = ["/etc/cdi", "/var/run/cdi"];
+
     /// <summary>The berth-shim binary; by default the one beside berthd.</summary>
     public string ShimPath { get; set; } = Path.Combine(AppContext.BaseDirectory, "berth-shim");
 

@@ -128,6 +128,7 @@ public static class ConfigLoader
         RequireValue("cni", config.Cni);
         RequireValue("cni.binDirs", config.Cni.BinDirs);
         RequireValue("cni.confDir", config.Cni.ConfDir);
+        RequireValue("cdiSpecDirs", config.CdiSpecDirs);
         foreach (var (host, registry) in config.Registries)
         {
             RequireValue($"registries.{host}", registry);
@@ -161,6 +162,10 @@ public static class ConfigLoader
         }
         RequireAbsolute("state", config.State);
         RequireAbsolute("seccompProfileRoot", config.SeccompProfileRoot);
+        foreach (string directory in config.CdiSpecDirs)
+        {
+            RequireAbsolute("cdiSpecDirs", directory);
+        }
         if (config.MetricsAddress is { } metrics &&
             (!IPEndPoint.TryParse(metrics, out var endPoint) || !IPAddress.IsLoopback(endPoint.Address) || endPoint.Port == 0))
         {

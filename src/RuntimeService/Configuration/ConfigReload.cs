@@ -45,12 +45,23 @@ public sealed class ConfigReload(string[] args, BerthConfig initial, RegistryCli
         }
     }
 
-    /// <summary>Handles SIGHUP from now on (instead of the default, which would end berthd).</summary>
-    public void Listen() => _registration = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+    /// <summary>
+    /// Handles SIGHUP from now on (instead of the default, which would end berthd), even when berthd was
+    /// started with SIGHUP ignored (under nohup, or by a parent that ignores it): .NET would otherwise keep
+    /// an inherited "ignore" and never call the handler, and systemd's ExecReload would do nothing.
+    /// </summary>
+    public void Listen()
     {
-        context.Cancel = true;
-        Reload();
-    });
+        if (Interop.Sys.DefaultIfIgnored(Interop.Sys.SIGHUP))
+        {
+            logger.LogInformation("SIGHUP was ignored when berthd started (nohup?); berthd takes it to reload its configuration");
+        }
+        _registration = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            Reload();
+        });
+    }
 
     /// <summary>Reads and applies the configuration once; what a SIGHUP does.</summary>
     public void Reload()

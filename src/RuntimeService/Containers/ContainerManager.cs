@@ -3,6 +3,7 @@ using Berth.Core;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Events;
+using Berth.RuntimeService.Cdi;
 using Berth.RuntimeService.Node;
 using Berth.RuntimeService.Pods;
 using Berth.RuntimeService.Runtime;
@@ -21,7 +22,7 @@ namespace Berth.RuntimeService.Containers;
 public sealed class ContainerManager(
     PodStore store, RuntimeRegistry registry, RuntimePaths paths, IShimRuntime runtime, INodeOperations node,
     ICgroupDriver cgroups, IContainerImages images, BlockIoDefaults blockIo, NodeSecurity security, StreamingConfig streaming,
-    ContainerEvents events,
+    ContainerEvents events, CdiRegistry cdi,
     ILogger<ContainerManager> logger)
 {
     /// <summary>How long a container may take to exit after SIGKILL before StopContainer gives up.</summary>
@@ -49,7 +50,7 @@ public sealed class ContainerManager(
         string id = Identifiers.New();
         var plan = ContainerPlanner.Plan(new ContainerPlanInput(
             config, new PodContext(sandbox.Id, sandbox.Config, sandbox.PodCgroup), image.Image, id, paths, blockIo,
-            node.LookUpDevice, security, TargetPidNamespace(config), node.HostDevices, streaming.MaxExecsPerContainer));
+            node.LookUpDevice, security, cdi.Resolve, TargetPidNamespace(config), node.HostDevices, streaming.MaxExecsPerContainer));
         var record = new ContainerRecord(id, sandbox.Id, plan.Name, config.ToByteArray(), image.Id, imageName,
             Identifiers.NowNanoseconds(), plan.LogPath, image.ImageRef,
             StopSignals.FromCri(config.StopSignal) ?? StopSignals.Parse(image.Image.Config.StopSignal) ?? StopSignals.Default,

@@ -1,5 +1,6 @@
 using Berth.Api.Shim;
 using Berth.ImageService.Images;
+using Berth.RuntimeService.Cdi;
 using Berth.RuntimeService.Validation;
 using Cri = Berth.Api.Cri;
 
@@ -15,6 +16,10 @@ public sealed record PodContext(string SandboxId, Cri.PodSandboxConfig Config, s
 /// <summary>What a container plan is made from.</summary>
 /// <param name="ResolveDevice">Host path → what is there (symbolic links followed): devices and block I/O throttles name host device nodes.</param>
 /// <param name="Security">What the node offers for seccomp, AppArmor and SELinux, and where Localhost seccomp profiles are.</param>
+/// <param name="ResolveCdi">
+/// Qualified CDI device names → the edits that bring them (<see cref="CdiRegistry.Resolve"/>); called only when
+/// the request asks for CDI devices; throws a domain error naming a device that cannot be resolved.
+/// </param>
 /// <param name="TargetPidNamespacePath">For pid namespace mode TARGET: the target container's pid namespace (/proc/&lt;pid&gt;/ns/pid).</param>
 /// <param name="HostDevices">The node's device nodes, which a privileged container gets; read only for one.</param>
 /// <param name="MaxExecs">Commands the container runs at once (streaming.maxExecsPerContainer); 0: the shim's default.</param>
@@ -27,6 +32,7 @@ public sealed record ContainerPlanInput(
     BlockIoDefaults BlockIo,
     Func<string, DeviceLookup> ResolveDevice,
     NodeSecurity Security,
+    Func<IReadOnlyList<string>, IReadOnlyList<CdiEditSet>> ResolveCdi,
     string? TargetPidNamespacePath = null,
     Func<IReadOnlyList<HostDevice>>? HostDevices = null,
     int MaxExecs = 0);
@@ -108,6 +114,12 @@ public static class ContainerPlanner
             input.HostDevices));
         var process = built.Spec.Process!;
         var spec = built.Spec with { Process = process with { User = input.Image.Accounts.Resolve(process.User, built.User) } };
+        // CDI edits come last, on the resolved user, as containerd applies WithCDI after every other option.
+        var cdiDevices = CdiNames.Requested(config);
+        if (cdiDevices.Count > 0)
+        {
+            spec = CdiSpecEdits.Apply(spec, input.ResolveCdi(cdiDevices), input.ResolveDevice);
+        }
 
         string socket = paths.ShimSocket(id);
         return new ContainerPlan(

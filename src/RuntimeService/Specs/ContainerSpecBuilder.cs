@@ -36,7 +36,6 @@ public static class ContainerSpecBuilder
         {
             throw new SpecException("a privileged container needs a privileged pod sandbox");
         }
-        RefuseCdiDevices(config);
         bool readonlyRootfs = security?.ReadonlyRootfs ?? false;
         string? hostname = pod.HostNetwork || input.Sandbox.Hostname.Length == 0 ? null : input.Sandbox.Hostname;
 
@@ -82,25 +81,6 @@ public static class ContainerSpecBuilder
         };
         return new ContainerSpec(spec, lookup);
     }
-
-    /// <summary>
-    /// Devices through the Container Device Interface (CDI_devices, or cdi.k8s.io/ annotations) need spec
-    /// files berth does not read yet: refused, rather than a container started without the device it asked for.
-    /// </summary>
-    private static void RefuseCdiDevices(ContainerConfig config)
-    {
-        if (config.CDIDevices.Count > 0)
-        {
-            throw new SpecException($"CDI_devices ({config.CDIDevices[0].Name}) are not supported yet");
-        }
-        if (config.Annotations.Keys.FirstOrDefault(key => key.StartsWith(CdiAnnotationPrefix, StringComparison.Ordinal)) is { } annotation)
-        {
-            throw new SpecException($"annotation {annotation}: CDI devices are not supported yet");
-        }
-    }
-
-    /// <summary>The annotation prefix through which kubelet's device plugins ask for CDI devices.</summary>
-    private const string CdiAnnotationPrefix = "cdi.k8s.io/";
 
     /// <summary>
     /// kubelet's rules (as containerd's WithProcessArgs): command replaces the image's ENTRYPOINT and,

@@ -47,6 +47,13 @@ internal interface ICgroup
     /// <summary>The process ids in the cgroup (from one hierarchy).</summary>
     IReadOnlyList<int> Processes();
 
+    /// <summary>
+    /// SIGKILLs every process of the cgroup and its descendants in one write to <c>cgroup.kill</c> (v2, Linux
+    /// 5.14+), which no fork can race, as runc kills on v2; false where there is no such file (v1, older
+    /// kernels): the caller then signals each of <see cref="Processes"/>.
+    /// </summary>
+    bool TryKillAll();
+
     /// <summary>How many times the kernel's OOM killer killed a process of this cgroup (memory.oom_control or memory.events oom_kill).</summary>
     ulong OomKillCount();
 

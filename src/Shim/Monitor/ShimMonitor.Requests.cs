@@ -268,9 +268,13 @@ internal sealed partial class ShimMonitor
         return problems.Count == 0 ? new Response() : ControlClients.Error(ErrorCode.Internal, string.Join("; ", problems));
     }
 
-    /// <summary>Sends <paramref name="signal"/> to every process of the container's cgroup.</summary>
+    /// <summary>Sends <paramref name="signal"/> to every process of the container's cgroup (SIGKILL through cgroup.kill where it exists).</summary>
     private void SignalCgroup(int signal)
     {
+        if (signal == Interop.Sys.SIGKILL && _cgroup!.TryKillAll())
+        {
+            return;
+        }
         foreach (int pid in _cgroup!.Processes())
         {
             Interop.Sys.Kill(pid, signal);

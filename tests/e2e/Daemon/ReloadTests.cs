@@ -54,6 +54,26 @@ public sealed class ReloadTests(BusyboxRegistry registry) : IClassFixture<Busybo
         Assert.Empty(Traces(berth, pod));
     }
 
+    /// <summary>
+    /// nohup, and any parent that ignores SIGHUP, hands the "ignore" down to berthd; .NET then leaves it
+    /// ignored, and a reload would silently do nothing (the whole suite run under nohup failed this way).
+    /// </summary>
+    [Fact]
+    public async Task SighupReloadsWhenBerthdWasStartedWithSighupIgnored()
+    {
+        // A launcher that forks berthd as its only child with SIGHUP ignored, as nohup leaves it.
+        await using var berth = await BerthDaemon.StartAsync(launcher: ["/bin/sh", "-c", "trap '' HUP; \"$@\"; exit $?", "sh"]);
+        // The launcher (the daemon's direct child process) ignores SIGHUP, so berthd inherited that.
+        string ignored = File.ReadLines($"/proc/{berth.ProcessId}/status").Single(line => line.StartsWith("SigIgn:", StringComparison.Ordinal));
+        Assert.True((Convert.ToUInt64(ignored["SigIgn:".Length..].Trim(), 16) & 1) != 0, ignored);
+
+        Directory.CreateDirectory(berth.DropInDirectory);
+        File.WriteAllText(Path.Combine(berth.DropInDirectory, "50-level.json"), """{"logLevel": "Debug"}""");
+        berth.Reload();
+        await WaitForLogAsync(berth, "Configuration reloaded: applied logLevel");
+        Assert.True(berth.IsRunning);
+    }
+
     private static async Task WaitForLogAsync(BerthDaemon berth, string text)
     {
         var deadline = DateTime.UtcNow + LogWait;

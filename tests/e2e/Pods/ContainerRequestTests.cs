@@ -41,8 +41,9 @@ public sealed class ContainerRequestTests(BusyboxRegistry registry) : IClassFixt
         { "a missing device", config => config.Devices.Add(new Device { HostPath = "/dev/berth-no-such-device", ContainerPath = "/dev/x", Permissions = "rw" }), "does not exist" },
         { "a bad mount option", config => config.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = "/tmp", MountOptions = { "suid" } }), "mount option" },
         { "a host path and an image", config => config.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = "/tmp", Image = new Berth.Api.Cri.ImageSpec { Image = "busybox" } }), "one of them" },
-        { "a CDI device", config => config.CDIDevices.Add(new CDIDevice { Name = "vendor.com/gpu=0" }), "CDI" },
-        { "a CDI annotation", config => config.Annotations.Add("cdi.k8s.io/gpu", "vendor.com/gpu=0"), "CDI" },
+        { "an unknown CDI device", config => config.CDIDevices.Add(new CDIDevice { Name = "vendor.com/gpu=0" }), "CDI device vendor.com/gpu=0" },
+        { "an unknown CDI device by annotation", config => config.Annotations.Add("cdi.k8s.io/gpu", "vendor.com/gpu=0"), "CDI device vendor.com/gpu=0" },
+        { "an unqualified CDI name", config => config.CDIDevices.Add(new CDIDevice { Name = "gpu0" }), "CDI device \"gpu0\" is not a qualified name" },
         { "TARGET without a target", config => config.Linux = new LinuxContainerConfig { SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = new NamespaceOption { Pid = NamespaceMode.Target } } }, "target_id" },
     };
 

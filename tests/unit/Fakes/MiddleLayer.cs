@@ -51,6 +51,9 @@ internal sealed class MiddleLayer : IDisposable
 
     public string LogDirectory => Path.Combine(_directory.FullName, "logs");
 
+    /// <summary>The daemon's one CDI spec directory (absent until a test writes a spec file there).</summary>
+    public string CdiDirectory => Path.Combine(_directory.FullName, "cdi");
+
     /// <summary>The node's Localhost seccomp profiles, by absolute path.</summary>
     public Dictionary<string, byte[]> SeccompProfiles { get; } = new(StringComparer.Ordinal);
 
@@ -67,7 +70,9 @@ internal sealed class MiddleLayer : IDisposable
             () => new NodeFacts("node-1", "127.0.0.1 localhost node-1\n", "nameserver 10.0.0.10\n"), security, events,
             NullLogger<SandboxManager>.Instance);
         Containers = new ContainerManager(Store, Registry, Paths, Runtime, Node, cgroups, Images, BlockIoDefaults.None, security,
-            new StreamingConfig(), events, NullLogger<ContainerManager>.Instance);
+            new StreamingConfig(), events,
+            new Berth.RuntimeService.Cdi.CdiRegistry([CdiDirectory], NullLogger<Berth.RuntimeService.Cdi.CdiRegistry>.Instance),
+            NullLogger<ContainerManager>.Instance);
         Pods = new PodLifecycle(Registry, Sandboxes, Containers);
         Recovery = new RuntimeRecovery(Store, Paths, Runtime, Sandboxes, Containers, Network, NullLogger<RuntimeRecovery>.Instance);
     }

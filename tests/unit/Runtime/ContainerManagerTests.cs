@@ -78,6 +78,50 @@ public sealed class ContainerManagerTests : IDisposable
     }
 
     [Fact]
+    public async Task ACdiDeviceAskedForByFieldOrAnnotationReachesTheBundlesSpec()
+    {
+        Directory.CreateDirectory(_layer.CdiDirectory);
+        File.WriteAllText(Path.Combine(_layer.CdiDirectory, "vendor.yaml"), """
+            cdiVersion: 0.6.0
+            kind: vendor.test/dev
+            devices:
+            - name: one
+              containerEdits:
+                deviceNodes: [{path: /dev/vendor-one, hostPath: /dev/null}]
+                env: [VENDOR_DEVICE=one]
+            """);
+        _layer.Node.Devices["/dev/null"] = Berth.RuntimeService.Specs.DeviceLookup.Found(new(1, 3, 'c', FileMode: 0x1B6));
+        var sandbox = await _layer.RunPodAsync();
+        var byField = MiddleLayer.ContainerConfig("by-field");
+        byField.CDIDevices.Add(new CDIDevice { Name = "vendor.test/dev=one" });
+        var byAnnotation = MiddleLayer.ContainerConfig("by-annotation");
+        byAnnotation.Annotations.Add("cdi.k8s.io/vendor_one", "vendor.test/dev=one");
+
+        foreach (var config in new[] { byField, byAnnotation })
+        {
+            var container = await _layer.Containers.CreateAsync(sandbox.Id, config, CancellationToken.None);
+            var spec = Berth.Api.Shim.OciJson.ParseSpec(File.ReadAllBytes(Berth.Api.Shim.BundleLayout.ConfigPath(container.Shim.Bundle)));
+            Assert.Contains(spec.Linux!.Devices!, device => device is { Path: "/dev/vendor-one", Type: "c", Major: 1, Minor: 3 });
+            Assert.Contains("VENDOR_DEVICE=one", spec.Process!.Env!);
+        }
+    }
+
+    [Fact]
+    public async Task AnUnknownCdiDeviceIsInvalidArgumentNamingItAndLeavesNothing()
+    {
+        var sandbox = await _layer.RunPodAsync();
+        var config = MiddleLayer.ContainerConfig();
+        config.CDIDevices.Add(new CDIDevice { Name = "vendor.test/dev=absent" });
+
+        var error = await Assert.ThrowsAsync<Berth.RuntimeService.Specs.SpecException>(() => _layer.Containers.CreateAsync(sandbox.Id, config, CancellationToken.None));
+
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.StartsWith("unresolvable CDI device vendor.test/dev=absent: no spec file in ", error.Message);
+        Assert.Empty(_layer.Registry.Containers);
+        Assert.Empty(_layer.Store.Containers());
+    }
+
+    [Fact]
     public async Task ACreateTheShimRefusesIsFailedPreconditionAndLeavesNothing()
     {
         var sandbox = await _layer.RunPodAsync();

@@ -168,6 +168,8 @@ internal sealed class CgroupV1 : ICgroup
         _freezer.Set(frozen, bound);
     }
 
+    public bool TryKillAll() => false;
+
     public IReadOnlyList<int> Processes()
     {
         byte[]? text = CgroupFiles.ReadAll(_procs);

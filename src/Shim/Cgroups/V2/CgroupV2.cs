@@ -174,6 +174,8 @@ internal sealed class CgroupV2 : ICgroup
 
     public void SetFrozen(bool frozen, TimeSpan bound) => _freezer.Set(frozen, bound);
 
+    public bool TryKillAll() => CgroupFiles.TryWrite(_directory + "/cgroup.kill", "1") == 0;
+
     public IReadOnlyList<int> Processes()
     {
         byte[]? text = CgroupFiles.ReadAll(_procs);

@@ -7,51 +7,23 @@ using Berth.Shim;
 namespace Berth.Tests.Unit.Shim.Cgroups;
 
 /// <summary>
-/// The v2 cgroup code against a fixture tree laid out as the unified hierarchy lays out a pod and its container
-/// (the interface files Documentation/admin-guide/cgroup-v2.rst gives a non-root cgroup with every controller
-/// enabled, written by hand from that document: this node mounts cgroup v1, so none could be recorded here).
-/// Plain files take the values the code writes, so each test reads back exactly what reached the kernel's files.
+/// The v2 cgroup code against fixture trees laid out from <see cref="CgroupV2Files"/> (core files recorded from a
+/// real cgroup2 mount, controller files from the kernel's cgroup-v2.rst): a root offering every controller, a pod
+/// and its container. Plain files take the values the code writes, so each test reads back exactly what reached
+/// the kernel's files.
 /// </summary>
 public sealed class CgroupV2FixtureTests : IDisposable
 {
-    private const string AllControllers = "cpuset cpu io memory hugetlb pids rdma misc";
-
-    /// <summary>The files of a v2 leaf cgroup, with the values a fresh one shows.</summary>
-    private static readonly Dictionary<string, string> LeafFiles = new(StringComparer.Ordinal)
-    {
-        ["cgroup.controllers"] = AllControllers,
-        ["cgroup.subtree_control"] = "",
-        ["cgroup.procs"] = "",
-        ["cgroup.threads"] = "",
-        ["cgroup.type"] = "domain",
-        ["cgroup.freeze"] = "0",
-        ["cgroup.kill"] = "",
-        ["cgroup.events"] = "populated 0\nfrozen 0",
-        ["cgroup.max.depth"] = "max",
-        ["cgroup.max.descendants"] = "max",
-        ["memory.max"] = "max",
-        ["memory.high"] = "max",
-        ["memory.low"] = "0",
-        ["memory.min"] = "0",
-        ["memory.swap.max"] = "max",
-        ["memory.oom.group"] = "0",
-        ["memory.events"] = "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0",
-        ["cpu.max"] = "max 100000",
-        ["cpu.weight"] = "100",
-        ["cpuset.cpus"] = "",
-        ["cpuset.mems"] = "",
-        ["io.weight"] = "default 100",
-        ["io.max"] = "",
-        ["pids.max"] = "max",
-    };
-
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("berth-v2-fixture-");
 
     public CgroupV2FixtureTests()
     {
-        Lay(_root.FullName, ["cgroup.controllers", "cgroup.subtree_control", "cgroup.procs"]);
-        Lay(Path.Combine(_root.FullName, "pod"), LeafFiles.Keys);
-        Lay(Path.Combine(_root.FullName, "pod", "c1"), LeafFiles.Keys);
+        CgroupV2Files.Lay(_root.FullName, new Dictionary<string, string>
+        {
+            ["cgroup.controllers"] = CgroupV2Files.AllControllers + "\n", ["cgroup.subtree_control"] = "", ["cgroup.procs"] = "",
+        });
+        CgroupV2Files.Lay(Path.Combine(_root.FullName, "pod"), CgroupV2Files.Leaf);
+        CgroupV2Files.Lay(Path.Combine(_root.FullName, "pod", "c1"), CgroupV2Files.Leaf);
     }
 
     private string Leaf => Path.Combine(_root.FullName, "pod", "c1");
@@ -81,7 +53,7 @@ public sealed class CgroupV2FixtureTests : IDisposable
         Assert.Equal("1048576", Read("memory.min"));
         Assert.Equal("0", Read("memory.swap.max"));
         // Creating enabled every controller the parents offer, as runc does.
-        Assert.Equal(string.Join(' ', AllControllers.Split(' ').Select(controller => "+" + controller)),
+        Assert.Equal(string.Join(' ', CgroupV2Files.AllControllers.Split(' ').Select(controller => "+" + controller)),
             File.ReadAllText(Path.Combine(_root.FullName, "cgroup.subtree_control")));
     }
 
@@ -126,8 +98,8 @@ public sealed class CgroupV2FixtureTests : IDisposable
             Unified = new Dictionary<string, string> { ["memory.high"] = "1", [key] = "1" },
         }));
         Assert.Contains(key, error.Message);
-        Assert.Equal("max", Read("memory.high"));
-        Assert.Equal(LeafFiles[key], Read(key));
+        Assert.Equal("max\n", Read("memory.high"));
+        Assert.Equal(CgroupV2Files.Leaf[key], Read(key));
     }
 
     [Fact]
@@ -135,27 +107,29 @@ public sealed class CgroupV2FixtureTests : IDisposable
     {
         var cgroup = Create(new LinuxResources());
         File.WriteAllText(Path.Combine(Leaf, "cgroup.controllers"), "cpuset cpu io memory");
-        var before = LeafFiles.Keys.ToDictionary(file => file, Read);
+        var before = CgroupV2Files.Leaf.Keys.ToDictionary(file => file, Read);
         Assert.Throws<CgroupUnsupportedException>(() => cgroup.Update(new LinuxResources
         {
             Cpu = new LinuxCpu { Quota = 50_000, Period = 100_000, Cpus = "0" },
             Memory = new LinuxMemory { Limit = 64 << 20 },
             Unified = new Dictionary<string, string> { ["memory.high"] = "1", ["pids.max"] = "5" },
         }));
-        Assert.Equal(before, LeafFiles.Keys.ToDictionary(file => file, Read));
+        Assert.Equal(before, CgroupV2Files.Leaf.Keys.ToDictionary(file => file, Read));
     }
 
     [Fact]
     public void OnAHybridTreeMemoryKeysAreRefusedNamingTheController()
     {
-        // A hybrid node's cgroup2 tree holds no controller: they are all in the v1 hierarchies.
-        File.WriteAllText(Path.Combine(Leaf, "cgroup.controllers"), "");
+        // A hybrid node's cgroup2 tree, as recorded: no controller, only the core files.
+        Directory.Delete(Leaf, recursive: true);
+        CgroupV2Files.Lay(Leaf, CgroupV2Files.Recorded);
+        File.WriteAllText(Path.Combine(Leaf, "memory.oom.group"), "0\n");
         var error = Assert.Throws<CgroupUnsupportedException>(() => Create(new LinuxResources
         {
             Unified = new Dictionary<string, string> { ["memory.oom.group"] = "1" },
         }));
         Assert.Contains("needs the memory controller", error.Message);
-        Assert.Equal("0", Read("memory.oom.group"));
+        Assert.Equal("0\n", Read("memory.oom.group"));
         Assert.Throws<CgroupUnsupportedException>(() => Create(new LinuxResources { Memory = new LinuxMemory { Limit = 1 << 20 } }));
     }
 
@@ -168,15 +142,23 @@ public sealed class CgroupV2FixtureTests : IDisposable
         Assert.Equal(2UL, cgroup.OomKillCount());
     }
 
-    public void Dispose() => _root.Delete(recursive: true);
-
-    private static void Lay(string directory, IEnumerable<string> files)
+    [Fact]
+    public void UsageIsReadFromTheStatsFilesOfAFreshCgroup()
     {
-        Directory.CreateDirectory(directory);
-        foreach (string file in files)
-        {
-            File.WriteAllText(Path.Combine(directory, file), LeafFiles.GetValueOrDefault(file, file == "cgroup.controllers" ? AllControllers : ""));
-        }
+        Create(new LinuxResources { Memory = new LinuxMemory { Limit = 64 << 20 } });
+        var reader = new CgroupUsageReader(new CgroupLayout { Version = 2, Root = _root.FullName });
+
+        var usage = reader.Read("/pod/c1");
+
+        Assert.NotNull(usage);
+        Assert.Equal(0UL, usage.CpuNanoseconds);
+        Assert.Equal(0UL, usage.Memory!.Usage);
+        Assert.Equal((ulong)(64 << 20), usage.Memory.Limit);
+        Assert.Equal(0UL, usage.Swap!.Usage);
+        Assert.Null(usage.Swap.Limit); // "max"
+        Assert.Equal(0UL, usage.Processes);
+        Assert.NotNull(usage.CpuPressure);
+        Assert.NotNull(usage.IoPressure);
     }
 
     [Fact]
@@ -203,4 +185,57 @@ public sealed class CgroupV2FixtureTests : IDisposable
         Assert.Contains("did not all freeze within", error.Message);
         Assert.Equal("0", Read("cgroup.freeze"));
     }
+
+    public void OnAHybridTreeOnlyCpuTimeAndPressureAreThere()
+    {
+        Directory.Delete(Leaf, recursive: true);
+        CgroupV2Files.Lay(Leaf, CgroupV2Files.Recorded);
+        var usage = new CgroupUsageReader(new CgroupLayout { Version = 2, Root = _root.FullName }).Read("/pod/c1");
+
+        Assert.NotNull(usage);
+        Assert.Equal(0UL, usage.CpuNanoseconds);
+        Assert.Null(usage.Memory);
+        Assert.Null(usage.Processes);
+        Assert.NotNull(usage.MemoryPressure);
+    }
+
+    [Fact]
+    public void KillAllWritesCgroupKillAndProcessesAreReadFromCgroupProcs()
+    {
+        var cgroup = Create(new LinuxResources());
+        File.WriteAllText(Path.Combine(Leaf, "cgroup.procs"), "1201\n1250\n");
+
+        Assert.Equal([1201, 1250], cgroup.Processes());
+        Assert.True(cgroup.TryKillAll());
+        Assert.Equal("1", Read("cgroup.kill"));
+        // The freezer's file is there for freeze/thaw, and killing does not touch it.
+        Assert.Equal("0\n", Read("cgroup.freeze"));
+    }
+
+    [Fact]
+    public void WithoutCgroupKillTheCallerSignalsEachProcess()
+    {
+        // Kernels before 5.14 have no cgroup.kill.
+        var cgroup = Create(new LinuxResources());
+        File.Delete(Path.Combine(Leaf, "cgroup.kill"));
+
+        Assert.False(cgroup.TryKillAll());
+        Assert.False(File.Exists(Path.Combine(Leaf, "cgroup.kill")));
+    }
+
+    [Fact]
+    public void HugetlbAndCpusetLimitsReachTheirFiles()
+    {
+        Create(new LinuxResources
+        {
+            HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB", Limit = 4 << 21 }],
+            Cpu = new LinuxCpu { Cpus = "1", Mems = "0" },
+        });
+
+        Assert.Equal((4 << 21).ToString(), Read("hugetlb.2MB.max"));
+        Assert.Equal("1", Read("cpuset.cpus"));
+        Assert.Equal("0", Read("cpuset.mems"));
+    }
+
+    public void Dispose() => _root.Delete(recursive: true);
 }

@@ -1,0 +1,125 @@
+using Berth.Api.Shim;
+using Berth.RuntimeService.Cdi;
+using Berth.RuntimeService.Specs;
+using static Berth.Tests.Unit.Specs.SpecFixture;
+
+namespace Berth.Tests.Unit.Cdi;
+
+public sealed class CdiSpecEditsTests
+{
+    private static OciSpec Base(uint uid = 0, uint gid = 0) => Build(Container()) is var spec
+        ? spec with { Process = spec.Process! with { User = new OciUser { Uid = uid, Gid = gid, AdditionalGids = gid > 0 ? [gid] : null } } }
+        : throw new InvalidOperationException();
+
+    private static OciSpec Apply(OciSpec spec, CdiContainerEdits edits) => CdiSpecEdits.Apply(spec, [new CdiEditSet("CDI device vendor.com/x=y (/etc/cdi/x.json)", edits)], ResolveDevice);
+
+    [Fact]
+    public void ADeviceNodeTakesWhatItDoesNotSayFromTheHostNode()
+    {
+        var spec = Apply(Base(), new CdiContainerEdits { DeviceNodes = [new CdiDeviceNode { Path = "/dev/fuse-in-here", HostPath = "/dev/fuse" }] });
+
+        Assert.Equal(new LinuxDevice { Path = "/dev/fuse-in-here", Type = "c", Major = 10, Minor = 229, FileMode = 0x1B6 }, spec.Linux!.Devices![^1]);
+        Assert.Equal(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 10, Minor = 229, Access = "rwm" }, spec.Linux.Resources!.Devices![^1]);
+    }
+
+    [Fact]
+    public void ANodeThatSaysEnoughNeedsNoHostNodeAndTakesTheProcesssIds()
+    {
+        var spec = Apply(Base(uid: 1000, gid: 2000), new CdiContainerEdits
+        {
+            DeviceNodes = [new CdiDeviceNode { Path = "/dev/vendor0", Type = "c", Major = 240, Minor = 3, Permissions = "rw", Gid = 44 }],
+        });
+
+        Assert.Equal(new LinuxDevice { Path = "/dev/vendor0", Type = "c", Major = 240, Minor = 3, Uid = 1000, Gid = 44 }, spec.Linux!.Devices![^1]);
+        Assert.Equal(new LinuxDeviceCgroup { Allow = true, Type = "c", Major = 240, Minor = 3, Access = "rw" }, spec.Linux.Resources!.Devices![^1]);
+    }
+
+    [Fact]
+    public void PermissionsNoneAddsTheNodeWithoutARule()
+    {
+        var before = Base();
+        var spec = Apply(before, new CdiContainerEdits { DeviceNodes = [new CdiDeviceNode { Path = "/dev/vda", Permissions = "none" }] });
+
+        Assert.Equal("/dev/vda", spec.Linux!.Devices![^1].Path);
+        Assert.Equal(before.Linux!.Resources!.Devices!.Count, spec.Linux.Resources!.Devices!.Count);
+    }
+
+    [Theory]
+    [InlineData("/dev/berth-missing", null, "host device /dev/berth-missing does not exist on this node")]
+    [InlineData(NotADevice, null, "host device /etc/hostname is not a device node")]
+    [InlineData("/dev/fuse", "b", "has type b, but /dev/fuse is of type c")]
+    public void AHostNodeThatDoesNotFitIsRefusedNamingTheDevice(string hostPath, string? type, string expected)
+    {
+        var error = Assert.Throws<SpecException>(() => Apply(Base(), new CdiContainerEdits { DeviceNodes = [new CdiDeviceNode { Path = "/dev/x", HostPath = hostPath, Type = type }] }));
+
+        Assert.StartsWith("CDI device vendor.com/x=y (/etc/cdi/x.json): ", error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void EnvironmentReplacesInPlaceOrAppends()
+    {
+        var spec = Apply(Base(), new CdiContainerEdits { Env = ["NGINX_VERSION=cdi", "VENDOR=1"] });
+
+        var env = spec.Process!.Env!;
+        Assert.Contains("NGINX_VERSION=cdi", env);
+        Assert.DoesNotContain("NGINX_VERSION=1.27", env);
+        Assert.Equal("VENDOR=1", env[^1]);
+    }
+
+    [Fact]
+    public void MountsReplaceTheSameDestinationAndAreOrderedByDepth()
+    {
+        var before = Base();
+        var spec = Apply(before, new CdiContainerEdits
+        {
+            Mounts =
+            [
+                new CdiMount { HostPath = "/usr/lib/vendor", ContainerPath = "/usr/lib/vendor", Options = ["ro", "nosuid", "bind"] },
+                new CdiMount { HostPath = "/opt/vendor", ContainerPath = "/etc/hostname" },
+            ],
+        });
+
+        var mounts = spec.Mounts!;
+        Assert.Equal(before.Mounts!.Count + 1, mounts.Count);
+        var replaced = Assert.Single(mounts, mount => mount.Destination == "/etc/hostname");
+        Assert.Equal(("bind", "/opt/vendor"), (replaced.Type, replaced.Source));
+        Assert.Equal(["rbind"], replaced.Options!);
+        Assert.Equal(["ro", "nosuid", "bind"], Assert.Single(mounts, mount => mount.Destination == "/usr/lib/vendor").Options);
+        var depths = mounts.Select(mount => mount.Destination.Count(c => c == '/')).ToList();
+        Assert.Equal(depths.Order(), depths);
+        Assert.True(mounts.ToList().FindIndex(m => m.Destination == "/dev") < mounts.ToList().FindIndex(m => m.Destination == "/dev/pts"));
+    }
+
+    [Fact]
+    public void AdditionalGroupsAreAddedOnceWithoutRoot()
+    {
+        var spec = Apply(Base(uid: 1000, gid: 1000), new CdiContainerEdits { AdditionalGids = [0, 44, 1000, 44] });
+
+        Assert.Equal([1000u, 44u], spec.Process!.User.AdditionalGids!);
+    }
+
+    [Theory]
+    [InlineData("hooks", "asks for a createContainer hook (/usr/bin/vendor-hook); berth-shim runs no OCI hooks")]
+    [InlineData("intelRdt", "sets intelRdt")]
+    [InlineData("netDevices", "netDevices")]
+    public void WhatTheShimCannotHonourIsRefusedNotIgnored(string what, string expected)
+    {
+        var edits = what switch
+        {
+            "hooks" => new CdiContainerEdits { Hooks = [new CdiHook { HookName = "createContainer", Path = "/usr/bin/vendor-hook" }] },
+            "intelRdt" => new CdiContainerEdits { IntelRdt = System.Text.Json.JsonDocument.Parse("""{"closID": "gold"}""").RootElement },
+            _ => new CdiContainerEdits { NetDevices = [System.Text.Json.JsonDocument.Parse("""{"hostInterfaceName": "eth1", "name": "net1"}""").RootElement] },
+        };
+
+        Assert.Contains(expected, Assert.Throws<SpecException>(() => Apply(Base(), edits)).Message);
+    }
+
+    [Fact]
+    public void ANodeOnABindMountIsRefused() =>
+        Assert.Contains("bind mount", Assert.Throws<SpecException>(() => Apply(Base(), new CdiContainerEdits
+        {
+            Mounts = [new CdiMount { HostPath = "/srv/dev", ContainerPath = "/vendor" }],
+            DeviceNodes = [new CdiDeviceNode { Path = "/vendor/dev0", HostPath = "/dev/fuse" }],
+        })).Message);
+}
