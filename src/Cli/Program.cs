@@ -18,6 +18,9 @@ foreach (var command in new[]
     RmiCommand.Create(address),
     SaveCommand.Create(address),
     LoadCommand.Create(address),
+    PushCommand.Create(address),
+    LoginCommand.Create(address),
+    LoginCommand.CreateLogout(address),
 })
 {
     root.Subcommands.Add(command);
