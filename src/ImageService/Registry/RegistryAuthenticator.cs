@@ -81,7 +81,9 @@ internal sealed class RegistryAuthenticator(RegistryTransport transport)
         challengeByHost[host] = challenge;
         // A cached token that was refused may have been revoked: fetch a fresh one.
         return await AnswerAsync(scope, challenge, challenge["scope"] ?? scope.Scope, useCache: rejected is null, ct).ConfigureAwait(false)
-            ?? throw new RegistryException(scope.RefusalKind, $"{host} needs credentials (Basic) for {scope.Actions} access to {scope.Repository}");
+            ?? throw new RegistryException(scope.RefusalKind, scope.Repository.Length == 0
+                ? $"{host} needs credentials (Basic)"
+                : $"{host} needs credentials (Basic) to {(scope.Actions == AuthScope.Pull ? "pull" : "push to")} {scope.Repository}");
     }
 
     /// <summary>The error for a request refused after it was authorized as well as the client could.</summary>
