@@ -21,6 +21,9 @@ foreach (var command in new[]
     CommitCommand.Create(address),
     ExportCommand.Create(address),
     ImportCommand.Create(address),
+    PushCommand.Create(address),
+    LoginCommand.Create(address),
+    LoginCommand.CreateLogout(address),
 })
 {
     root.Subcommands.Add(command);

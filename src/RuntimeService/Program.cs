@@ -167,7 +167,8 @@ using (daemonLock)
     builder.Services.AddSingleton(_ => new RegistryClient(config.Registries, new RegistryClientOptions
     {
         StallTimeout = TimeSpan.FromSeconds(config.PullProgressTimeoutSeconds),
-    }));
+        PushChunkBytes = config.PushChunkBytes,
+    }, new RegistryLogins(config.LoginFilePath)));
     builder.Services.AddSingleton(services => new ImageManager(
         services.GetRequiredService<ImageStore>(),
         services.GetRequiredService<ContentStore>(),

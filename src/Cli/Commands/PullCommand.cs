@@ -54,7 +54,8 @@ internal static class PullCommand
         return new RegistryAuth { Username = text[..colon], Password = text[(colon + 1)..] };
     }
 
-    private static PullDisplay Choose(bool quiet)
+    /// <summary>The display for <paramref name="quiet"/> and where the output goes; push draws with it too.</summary>
+    internal static PullDisplay Choose(bool quiet)
     {
         if (quiet)
         {

@@ -3,17 +3,29 @@ using Berth.Api.Admin;
 namespace Berth.Cli.Display;
 
 /// <summary>
-/// What berthctl pull shows of a pull's progress stream: <see cref="TerminalPullDisplay"/> redraws one line per
-/// layer in place, <see cref="PlainPullDisplay"/> writes a line per change of phase for logs and pipes, and
-/// <see cref="QuietPullDisplay"/> only the name (docker pull --quiet).
+/// What berthctl pull and push show of a progress stream: <see cref="TerminalPullDisplay"/> redraws one line per
+/// layer (or pushed blob) in place, <see cref="PlainPullDisplay"/> writes a line per change of phase for logs and
+/// pipes, and <see cref="QuietPullDisplay"/> only the name (docker pull --quiet) or the pushed digest.
 /// </summary>
 internal abstract class PullDisplay(TextWriter output)
 {
     protected TextWriter Output { get; } = output;
 
-    public abstract void Started(PullStarted started);
+    public void Started(PullStarted started) => Begin("Pulling", started.Reference, started.Layers, "layers");
+
+    public void Started(PushStarted started) => Begin("Pushing", started.Reference, started.Blobs, "blobs");
+
+    /// <param name="verb">"Pulling" or "Pushing".</param>
+    /// <param name="noun">What the lines are: "layers", or "blobs" (a push's layers and config).</param>
+    protected abstract void Begin(string verb, string reference, IReadOnlyList<LayerProgress> layers, string noun);
 
     public abstract void Layer(LayerProgress layer);
+
+    public virtual void Done(PushDone done)
+    {
+        Output.WriteLine($"Digest: {done.ManifestDigest} size: {done.ManifestSize}");
+        Output.WriteLine(done.RepoDigest);
+    }
 
     public virtual void Done(PullDone done)
     {
@@ -36,14 +48,20 @@ internal abstract class PullDisplay(TextWriter output)
         LayerPhase.Extracting => "Extracting",
         LayerPhase.Done => "Pull complete",
         LayerPhase.AlreadyExists => "Already exists",
+        LayerPhase.Uploading => "Pushing",
+        LayerPhase.Pushed => "Pushed",
+        LayerPhase.Mounted => "Mounted",
         _ => phase.ToString(),
     };
+
+    /// <summary>Phases with bytes moving, drawn with a bar.</summary>
+    protected static bool IsMoving(LayerPhase phase) => phase is LayerPhase.Downloading or LayerPhase.Extracting or LayerPhase.Uploading;
 }
 
 /// <summary>docker pull --quiet: nothing but the image's name at the end.</summary>
 internal sealed class QuietPullDisplay(TextWriter output) : PullDisplay(output)
 {
-    public override void Started(PullStarted started)
+    protected override void Begin(string verb, string reference, IReadOnlyList<LayerProgress> layers, string noun)
     {
     }
 
@@ -52,6 +70,8 @@ internal sealed class QuietPullDisplay(TextWriter output) : PullDisplay(output)
     }
 
     public override void Done(PullDone done) => Output.WriteLine(done.Name);
+
+    public override void Done(PushDone done) => Output.WriteLine(done.RepoDigest);
 }
 
 /// <summary>A line when a layer changes phase: readable in a log, where redrawing would be noise.</summary>
@@ -59,10 +79,10 @@ internal sealed class PlainPullDisplay(TextWriter output) : PullDisplay(output)
 {
     private readonly Dictionary<string, LayerPhase> _phases = new(StringComparer.Ordinal);
 
-    public override void Started(PullStarted started)
+    protected override void Begin(string verb, string reference, IReadOnlyList<LayerProgress> layers, string noun)
     {
-        Output.WriteLine($"Pulling {started.Reference} ({started.Layers.Count} layers)");
-        foreach (var layer in started.Layers)
+        Output.WriteLine($"{verb} {reference} ({layers.Count} {noun})");
+        foreach (var layer in layers)
         {
             Layer(layer);
         }
@@ -75,14 +95,16 @@ internal sealed class PlainPullDisplay(TextWriter output) : PullDisplay(output)
             return;
         }
         _phases[layer.Digest] = layer.Phase;
-        var size = layer.Phase is LayerPhase.Waiting or LayerPhase.Downloading or LayerPhase.AlreadyExists ? " " + ByteSize.Format(layer.Total) : "";
+        var size = layer.Phase is LayerPhase.Waiting or LayerPhase.Downloading or LayerPhase.Uploading or LayerPhase.AlreadyExists
+            ? " " + ByteSize.Format(layer.Total)
+            : "";
         Output.WriteLine($"{ShortDigest(layer.Digest)}: {PhaseText(layer.Phase)}{size}");
     }
 }
 
 /// <summary>
-/// One line per layer, redrawn in place at each event with ANSI cursor movement, as docker pull draws it:
-/// phase, a bar, bytes of total and the rate while downloading.
+/// One line per layer, redrawn in place at each event with ANSI cursor movement, as docker pull and push draw it:
+/// phase, a bar, bytes of total and the rate while downloading or uploading.
 /// </summary>
 internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock) : PullDisplay(output)
 {
@@ -90,10 +112,10 @@ internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock)
     private readonly List<LayerLine> _lines = [];
     private bool _drawn;
 
-    public override void Started(PullStarted started)
+    protected override void Begin(string verb, string reference, IReadOnlyList<LayerProgress> layers, string noun)
     {
-        Output.WriteLine($"Pulling {started.Reference}");
-        foreach (var layer in started.Layers)
+        Output.WriteLine($"{verb} {reference}");
+        foreach (var layer in layers)
         {
             _lines.Add(new LayerLine(layer.Digest) { Progress = layer });
         }
@@ -104,9 +126,9 @@ internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock)
     {
         foreach (var line in _lines.Where(line => line.Digest == layer.Digest))
         {
-            if (layer.Phase == LayerPhase.Downloading && line.DownloadStarted is null)
+            if (layer.Phase is (LayerPhase.Downloading or LayerPhase.Uploading) && line.TransferStarted is null)
             {
-                line.DownloadStarted = (clock.GetTimestamp(), layer.Bytes);
+                line.TransferStarted = (clock.GetTimestamp(), layer.Bytes);
             }
             line.Progress = layer;
         }
@@ -133,7 +155,7 @@ internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock)
     {
         var layer = line.Progress;
         var text = $"{ShortDigest(line.Digest)}: {PhaseText(layer.Phase)}";
-        if (layer.Phase is not (LayerPhase.Downloading or LayerPhase.Extracting))
+        if (!IsMoving(layer.Phase))
         {
             return text;
         }
@@ -141,7 +163,7 @@ internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock)
         var filled = layer.Total > 0 ? (int)(BarWidth * Math.Clamp(layer.Bytes, 0, layer.Total) / layer.Total) : BarWidth;
         var bar = filled >= BarWidth ? new string('=', BarWidth) : new string('=', filled) + ">" + new string(' ', BarWidth - filled - 1);
         text += $" [{bar}] {ByteSize.Format(layer.Bytes)}/{ByteSize.Format(layer.Total)}";
-        if (layer.Phase == LayerPhase.Downloading && line.DownloadStarted is var (since, fromBytes))
+        if (layer.Phase is (LayerPhase.Downloading or LayerPhase.Uploading) && line.TransferStarted is var (since, fromBytes))
         {
             var seconds = clock.GetElapsedTime(since).TotalSeconds;
             if (seconds > 0.2)
@@ -156,6 +178,6 @@ internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock)
     {
         public string Digest { get; } = digest;
         public required LayerProgress Progress { get; set; }
-        public (long Timestamp, long Bytes)? DownloadStarted { get; set; }
+        public (long Timestamp, long Bytes)? TransferStarted { get; set; }
     }
 }

@@ -28,6 +28,9 @@ public enum ErrorKind
     /// <summary>A registry refused the credentials.</summary>
     PermissionDenied,
 
+    /// <summary>A registry refused who the caller is for a push or a login: no credentials, or wrong ones.</summary>
+    Unauthenticated,
+
     /// <summary>Content did not match its digest.</summary>
     DataLoss,
 

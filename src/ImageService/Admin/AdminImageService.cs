@@ -13,8 +13,8 @@ namespace Berth.ImageService.Admin;
 /// </summary>
 public sealed partial class AdminImageService(ImageManager images) : AdminApi.Images.ImagesBase
 {
-    private static string Require(string value, string field) =>
-        string.IsNullOrWhiteSpace(value) ? throw BerthException.InvalidArgument($"{field} must name an image") : value;
+    private static string Require(string value, string field, string what = "an image") =>
+        string.IsNullOrWhiteSpace(value) ? throw BerthException.InvalidArgument($"{field} must name {what}") : value;
 
     private NamedImage FindOrFail(string text) =>
         images.Find(Require(text, "image")) ?? throw BerthException.NotFound($"no image {text} on this node");

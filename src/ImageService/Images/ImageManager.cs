@@ -46,6 +46,9 @@ public sealed partial class ImageManager
 
     public ContentStore Content => _content;
 
+    /// <summary>The registry client pulls and pushes use, and its logins.</summary>
+    public RegistryClient Registry => _registry;
+
     /// <summary>Removes what a killed daemon left half done and collects unreferenced content.</summary>
     public async Task RecoverAsync()
     {
@@ -151,17 +154,22 @@ public sealed partial class ImageManager
     }
 
     /// <summary>Keeps the layers' snapshots (by diff ID) and blobs (by digest) from garbage collection until their image is committed.</summary>
-    private void Pin(IEnumerable<LayerRecord> layers)
+    private void Pin(IEnumerable<LayerRecord> layers) => Pin(layers.SelectMany(layer => new[] { layer.DiffId, layer.Digest }));
+
+    private void Unpin(IEnumerable<LayerRecord> layers) => Unpin(layers.SelectMany(layer => new[] { layer.DiffId, layer.Digest }));
+
+    /// <summary>Keeps snapshots (by diff ID) and blobs (by digest) from garbage collection until <see cref="Unpin(IEnumerable{string})"/>.</summary>
+    private void Pin(IEnumerable<string> keys)
     {
-        foreach (var key in layers.SelectMany(layer => new[] { layer.DiffId, layer.Digest }))
+        foreach (var key in keys)
         {
             _pinnedByPulls.AddOrUpdate(key, 1, (_, count) => count + 1);
         }
     }
 
-    private void Unpin(IEnumerable<LayerRecord> layers)
+    private void Unpin(IEnumerable<string> keys)
     {
-        foreach (var key in layers.SelectMany(layer => new[] { layer.DiffId, layer.Digest }))
+        foreach (var key in keys)
         {
             var remaining = _pinnedByPulls.AddOrUpdate(key, 0, (_, count) => count - 1);
             if (remaining <= 0)

@@ -7,10 +7,30 @@ using System.Text.Json;
 
 namespace Berth.ImageService.Registry;
 
-/// <summary>What a request asks access to: a repository's pull scope on one endpoint, with the caller's credentials.</summary>
-internal sealed record AuthScope(RegistryEndpoint Endpoint, HttpClient Client, string Repository, RegistryCredentials? Credentials)
+/// <summary>
+/// What a request asks access to on one endpoint, with the caller's credentials: a repository's pull scope, or
+/// its pull and push scope with, for a cross-repository mount, pull on the repository mounted from; an empty
+/// <see cref="Repository"/> asks for no scope (GET /v2/, what a login checks).
+/// </summary>
+/// <param name="Actions">"pull", or "pull,push".</param>
+/// <param name="MountFrom">The repository a mount reads from, which the token must also grant pull on.</param>
+internal sealed record AuthScope(RegistryEndpoint Endpoint, HttpClient Client, string Repository, RegistryCredentials? Credentials,
+    string Actions = AuthScope.Pull, string? MountFrom = null)
 {
-    public string Scope => $"repository:{Repository}:pull";
+    public const string Pull = "pull";
+    public const string PullPush = "pull,push";
+
+    /// <summary>The token scope(s), space-separated as a challenge's scope parameter holds them; null for none.</summary>
+    public string? Scope => Repository.Length == 0
+        ? null
+        : $"repository:{Repository}:{Actions}" + (MountFrom is null ? "" : $" repository:{MountFrom}:pull");
+
+    /// <summary>
+    /// The kind of a refusal of who the client is (no credentials, or rejected ones). Pulls keep PERMISSION_DENIED,
+    /// which kubelet and existing clients know; push and login say UNAUTHENTICATED as gRPC means it, and keep
+    /// PERMISSION_DENIED for a 403 (known, but not allowed).
+    /// </summary>
+    public RegistryErrorKind RefusalKind => Actions == Pull && Repository.Length > 0 ? RegistryErrorKind.Unauthorized : RegistryErrorKind.Unauthenticated;
 }
 
 /// <summary>
@@ -52,7 +72,7 @@ internal sealed class RegistryAuthenticator(RegistryTransport transport)
                 $"{host} refused access to {scope.Repository} without a Bearer or Basic challenge to answer");
         if (scope.Credentials is { RegistryToken: { Length: > 0 } })
         {
-            throw new RegistryException(RegistryErrorKind.Unauthorized, $"{host} rejected the registry token for {scope.Repository}");
+            throw new RegistryException(scope.RefusalKind, $"{host} rejected the registry token for {scope.Repository}");
         }
         if (rejected is not null && challenge.Is(AuthChallenge.Basic))
         {
@@ -61,25 +81,33 @@ internal sealed class RegistryAuthenticator(RegistryTransport transport)
         challengeByHost[host] = challenge;
         // A cached token that was refused may have been revoked: fetch a fresh one.
         return await AnswerAsync(scope, challenge, challenge["scope"] ?? scope.Scope, useCache: rejected is null, ct).ConfigureAwait(false)
-            ?? throw new RegistryException(RegistryErrorKind.Unauthorized, $"{host} needs credentials (Basic) to pull {scope.Repository}");
+            ?? throw new RegistryException(scope.RefusalKind, scope.Repository.Length == 0
+                ? $"{host} needs credentials (Basic)"
+                : $"{host} needs credentials (Basic) to {(scope.Actions == AuthScope.Pull ? "pull" : "push to")} {scope.Repository}");
     }
 
     /// <summary>The error for a request refused after it was authorized as well as the client could.</summary>
-    public static RegistryException Denied(AuthScope scope, string? detail = null) => new(RegistryErrorKind.Unauthorized,
-        (scope.Credentials is null
-            ? $"pull access to {scope.Repository} on {scope.Endpoint.BaseUri.Authority} was denied: the repository does not exist or needs credentials"
-            : $"the credentials for {scope.Endpoint.BaseUri.Authority} were rejected or do not grant pull access to {scope.Repository}")
+    /// <param name="forbidden">The registry answered 403: it knew who asked and refused; PERMISSION_DENIED whatever the scope.</param>
+    public static RegistryException Denied(AuthScope scope, string? detail = null, bool forbidden = false) =>
+        new(forbidden ? RegistryErrorKind.Unauthorized : scope.RefusalKind,
+        (scope.Repository.Length == 0
+            ? scope.Credentials is null
+                ? $"{scope.Endpoint.BaseUri.Authority} needs credentials"
+                : $"{scope.Endpoint.BaseUri.Authority} rejected the credentials"
+            : scope.Credentials is null
+            ? $"{scope.Actions} access to {scope.Repository} on {scope.Endpoint.BaseUri.Authority} was denied: the repository does not exist or needs credentials"
+            : $"the credentials for {scope.Endpoint.BaseUri.Authority} were rejected or do not grant {scope.Actions} access to {scope.Repository}")
         + (detail is null ? "" : $" ({detail})"));
 
     /// <param name="tokenScope">The scope the challenge asked for; a remembered challenge was for another request, so the request's own.</param>
     private async ValueTask<AuthenticationHeaderValue?> AnswerAsync(
-        AuthScope scope, AuthChallenge challenge, string tokenScope, bool useCache, CancellationToken ct)
+        AuthScope scope, AuthChallenge challenge, string? tokenScope, bool useCache, CancellationToken ct)
     {
         if (challenge.Is(AuthChallenge.Basic))
         {
             return scope.Credentials is { HasPassword: true } credentials ? BasicAuthorization(credentials) : null;
         }
-        var key = (scope.Endpoint.BaseUri.Authority, tokenScope, Fingerprint(scope.Credentials));
+        var key = (scope.Endpoint.BaseUri.Authority, tokenScope ?? "", Fingerprint(scope.Credentials));
         if (!useCache || !tokens.TryGetValue(key, out var token) || token.HasExpired)
         {
             token = await FetchTokenAsync(scope, challenge, tokenScope, ct).ConfigureAwait(false);
@@ -88,7 +116,7 @@ internal sealed class RegistryAuthenticator(RegistryTransport transport)
         return new AuthenticationHeaderValue(AuthChallenge.Bearer, token.Value);
     }
 
-    private async Task<CachedToken> FetchTokenAsync(AuthScope scope, AuthChallenge challenge, string tokenScope, CancellationToken ct)
+    private async Task<CachedToken> FetchTokenAsync(AuthScope scope, AuthChallenge challenge, string? tokenScope, CancellationToken ct)
     {
         var host = scope.Endpoint.BaseUri.Authority;
         if (!Uri.TryCreate(challenge["realm"], UriKind.Absolute, out var realm) || realm.Scheme is not ("http" or "https"))
@@ -112,20 +140,22 @@ internal sealed class RegistryAuthenticator(RegistryTransport transport)
                     ["grant_type"] = "refresh_token",
                     ["refresh_token"] = identityToken,
                     ["service"] = service ?? "",
-                    ["scope"] = tokenScope,
+                    ["scope"] = tokenScope ?? "",
                     ["client_id"] = "berth",
                 }),
             }
-            : new HttpRequestMessage(HttpMethod.Get, WithQuery(realm, ("service", service), ("scope", tokenScope),
-                ("account", credentials is { HasPassword: true } ? credentials.Username : null)))
+            // Several scopes (a mount's) go as repeated scope parameters, as the token spec and containerd send them.
+            : new HttpRequestMessage(HttpMethod.Get, WithQuery(realm, [("service", service),
+                .. (tokenScope ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(one => ("scope", (string?)one)),
+                ("account", credentials is { HasPassword: true } ? credentials.Username : null)]))
             {
                 Headers = { Authorization = credentials is { HasPassword: true } ? BasicAuthorization(credentials) : null },
             }, ct).ConfigureAwait(false);
 
         if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
         {
-            throw new RegistryException(RegistryErrorKind.Unauthorized, credentials is null
-                ? $"the token service {realm.Authority} refused anonymous access to {scope.Repository} on {host}"
+            throw new RegistryException(scope.RefusalKind, credentials is null
+                ? $"the token service {realm.Authority} refused anonymous {scope.Actions} access to {scope.Repository} on {host}"
                 : $"the token service {realm.Authority} rejected the credentials for {host}: {await transport.DescribeFailureAsync(response, ct).ConfigureAwait(false)}");
         }
         if (!response.IsSuccessStatusCode)
@@ -177,7 +207,7 @@ internal sealed class RegistryAuthenticator(RegistryTransport transport)
         : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(
             $"{credentials.Username}\0{credentials.Password}\0{credentials.IdentityToken}")));
 
-    private static Uri WithQuery(Uri uri, params (string Name, string? Value)[] parameters)
+    private static Uri WithQuery(Uri uri, IEnumerable<(string Name, string? Value)> parameters)
     {
         var query = string.Join('&', parameters
             .Where(parameter => !string.IsNullOrEmpty(parameter.Value))

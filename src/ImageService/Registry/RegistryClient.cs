@@ -5,27 +5,32 @@ namespace Berth.ImageService.Registry;
 /// <summary>
 /// Pulls from registries that speak the OCI distribution API: resolves a reference to this node's
 /// manifest through the host's mirrors and then the host itself, and streams verified blobs from
-/// the endpoint that served it. Thread-safe; one instance serves the whole daemon.
+/// the endpoint that served it; pushes to the registry itself (RegistryClient.Push.cs); checks and keeps
+/// logins. Thread-safe; one instance serves the whole daemon.
 /// </summary>
-public sealed class RegistryClient : IDisposable
+public sealed partial class RegistryClient : IDisposable
 {
     private volatile IReadOnlyDictionary<string, RegistryHostConfig> hosts;
     private readonly RegistryClientOptions options;
     private readonly RegistryTransport transport;
     private readonly RegistryAuthenticator authenticator;
+    private readonly RegistryLogins? logins;
     // Endpoints keep what they learnt (a host that speaks only plain HTTP), so they live as long as the client.
     private readonly ConcurrentDictionary<string, IReadOnlyList<RegistryEndpoint>> endpointsByDomain = new();
 
     /// <param name="hosts">Per-host settings keyed by registry host[:port] (a reference's Domain, or a mirror's host).</param>
-    public RegistryClient(IReadOnlyDictionary<string, RegistryHostConfig> hosts, RegistryClientOptions options)
-        : this(hosts, options, RegistryTransport.CreateSocketsHandler)
+    /// <param name="logins">berthctl login's credentials; none when null.</param>
+    public RegistryClient(IReadOnlyDictionary<string, RegistryHostConfig> hosts, RegistryClientOptions options, RegistryLogins? logins = null)
+        : this(hosts, options, RegistryTransport.CreateSocketsHandler, logins)
     {
     }
 
     /// <summary>For tests: <paramref name="createHandler"/> stands for the network.</summary>
     internal RegistryClient(
-        IReadOnlyDictionary<string, RegistryHostConfig> hosts, RegistryClientOptions options, Func<RegistryHostConfig?, HttpMessageHandler> createHandler)
+        IReadOnlyDictionary<string, RegistryHostConfig> hosts, RegistryClientOptions options, Func<RegistryHostConfig?, HttpMessageHandler> createHandler,
+        RegistryLogins? logins = null)
     {
+        this.logins = logins;
         ArgumentNullException.ThrowIfNull(hosts);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -168,23 +173,30 @@ public sealed class RegistryClient : IDisposable
     private IReadOnlyList<RegistryEndpoint> EndpointsFor(string domain) =>
         endpointsByDomain.GetOrAdd(domain, static (domain, hosts) => RegistryEndpoint.ForDomain(domain, hosts), hosts);
 
-    private RepositoryConnection Connect(RegistryEndpoint endpoint, ImageReference reference, RegistryCredentials? fromCall)
+    private RepositoryConnection Connect(RegistryEndpoint endpoint, ImageReference reference, RegistryCredentials? fromCall,
+        string actions = AuthScope.Pull, string? mountFrom = null) =>
+        new(new AuthScope(endpoint, transport.ClientFor(endpoint.Config), reference.Path, CredentialsFor(endpoint, fromCall), actions, mountFrom),
+            transport, authenticator);
+
+    /// <summary>
+    /// The credentials a request to <paramref name="endpoint"/> carries. A mirror's own win for it (its login, then its
+    /// configuration); the registry's come from the call (CRI AuthConfig, berthctl --user), else its login (berthctl
+    /// login), else its configuration: a login is newer and was checked against the registry, and a logout gives
+    /// the configured ones back. Like containerd, a mirror without its own gets the call's.
+    /// </summary>
+    private RegistryCredentials? CredentialsFor(RegistryEndpoint endpoint, RegistryCredentials? fromCall)
     {
-        // A mirror's own credentials win for it; the registry's come from the call (CRI AuthConfig),
-        // else from its configuration. Like containerd, a mirror without its own gets the call's.
         RegistryCredentials? configured;
         try
         {
-            configured = RegistryCredentials.FromHostConfig(endpoint.Config);
+            configured = logins?.Find(endpoint.Host) ?? RegistryCredentials.FromHostConfig(endpoint.Config);
         }
         catch (FormatException e)
         {
             throw new RegistryException(RegistryErrorKind.Unauthorized, $"the configured credentials for {endpoint.BaseUri.Authority}: {e.Message}", e);
         }
         var call = fromCall is { IsEmpty: false } ? fromCall : null;
-        var credentials = endpoint.IsMirror ? configured ?? call : call ?? configured;
-        var client = transport.ClientFor(endpoint.Config);
-        return new RepositoryConnection(new AuthScope(endpoint, client, reference.Path, credentials), transport, authenticator);
+        return endpoint.IsMirror ? configured ?? call : call ?? configured;
     }
 
     private sealed record FetchedManifest(byte[] Bytes, string Digest, string? ContentType);

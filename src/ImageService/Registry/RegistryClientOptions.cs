@@ -17,8 +17,15 @@ public sealed record RegistryClientOptions
     /// <summary>Longest wait for one attempt's response headers, and for a small body (manifest, token) to arrive.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A pushed blob larger than this many bytes goes in PATCH chunks of this size; a smaller one in one PUT. Each
+    /// request must finish within <see cref="RequestTimeout"/>.
+    /// </summary>
+    public long PushChunkBytes { get; init; } = 16 << 20;
+
     internal void Validate()
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(PushChunkBytes, 1);
         ArgumentNullException.ThrowIfNull(Platform);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxAttempts, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(BaseRetryDelay, TimeSpan.Zero);

@@ -11,8 +11,9 @@ internal sealed class RegistryEndpoint
     private readonly bool allowsPlainHttp;
     private volatile Uri baseUri;
 
-    private RegistryEndpoint(Uri baseUri, RegistryHostConfig? config, bool isMirror, bool allowsPlainHttp)
+    private RegistryEndpoint(string host, Uri baseUri, RegistryHostConfig? config, bool isMirror, bool allowsPlainHttp)
     {
+        Host = host;
         this.baseUri = baseUri;
         Config = config;
         IsMirror = isMirror;
@@ -21,6 +22,9 @@ internal sealed class RegistryEndpoint
 
     /// <summary>The root the /v2/ API hangs under, ending in '/'; plain HTTP once HTTPS failed on a host that allows it.</summary>
     public Uri BaseUri => baseUri;
+
+    /// <summary>The key of its settings and login: the registry's domain ("docker.io"), or the mirror's host[:port].</summary>
+    public string Host { get; }
 
     public RegistryHostConfig? Config { get; }
 
@@ -43,10 +47,10 @@ internal sealed class RegistryEndpoint
         {
             var mirrorUri = ParseMirror(domain, mirror);
             // The operator wrote the mirror's scheme, so an http:// mirror is used as written.
-            endpoints.Add(new RegistryEndpoint(mirrorUri, hosts.GetValueOrDefault(mirrorUri.Authority), isMirror: true, allowsPlainHttp: false));
+            endpoints.Add(new RegistryEndpoint(mirrorUri.Authority, mirrorUri, hosts.GetValueOrDefault(mirrorUri.Authority), isMirror: true, allowsPlainHttp: false));
         }
         var upstream = new Uri($"https://{(domain == ImageReference.DockerHubDomain ? DockerHubRegistry : domain)}/");
-        endpoints.Add(new RegistryEndpoint(upstream, config, isMirror: false, allowsPlainHttp: config is { Insecure: true } || upstream.IsLoopback));
+        endpoints.Add(new RegistryEndpoint(domain, upstream, config, isMirror: false, allowsPlainHttp: config is { Insecure: true } || upstream.IsLoopback));
         return endpoints;
     }
 

@@ -11,4 +11,8 @@ public enum RegistryErrorKind
     NoMatchingPlatform,
     Unavailable,
     Stalled,
+    /// <summary>The registry refused who the client is (no credentials, or rejected ones) for a push or a login.</summary>
+    Unauthenticated,
+    /// <summary>The registry refused to take what was pushed (a manifest or blob it found invalid).</summary>
+    Rejected,
 }

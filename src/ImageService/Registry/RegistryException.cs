@@ -13,6 +13,8 @@ public sealed class RegistryException(RegistryErrorKind kind, string message, Ex
     {
         RegistryErrorKind.NotFound or RegistryErrorKind.NoMatchingPlatform => ErrorKind.NotFound,
         RegistryErrorKind.Unauthorized => ErrorKind.PermissionDenied,
+        RegistryErrorKind.Unauthenticated => ErrorKind.Unauthenticated,
+        RegistryErrorKind.Rejected => ErrorKind.FailedPrecondition,
         RegistryErrorKind.Unsupported or RegistryErrorKind.InvalidManifest => ErrorKind.FailedPrecondition,
         RegistryErrorKind.DigestMismatch => ErrorKind.DataLoss,
         RegistryErrorKind.Stalled => ErrorKind.DeadlineExceeded,

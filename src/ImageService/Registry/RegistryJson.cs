@@ -27,8 +27,12 @@ internal sealed record RegistryErrorsJson(IReadOnlyList<RegistryErrorJson>? Erro
 
 internal sealed record RegistryErrorJson(string? Code, string? Message);
 
+/// <summary>berthctl login's file: the config file's per-registry credentials, under "registries".</summary>
+internal sealed record LoginFileJson(Dictionary<string, RegistryHostConfig>? Registries);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ManifestJson))]
 [JsonSerializable(typeof(TokenResponseJson))]
 [JsonSerializable(typeof(RegistryErrorsJson))]
+[JsonSerializable(typeof(LoginFileJson))]
 internal sealed partial class RegistryJsonContext : JsonSerializerContext;

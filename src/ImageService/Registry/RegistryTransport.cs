@@ -63,15 +63,15 @@ internal sealed class RegistryTransport : IDisposable
     }
 
     /// <summary>
-    /// Sends until an answer other than 429 or 5xx arrives, and returns it with its headers read;
-    /// the caller reads and disposes it. Connection failures end in Unavailable.
+    /// Sends until an answer other than 429 or 5xx arrives (once when <paramref name="retry"/> is false), and returns
+    /// it with its headers read; the caller reads and disposes it. Connection failures end in Unavailable.
     /// </summary>
-    public async Task<HttpResponseMessage> SendAsync(HttpClient client, Func<HttpRequestMessage> createRequest, CancellationToken ct)
+    public async Task<HttpResponseMessage> SendAsync(HttpClient client, Func<HttpRequestMessage> createRequest, CancellationToken ct, bool retry = true)
     {
         var target = "";
         try
         {
-            return await retries.ExecuteAsync(async token =>
+            return await (retry ? retries : ResiliencePipeline.Empty).ExecuteAsync(async token =>
             {
                 using var request = createRequest();
                 target = $"{request.Method} {request.RequestUri}";

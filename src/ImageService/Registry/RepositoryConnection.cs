@@ -3,10 +3,19 @@ using System.Net.Http.Headers;
 
 namespace Berth.ImageService.Registry;
 
-/// <summary>GET requests for one repository on one endpoint, authorized and retried; failures become RegistryExceptions.</summary>
+/// <summary>
+/// Requests for one repository (or, with an empty repository, the registry's /v2/ root) on one endpoint,
+/// authorized (a 401 is answered once with the challenge's credentials) and retried; failures become RegistryExceptions.
+/// </summary>
 internal sealed class RepositoryConnection(AuthScope scope, RegistryTransport transport, RegistryAuthenticator authenticator)
 {
     public RegistryEndpoint Endpoint => scope.Endpoint;
+
+    public AuthScope Scope => scope;
+
+    /// <summary>/v2/&lt;repository&gt;/<paramref name="resource"/> on the endpoint as it is now (plain HTTP after a fallback).</summary>
+    public Uri Resolve(string resource) =>
+        new(Endpoint.BaseUri, scope.Repository.Length == 0 ? $"v2/{resource}" : $"v2/{scope.Repository}/{resource}");
 
     /// <summary>
     /// GETs /v2/&lt;repository&gt;/<paramref name="resource"/> and returns the successful answer with its headers read.
@@ -14,55 +23,78 @@ internal sealed class RepositoryConnection(AuthScope scope, RegistryTransport tr
     /// <param name="what">Names the object in errors, e.g. "manifest of docker.io/library/busybox:latest".</param>
     public async Task<HttpResponseMessage> GetAsync(string resource, IReadOnlyList<string> accept, string what, CancellationToken ct)
     {
-        var authorization = await authenticator.AuthorizationAsync(scope, ct).ConfigureAwait(false);
-        var response = await SendAsync(resource, accept, authorization, ct).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.Unauthorized)
+        var response = await SendAsync(() =>
         {
-            var challenges = response.Headers.NonValidated.TryGetValues("WWW-Authenticate", out var values)
-                ? values.SelectMany(AuthChallenge.Parse).ToList()
-                : [];
-            response.Dispose();
-            var retry = await authenticator.AnswerChallengeAsync(scope, challenges, authorization, ct).ConfigureAwait(false);
-            response = await SendAsync(resource, accept, retry, ct).ConfigureAwait(false);
-        }
+            var request = new HttpRequestMessage(HttpMethod.Get, Resolve(resource));
+            foreach (var mediaType in accept)
+            {
+                request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(mediaType));
+            }
+            return request;
+        }, retry: true, ct).ConfigureAwait(false);
         if (response.IsSuccessStatusCode)
         {
             return response;
         }
         using (response)
         {
-            var failure = await transport.DescribeFailureAsync(response, ct).ConfigureAwait(false);
-            throw response.StatusCode switch
-            {
-                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => RegistryAuthenticator.Denied(scope, failure),
-                HttpStatusCode.NotFound => new RegistryException(RegistryErrorKind.NotFound, $"{what} was not found at {Endpoint}: {failure}"),
-                _ => new RegistryException(RegistryErrorKind.Unavailable, $"{what}: {Endpoint} answered {failure}"
-                    + (Endpoint.PlainHttpReason is { } reason ? $" (plain HTTP was used because HTTPS failed: {reason})" : "")),
-            };
+            throw await FailureAsync(response, what, ct).ConfigureAwait(false);
         }
     }
 
-    private async Task<HttpResponseMessage> SendAsync(
-        string resource, IReadOnlyList<string> accept, AuthenticationHeaderValue? authorization, CancellationToken ct)
+    /// <summary>
+    /// Sends the request <paramref name="createRequest"/> makes (called again for each attempt, so that a body can be
+    /// sent again), authorized, and returns the answer with its headers read, whatever its status: the caller reads
+    /// and disposes it. <paramref name="retry"/> false sends once on transient failures, for requests that are not
+    /// idempotent (an upload chunk: a retry after bytes reached the registry would be out of range).
+    /// </summary>
+    public async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> createRequest, bool retry, CancellationToken ct)
+    {
+        var authorization = await authenticator.AuthorizationAsync(scope, ct).ConfigureAwait(false);
+        var response = await SendAuthorizedAsync(createRequest, authorization, retry, ct).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.Unauthorized)
+        {
+            var challenges = response.Headers.NonValidated.TryGetValues("WWW-Authenticate", out var values)
+                ? values.SelectMany(AuthChallenge.Parse).ToList()
+                : [];
+            response.Dispose();
+            var answer = await authenticator.AnswerChallengeAsync(scope, challenges, authorization, ct).ConfigureAwait(false);
+            response = await SendAuthorizedAsync(createRequest, answer, retry, ct).ConfigureAwait(false);
+        }
+        return response;
+    }
+
+    /// <summary>The error for an answer that is not a success: refused (401, 403), not found, or any other.</summary>
+    public async Task<RegistryException> FailureAsync(HttpResponseMessage response, string what, CancellationToken ct)
+    {
+        var failure = await transport.DescribeFailureAsync(response, ct).ConfigureAwait(false);
+        return response.StatusCode switch
+        {
+            HttpStatusCode.Unauthorized => RegistryAuthenticator.Denied(scope, failure),
+            HttpStatusCode.Forbidden => RegistryAuthenticator.Denied(scope, failure, forbidden: true),
+            HttpStatusCode.NotFound => new RegistryException(RegistryErrorKind.NotFound, $"{what} was not found at {Endpoint}: {failure}"),
+            _ => new RegistryException(RegistryErrorKind.Unavailable, $"{what}: {Endpoint} answered {failure}"
+                + (Endpoint.PlainHttpReason is { } reason ? $" (plain HTTP was used because HTTPS failed: {reason})" : "")),
+        };
+    }
+
+    private async Task<HttpResponseMessage> SendAuthorizedAsync(
+        Func<HttpRequestMessage> createRequest, AuthenticationHeaderValue? authorization, bool retry, CancellationToken ct)
     {
         var baseUri = Endpoint.BaseUri;
         try
         {
             return await transport.SendAsync(scope.Client, () =>
             {
-                var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, $"v2/{scope.Repository}/{resource}"));
+                var request = createRequest();
                 request.Headers.Authorization = authorization;
-                foreach (var mediaType in accept)
-                {
-                    request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(mediaType));
-                }
                 return request;
-            }, ct).ConfigureAwait(false);
+            }, ct, retry).ConfigureAwait(false);
         }
         catch (RegistryException e) when (e.InnerException is HttpRequestException { HttpRequestError: HttpRequestError.SecureConnectionError or HttpRequestError.ConnectionError }
             && Endpoint.TryFallBackToPlainHttp(baseUri, e.Message))
         {
-            return await SendAsync(resource, accept, authorization, ct).ConfigureAwait(false);
+            return await SendAuthorizedAsync(createRequest, authorization, retry, ct).ConfigureAwait(false);
         }
     }
 }

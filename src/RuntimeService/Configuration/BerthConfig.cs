@@ -46,6 +46,16 @@ public sealed record BerthConfig
     /// <summary>Per registry host: mirrors, TLS and credentials.</summary>
     public Dictionary<string, RegistryHostConfig> Registries { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The credentials berthctl login keeps (a root-only 0600 JSON file shaped as <see cref="Registries"/>' credentials);
+    /// by default auth.json under <see cref="Root"/>: persistent like the images it serves, and outside /etc/berth, which
+    /// stays the operator's (configuration management may own it). Read again when it changes, without a restart.
+    /// </summary>
+    public string? LoginFile { get; set; }
+
+    /// <summary>A pushed blob larger than this many bytes is uploaded in PATCH chunks of this size, a smaller one in one PUT.</summary>
+    public long PushChunkBytes { get; set; } = 16 << 20;
+
     /// <summary>Layers downloaded at once across all pulls.</summary>
     public int MaxConcurrentDownloads { get; set; } = 3;
 
@@ -112,6 +122,10 @@ public sealed record BerthConfig
     /// <summary><see cref="ImportDirectory"/>, or its default under <see cref="Root"/>.</summary>
     [JsonIgnore]
     public string ImportDirectoryPath => ImportDirectory ?? Path.Combine(Root, "import");
+
+    /// <summary><see cref="LoginFile"/>, or its default under <see cref="Root"/>.</summary>
+    [JsonIgnore]
+    public string LoginFilePath => LoginFile ?? Path.Combine(Root, "auth.json");
 
     /// <summary>The admin socket's path: <see cref="AdminListen"/>'s, or admin.sock under <see cref="State"/>.</summary>
     [JsonIgnore]

@@ -161,6 +161,14 @@ public static class ConfigLoader
             RequireAbsolute("importDirectory", import);
         }
         RequireAbsolute("state", config.State);
+        if (config.LoginFile is { } loginFile)
+        {
+            RequireAbsolute("loginFile", loginFile);
+        }
+        if (config.PushChunkBytes is < 4096 or > 1L << 30)
+        {
+            throw new ConfigException($"pushChunkBytes: {config.PushChunkBytes} is outside 4096..1073741824");
+        }
         RequireAbsolute("seccompProfileRoot", config.SeccompProfileRoot);
         foreach (string directory in config.CdiSpecDirs)
         {

@@ -23,6 +23,7 @@ public static class ErrorTable
         ErrorKind.Unavailable => StatusCode.Unavailable,
         ErrorKind.DeadlineExceeded => StatusCode.DeadlineExceeded,
         ErrorKind.PermissionDenied => StatusCode.PermissionDenied,
+        ErrorKind.Unauthenticated => StatusCode.Unauthenticated,
         ErrorKind.DataLoss => StatusCode.DataLoss,
         ErrorKind.ResourceExhausted => StatusCode.ResourceExhausted,
         ErrorKind.Unimplemented => StatusCode.Unimplemented,

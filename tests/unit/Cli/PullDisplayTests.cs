@@ -43,6 +43,37 @@ public sealed class PullDisplayTests
     }
 
     [Fact]
+    public void APushIsDrawnAsAPullIsWithItsOwnPhases()
+    {
+        var output = new StringWriter { NewLine = "\n" };
+        var display = new PlainPullDisplay(output);
+        var started = new PushStarted { Reference = "reg:5000/app:v1" };
+        started.Blobs.Add(Layer(LayerPhase.Waiting, 0));
+        display.Started(started);
+        display.Layer(Layer(LayerPhase.Uploading, 10));
+        display.Layer(Layer(LayerPhase.Pushed, 2000));
+        display.Done(new PushDone { ManifestDigest = "sha256:ee", RepoDigest = "reg:5000/app@sha256:ee", ManifestSize = 428 });
+        Assert.Equal("""
+            Pushing reg:5000/app:v1 (1 blobs)
+            0123456789ab: Waiting 2kB
+            0123456789ab: Pushing 2kB
+            0123456789ab: Pushed
+            Digest: sha256:ee size: 428
+            reg:5000/app@sha256:ee
+
+            """.ReplaceLineEndings("\n"), output.ToString());
+
+        var terminal = new StringWriter { NewLine = "\n" };
+        var redrawn = new TerminalPullDisplay(terminal, TimeProvider.System);
+        redrawn.Started(started);
+        redrawn.Layer(Layer(LayerPhase.Uploading, 1000));
+        redrawn.Layer(Layer(LayerPhase.Mounted, 2000));
+        Assert.Contains("0123456789ab: Pushing", terminal.ToString());
+        Assert.Contains("] 1kB/2kB", terminal.ToString());
+        Assert.EndsWith("\u001b[2K0123456789ab: Mounted\n", terminal.ToString());
+    }
+
+    [Fact]
     public void TheTerminalDisplayRedrawsEachLayerLineInPlaceWithABar()
     {
         var output = new StringWriter { NewLine = "\n" };

@@ -19,6 +19,7 @@ public sealed class ErrorTableTests
     [InlineData(ErrorKind.Unavailable, StatusCode.Unavailable)]
     [InlineData(ErrorKind.DeadlineExceeded, StatusCode.DeadlineExceeded)]
     [InlineData(ErrorKind.PermissionDenied, StatusCode.PermissionDenied)]
+    [InlineData(ErrorKind.Unauthenticated, StatusCode.Unauthenticated)]
     [InlineData(ErrorKind.DataLoss, StatusCode.DataLoss)]
     [InlineData(ErrorKind.ResourceExhausted, StatusCode.ResourceExhausted)]
     [InlineData(ErrorKind.Internal, StatusCode.Internal)]

@@ -7,7 +7,7 @@ namespace Berth.Tests.Unit.Registry;
 /// <summary>Stands for the network in client tests: answers each request with <see cref="Respond"/> and records it.</summary>
 internal sealed class FakeNetwork : HttpMessageHandler
 {
-    public sealed record Request(HttpMethod Method, Uri Uri, AuthenticationHeaderValue? Authorization, string? Body, string Accept);
+    public sealed record Request(HttpMethod Method, Uri Uri, AuthenticationHeaderValue? Authorization, string? Body, string Accept, string? ContentRange = null);
 
     private readonly List<Request> requests = [];
 
@@ -30,7 +30,8 @@ internal sealed class FakeNetwork : HttpMessageHandler
     {
         var request = new Request(message.Method, message.RequestUri!, message.Headers.Authorization,
             message.Content is null ? null : await message.Content.ReadAsStringAsync(cancellationToken),
-            string.Join(", ", message.Headers.Accept.Select(accept => accept.MediaType)));
+            string.Join(", ", message.Headers.Accept.Select(accept => accept.MediaType)),
+            message.Content?.Headers.TryGetValues("Content-Range", out var range) == true ? range.Single() : null);
         lock (requests)
         {
             requests.Add(request);
