@@ -186,6 +186,7 @@ public sealed class CgroupV2FixtureTests : IDisposable
         Assert.Equal("0", Read("cgroup.freeze"));
     }
 
+    [Fact]
     public void OnAHybridTreeOnlyCpuTimeAndPressureAreThere()
     {
         Directory.Delete(Leaf, recursive: true);
