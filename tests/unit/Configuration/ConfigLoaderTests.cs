@@ -19,6 +19,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(3, config.MaxConcurrentDownloads);
         Assert.True(config.RewriteSocketAuthority);
         Assert.Equal("cgroupfs", config.CgroupDriver);
+        Assert.Equal(["/etc/cdi", "/var/run/cdi"], config.CdiSpecDirs);
         ConfigLoader.Validate(config);
     }
 
@@ -130,6 +131,8 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"statsCollectPeriodSeconds": 0}""", "statsCollectPeriodSeconds")]
     [InlineData("""{"logLevel": "Loud"}""", "logLevel")]
     [InlineData("""{"seccompProfileRoot": "profiles"}""", "seccompProfileRoot")]
+    [InlineData("""{"cdiSpecDirs": ["/etc/cdi", "cdi"]}""", "cdiSpecDirs")]
+    [InlineData("""{"cdiSpecDirs": null}""", "cdiSpecDirs")]
     [InlineData("""{"cgroupDriver": "Systemd"}""", "cgroupDriver")]
     [InlineData("""{"systemdBusAddress": "/run/systemd/private"}""", "systemdBusAddress")]
     [InlineData("""{"registries": {"r": {"mirrors": ["ftp://x"]}}}""", "registries.r.mirrors")]
