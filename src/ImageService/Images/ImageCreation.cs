@@ -57,10 +57,6 @@ public sealed partial class ImageManager
                     throw BerthException.InvalidArgument($"the layer is refused: {error.Message}");
                 }
                 await stream.CopyToAsync(Stream.Null, ct);
-                if (unpacked.UncompressedSize == 0)
-                {
-                    throw BerthException.InvalidArgument("the layer is empty: a tar archive has at least its end-of-archive blocks");
-                }
                 layer = new LayerRecord(stream.CurrentDigest(), mediaType, stream.BytesRead, unpacked.DiffId);
             }
             if (_store.HasSnapshot(layer.DiffId))

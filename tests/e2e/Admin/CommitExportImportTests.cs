@@ -146,6 +146,17 @@ public sealed class CommitExportImportTests(SharedRegistry registry) : IClassFix
             Assert.Equal("written\n", await berth.ShellAsync(copyId, "cat /data/new.txt"));
             Assert.Equal("/etc/passwd\n", await berth.ShellAsync(copyId, "readlink /data/link"));
             Assert.Equal("b.txt\n", await berth.ShellAsync(copyId, "ls /replaced"));
+
+            // From an http URL, which berthctl fetches: the same layer, so the same diff ID on top of nothing.
+            var served = ServeOnce(await File.ReadAllBytesAsync(file));
+            var fromUrl = await Berthctl.RunAsync(berth, "import", served.Url, "local/fromurl:v1");
+            Assert.True(fromUrl.ExitCode == 0, fromUrl.ToString());
+            await served.Done;
+            var layers = await Berthctl.RunAsync(berth, "inspect", "local/fromurl:v1", "local/imported:v1");
+            using var json = JsonDocument.Parse(layers.Output);
+            var diffIds = json.RootElement.EnumerateArray()
+                .Select(image => image.GetProperty("Layers").EnumerateArray().Single().GetProperty("DiffID").GetString()).ToList();
+            Assert.Equal(diffIds[0], diffIds[1]);
         });
     }
 
@@ -178,6 +189,7 @@ public sealed class CommitExportImportTests(SharedRegistry registry) : IClassFix
                 (["import", truncated, "local/truncated:v1"], "berthctl: the layer is refused: layer (application/vnd.oci.image.layer.v1.tar) is corrupt"),
                 (["import", notTar, "local/nottar:v1"], "berthctl: the layer is refused: layer (application/vnd.oci.image.layer.v1.tar) is corrupt"),
                 (["import", escaping, "local/escaping:v1"], "berthctl: the layer is refused:"),
+                (["import", "-", "local/empty:v1"], "berthctl: the layer is refused: layer (application/vnd.oci.image.layer.v1.tar) is corrupt"),
                 (["import", file, "Bad Reference"], "berthctl: invalid image reference \"Bad Reference\""),
                 (["import", file, "local/x:v1", "--change", "RUN rm -rf /"], "berthctl: --change 'RUN rm -rf /': RUN cannot be changed"),
                 (["commit", "nothing", "local/none:v1"], "berthctl: container nothing not found"),
@@ -199,6 +211,33 @@ public sealed class CommitExportImportTests(SharedRegistry registry) : IClassFix
             // The container that a refused commit named was never left frozen.
             Assert.Equal("alive\n", await berth.ShellAsync(id, "echo alive"));
         });
+    }
+
+    /// <summary>Serves <paramref name="content"/> once over http on a loopback port; Done completes when it was sent.</summary>
+    private static (string Url, Task Done) ServeOnce(byte[] content)
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        var listener = new System.Net.HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        async Task ServeAsync()
+        {
+            try
+            {
+                var context = await listener.GetContextAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                context.Response.ContentLength64 = content.Length;
+                await context.Response.OutputStream.WriteAsync(content);
+                context.Response.Close();
+            }
+            finally
+            {
+                listener.Close();
+            }
+        }
+        return ($"http://127.0.0.1:{port}/rootfs.tar", ServeAsync());
     }
 
     private static LinuxContainerConfig RootUser() =>
