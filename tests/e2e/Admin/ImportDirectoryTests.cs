@@ -37,11 +37,26 @@ public sealed class ImportDirectoryTests
         await File.WriteAllBytesAsync(Path.Combine(import, "other.tar"), other);
         await berth.RestartAsync();
         Assert.Equal(["docker.io/airgap/other:v1"], (await WaitForImageAsync(berth, otherIds[0])).RepoTags);
-        Assert.Contains(berth.OutputTail(200).Split('\n'), line => line.Contains("Cannot import") && line.Contains("broken.tar"));
+        // The two archives are taken in either order: the broken one's refusal (logged once its load has
+        // cleaned up) may come after the other image is listed.
+        await WaitForLogAsync(berth, line => line.Contains("Cannot import") && line.Contains("broken.tar"));
         Assert.Empty(Leftovers(berth));
     }
 
-    private static async Task<Api.Cri.Image> WaitForImageAsync(BerthDaemon berth, string id)
+    private static async Task WaitForLogAsync(BerthDaemon berth, Func<string, bool> wanted)
+    {
+        var deadline = DateTime.UtcNow + PickUpLimit;
+        while (!berth.OutputTail(200).Split('\n').Any(wanted))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the awaited line was not logged within {PickUpLimit}\n{berth.OutputTail()}");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+        private static async Task<Api.Cri.Image> WaitForImageAsync(BerthDaemon berth, string id)
     {
         var deadline = DateTime.UtcNow + PickUpLimit;
         while (true)
