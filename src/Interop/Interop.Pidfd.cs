@@ -18,6 +18,7 @@ internal static partial class Interop
         private const int P_PIDFD = 3;
         private const int WEXITED = 4;
         private const int WNOHANG = 1;
+        private const int WNOWAIT = 0x01000000;
         private const int CLD_EXITED = 1;
 
         [LibraryImport(Libraries.Libc, EntryPoint = "pidfd_open", SetLastError = true)]
@@ -71,14 +72,17 @@ internal static partial class Interop
             throw Fail("kill", pid.ToString());
         }
 
-        /// <summary>Reaps the pidfd's process if it has exited (or waits for it when <paramref name="block"/>); null while it runs.</summary>
-        internal static ChildExit? WaitPidfd(int pidfd, bool block)
+        /// <summary>
+        /// Reaps the pidfd's process if it has exited (or waits for it when <paramref name="block"/>); null while it runs.
+        /// With <paramref name="keep"/> (WNOWAIT) it only reads how the process ended and leaves it to be reaped later.
+        /// </summary>
+        internal static ChildExit? WaitPidfd(int pidfd, bool block, bool keep = false)
         {
             byte* info = stackalloc byte[128];
             new Span<byte>(info, 128).Clear();
             while (true)
             {
-                if (waitid(P_PIDFD, pidfd, info, WEXITED | (block ? 0 : WNOHANG)) == 0)
+                if (waitid(P_PIDFD, pidfd, info, WEXITED | (block ? 0 : WNOHANG) | (keep ? WNOWAIT : 0)) == 0)
                 {
                     break;
                 }

@@ -60,7 +60,9 @@ public static class ContainerSpecBuilder
                 Cwd = WorkingDirectory(config, input.Image),
                 Capabilities = capabilities,
                 NoNewPrivileges = security?.NoNewPrivs ?? false,
-                ApparmorProfile = SecurityProfiles.AppArmor(security, privileged, input.Security),
+#pragma warning disable CS0612 // the deprecated name is still the fallback kubelet may send
+                ApparmorProfile = SecurityProfiles.AppArmor(security?.Apparmor, security?.ApparmorProfile ?? "", privileged, input.Security),
+#pragma warning restore CS0612
                 OomScoreAdj = ContainerResources.OomScoreAdj(resources),
             },
             Root = new OciRoot { Path = input.RootfsPath, Readonly = readonlyRootfs },

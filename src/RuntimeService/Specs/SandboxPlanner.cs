@@ -79,6 +79,9 @@ public static class SandboxPlanner
             spec = spec with { Linux = spec.Linux! with { Seccomp = seccomp } };
         }
         SecurityProfiles.RefuseSelinux(security?.SelinuxOptions, "the pod", input.Security.SelinuxEnabled);
+        // Still checked by the containers' rules, so a pod asking for a profile this node cannot apply is
+        // refused at RunPodSandbox, as the same request on a container is at CreateContainer.
+        _ = SecurityProfiles.AppArmor(security?.Apparmor, "", security?.Privileged ?? false, input.Security);
 
         string hostname = namespaces.HostNetwork ? input.Node.Hostname : config.Hostname;
         var planned = new List<PlannedFile>

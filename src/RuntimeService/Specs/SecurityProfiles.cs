@@ -94,11 +94,14 @@ internal static class SecurityProfiles
     /// containerd), which is <see cref="AppArmorDefaultName"/> except for a privileged container;
     /// Localhost names a profile the kernel must have loaded.
     /// </summary>
-    public static string? AppArmor(LinuxContainerSecurityContext? security, bool privileged, NodeSecurity node)
+    /// <param name="profile">The request's profile (a container's or a pod's <c>apparmor</c>).</param>
+    /// <param name="deprecatedName">The deprecated <c>apparmor_profile</c> string a container may still carry; "" for a pod.</param>
+    /// <param name="privileged">Whether the container is privileged.</param>
+    /// <param name="node">What the node offers.</param>
+    /// <exception cref="SpecException">A Localhost profile that cannot be applied on this node.</exception>
+    public static string? AppArmor(SecurityProfile? profile, string deprecatedName, bool privileged, NodeSecurity node)
     {
-#pragma warning disable CS0612 // the deprecated name is still the fallback kubelet may send
-        var request = Parse(security?.Apparmor, security?.ApparmorProfile ?? "", "apparmor");
-#pragma warning restore CS0612
+        var request = Parse(profile, deprecatedName, "apparmor");
         var type = request?.Type;
         if (!node.AppArmorEnabled)
         {

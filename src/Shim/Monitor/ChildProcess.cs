@@ -126,6 +126,9 @@ internal sealed class ChildProcess
     /// <summary>Reaps the process if it has exited; null while it runs.</summary>
     public Interop.ChildExit? TryReap() => Interop.Sys.WaitPidfd(Pidfd, block: false);
 
+    /// <summary>How the process ended, if it has, without reaping it (that stays with <see cref="TryReap"/> and <see cref="KillAndReap"/>).</summary>
+    public Interop.ChildExit? PeekExit() => Pidfd >= 0 ? Interop.Sys.WaitPidfd(Pidfd, block: false, keep: true) : null;
+
     /// <summary>A stage that failed during Create: SIGKILL and reap it at once.</summary>
     public void KillAndReap()
     {

@@ -109,7 +109,7 @@ internal sealed partial class ShimMonitor
                     StageOutcome.TimedOut => $"the {arguments[1]} stage did not get ready within {StageTimeoutMs / 1000} s",
                     _ when OomKilledSinceCreate() => $"the {arguments[1]} stage was killed by the kernel's OOM killer before it was ready: "
                         + $"the memory limit ({_spec?.Linux?.Resources?.Memory?.Limit} bytes) is too low to set the container up",
-                    _ => $"the {arguments[1]} stage exited before it was ready",
+                    _ => StageEndedUnreported(arguments[1]),
                 };
                 FailCreate(why);
                 throw new ShimRequestException(ErrorCode.CreateFailed, why);
@@ -146,6 +146,24 @@ internal sealed partial class ShimMonitor
     }
 
     /// <summary>Create failed part-way: kill and reap the stage, drop what was made, and say so in State and the exit file.</summary>
+    /// <summary>
+    /// Why a stage that sent neither ready nor an error ended: how it ended, and, where the container has a
+    /// seccomp filter, that the filter is the likely cause: loaded before the last set-up steps (while
+    /// the stage still has its privileges), it also blocks what they call, the report to the shim included.
+    /// </summary>
+    private string StageEndedUnreported(string stage)
+    {
+        string how = _process.PeekExit() switch
+        {
+            { Signaled: true } exit => $"was killed by signal {exit.Status}",
+            { } exit => $"exited with status {exit.Status}",
+            null => "exited",
+        };
+        return !_filtered
+            ? $"the {stage} stage {how} before it was ready"
+            : $"the {stage} stage {how} before it was ready: the container's seccomp profile blocks a system call its set-up needs";
+    }
+
     private void FailCreate(string why)
     {
         ShimLog.Write($"create failed: {why}");

@@ -18,6 +18,8 @@ internal sealed partial class ShimMonitor : IDisposable
 {
     private readonly string _bundle;
     private readonly OciSpec? _spec;
+    // Whether the spec asks for a seccomp filter (which _spec no longer holds): it explains a stage that died unreported.
+    private readonly bool _filtered;
     private readonly ShimOptions? _options;
     private readonly string? _loadError;
     private readonly string _socketPath;
@@ -47,7 +49,9 @@ internal sealed partial class ShimMonitor : IDisposable
         _bundle = bundle;
         try
         {
-            _spec = WithoutSeccomp(BundleFiles.ReadSpec(bundle));
+            var spec = BundleFiles.ReadSpec(bundle);
+            _filtered = spec.Linux?.Seccomp is not null;
+            _spec = WithoutSeccomp(spec);
             _options = BundleFiles.ReadOptions(bundle);
         }
         catch (Exception e)

@@ -53,6 +53,7 @@ public sealed class SeccompTests(SecurityImages images) : IClassFixture<Security
                 { "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64"],
                   "syscalls": [ { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" } ] }
                 """);
+            File.WriteAllText(Path.Combine(profiles.FullName, "team", "deny-all.json"), """{ "defaultAction": "SCMP_ACT_ERRNO" }""");
             File.WriteAllText(Path.Combine(profiles.FullName, "team", "broken.json"),
                 """{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [ { "names": ["mkdir"], "action": "SCMP_ACT_BOGUS" } ] }""");
             using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(profiles.FullName, "team", "fifo.json")))
@@ -76,6 +77,10 @@ public sealed class SeccompTests(SecurityImages images) : IClassFixture<Security
                 var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, missing));
                 Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
                 Assert.Contains($"seccomp profile {profiles.FullName}/team/nope.json does not exist", error.Status.Detail);
+                // A profile that blocks the set-up itself (the report to the shim included) is named as the cause.
+                var denyAll = WithSeccomp(images.Image, "deny-all", new SecurityProfile { ProfileType = ProfileType.Localhost, LocalhostRef = "team/deny-all.json" }, "true");
+                error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, denyAll));
+                Assert.Contains("before it was ready: the container's seccomp profile blocks a system call its set-up needs", error.Status.Detail);
                 var broken = WithSeccomp(images.Image, "broken", new SecurityProfile { ProfileType = ProfileType.Localhost, LocalhostRef = "team/broken.json" }, "true");
                 error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, broken));
                 Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);

@@ -224,6 +224,26 @@ public sealed class SecurityProfileTests
         Assert.Contains("the pod has selinux_options, but SELinux is not enabled", error.Message);
     }
 
+    [Fact]
+    public void APodsAppArmorProfileIsCheckedByTheContainersRules()
+    {
+        SandboxPlan Plan(SecurityProfile profile, NodeSecurity node)
+        {
+            var pod = Pod();
+            pod.Linux.SecurityContext.Apparmor = profile;
+            return SandboxPlanner.Plan(new SandboxPlanInput(pod, SandboxId,
+                new RuntimePaths("/var/lib/berth", "/run/berth"), new NodeFacts("node", "", ""), node));
+        }
+        var localhost = new SecurityProfile { ProfileType = ProfileType.Localhost, LocalhostRef = "foo" };
+
+        var error = Assert.Throws<SpecException>(() => Plan(localhost, NodeSecurity.Plain));
+        Assert.Contains("apparmor profile \"foo\" cannot be applied: AppArmor is not enabled on this node", error.Message);
+        Assert.Throws<SpecException>(() => Plan(localhost, s_node with { AppArmorProfileLoaded = _ => false }));
+        // What the node can apply is taken; it does not confine the reaper, which is Berth's own code.
+        Assert.Null(Plan(new SecurityProfile { ProfileType = ProfileType.RuntimeDefault }, NodeSecurity.Plain).Spec.Process!.ApparmorProfile);
+        Assert.Null(Plan(localhost, s_node with { AppArmorProfileLoaded = _ => true }).Spec.Process!.ApparmorProfile);
+    }
+
     private static OciSpec PlanPod(Action<LinuxSandboxSecurityContext> change)
     {
         var pod = Pod();
