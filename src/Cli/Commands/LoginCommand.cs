@@ -23,7 +23,7 @@ internal static class LoginCommand
                 throw new UsageException("--password and --password-stdin cannot both be given");
             }
             var user = result.GetValue(username) ?? (result.GetValue(passwordStdin) ? null : Ask("Username: ", echo: true))
-                ?? throw new UsageException("--username is needed with --password-stdin");
+                ?? throw new UsageException("--username (-u) is needed when it cannot be asked for (--password-stdin, or stdin not a terminal)");
             var secret = result.GetValue(password)
                 ?? (result.GetValue(passwordStdin) ? (await Console.In.ReadLineAsync(ct))?.TrimEnd('\r') : Ask("Password: ", echo: false));
             if (string.IsNullOrEmpty(user) || string.IsNullOrEmpty(secret))
