@@ -21,6 +21,15 @@ public sealed class AttachAndPortForwardTests(BusyboxRegistry registry) : IClass
             config.Stdin = true;
             config.StdinOnce = true;
         }, "sh", "-c", "echo ready; while read line; do echo got $line; echo warn $line >&2; done; echo bye");
+        // Attachers see output from when they attach: wait for "ready" to be written first, or a slow start
+        // (a loaded machine) shows it to them too.
+        string logPath = (await berth.Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = pod.ContainerId })).Status.LogPath;
+        var readyBy = DateTime.UtcNow + SessionTimeout;
+        while (!(File.Exists(logPath) && File.ReadAllText(logPath).Contains("stdout F ready")))
+        {
+            Assert.True(DateTime.UtcNow < readyBy, "the container did not print ready");
+            await Task.Delay(50);
+        }
 
         var watcher = RunSessionAsync(await AttachUrlAsync(berth, pod.ContainerId, stdin: false, tty: false), StreamingTransport.Spdy, null, tty: false);
         await Task.Delay(1000);
