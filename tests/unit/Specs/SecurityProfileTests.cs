@@ -238,10 +238,10 @@ public sealed class SecurityProfileTests
 
         var error = Assert.Throws<SpecException>(() => Plan(localhost, NodeSecurity.Plain));
         Assert.Contains("apparmor profile \"foo\" cannot be applied: AppArmor is not enabled on this node", error.Message);
-        Assert.Throws<SpecException>(() => Plan(localhost, s_node with { AppArmorProfileLoaded = _ => false }));
+        Assert.Contains("is not loaded on this node", Assert.Throws<SpecException>(() => Plan(localhost, s_appArmorNode with { AppArmorProfileLoaded = _ => false })).Message);
         // What the node can apply is taken; it does not confine the reaper, which is Berth's own code.
         Assert.Null(Plan(new SecurityProfile { ProfileType = ProfileType.RuntimeDefault }, NodeSecurity.Plain).Spec.Process!.ApparmorProfile);
-        Assert.Null(Plan(localhost, s_node with { AppArmorProfileLoaded = _ => true }).Spec.Process!.ApparmorProfile);
+        Assert.Null(Plan(localhost, s_appArmorNode with { AppArmorProfileLoaded = _ => true }).Spec.Process!.ApparmorProfile);
     }
 
     private static OciSpec PlanPod(Action<LinuxSandboxSecurityContext> change)
