@@ -204,6 +204,11 @@ public sealed class StatsTests(BusyboxRegistry registry) : IClassFixture<Busybox
         Assert.Contains(lines, line => line.StartsWith("berth_sandboxes{", StringComparison.Ordinal) && line.Contains("state=\"ready\"") && line.EndsWith(" 1", StringComparison.Ordinal));
         Assert.Contains(lines, line => line.StartsWith("berth_stats_collect_lag", StringComparison.Ordinal));
         Assert.Contains(lines, line => line.StartsWith("berth_stats_collect_duration", StringComparison.Ordinal) && line.Contains("_count"));
+        // Buckets made for seconds (Telemetry.SecondsBuckets), not OpenTelemetry's default ones for milliseconds.
+        var buckets = lines.Where(line => line.StartsWith("berth_stats_collect_duration_seconds_bucket", StringComparison.Ordinal)).ToList();
+        Assert.Contains(buckets, line => line.Contains("le=\"0.0025\""));
+        Assert.Contains(buckets, line => line.Contains("le=\"300\""));
+        Assert.DoesNotContain(buckets, line => line.Contains("le=\"7500\""));
 
         await berth.RemoveLeavingNothingAsync(podId, pod);
     }
