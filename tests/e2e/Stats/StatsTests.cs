@@ -58,6 +58,9 @@ public sealed class StatsTests(BusyboxRegistry registry) : IClassFixture<Busybox
         Assert.Null(memory.AvailableBytes);                               // no limit
         Assert.True(all[hog].WritableLayer.UsedBytes.Value >= 5 << 20, $"writable layer {all[hog].WritableLayer.UsedBytes.Value}");
         Assert.True(all[hog].WritableLayer.InodesUsed.Value >= 2);
+        // ImageFsInfo's container filesystem sums the same samples.
+        var containers = (await berth.Images.ImageFsInfoAsync(new ImageFsInfoRequest())).ContainerFilesystems.Single();
+        Assert.True(containers.UsedBytes.Value >= all[hog].WritableLayer.UsedBytes.Value, $"container filesystem {containers.UsedBytes.Value}");
         Assert.Equal("hog", all[hog].Attributes.Metadata.Name);
 
         var byLabel = await berth.Runtime.ListContainerStatsAsync(new ListContainerStatsRequest
