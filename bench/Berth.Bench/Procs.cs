@@ -61,17 +61,6 @@ public static class Procs
         return result;
     }
 
-    /// <summary>
-    /// CPU time a process has used, seconds: utime + stime of /proc/PID/stat (fields 14 and 15), in clock
-    /// ticks of USER_HZ, which Linux fixes at 100 for user space whatever the kernel's HZ.
-    /// </summary>
-    public static double CpuSeconds(int pid)
-    {
-        var stat = Read($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0;
-    }
-
     public static long RssKb(int pid) => Field($"/proc/{pid}/status", "VmRSS:");
 
     public static long PssKb(int pid) => Field($"/proc/{pid}/smaps_rollup", "Pss:");

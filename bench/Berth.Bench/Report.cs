@@ -31,7 +31,7 @@ public sealed class Report
         new("list_containers", "ms", "ListContainers with the density pods"),
         new("list_container_stats", "ms", "ListContainerStats with the density pods (kubelet's summary, every 10-15 s)"),
         new("list_pod_sandbox_stats", "ms", "ListPodSandboxStats with the density pods"),
-        new("daemon_cpu_idle", "%", "daemon CPU (one core = 100) over 30 s with the density pods and no call"),
+        new("daemon_cpu_idle", "%", "daemon CPU (one core = 100; its process CPU clock, ns) per 10 s window with the density pods and no call, 3 windows"),
         new("density_teardown", "s", "removing the density pods, 4 at a time: StopContainer (timeout 0), StopPodSandbox, RemovePodSandbox"),
         new("cold_pull", "ms", "PullImage of the big image after RemoveImage"),
     ];
@@ -62,13 +62,13 @@ public sealed class Report
         string Cells(Stats? s) => s is null
             ? $"{"-",8} {"",8} {"",8} {"",8}"
             : $"{F(s.P50),8} {F(s.Min),8} {F(s.P90),8} {F(s.Max),8}";
-        var header = $"{"row",-18} {"unit",-4} | {"berth p50",9} {"min",8} {"p90",8} {"max",8} | {"ctrd p50",9} {"min",8} {"p90",8} {"max",8} | {"berth/ctrd",10}";
+        var header = $"{"row",-22} {"unit",-4} | {"berth p50",9} {"min",8} {"p90",8} {"max",8} | {"ctrd p50",9} {"min",8} {"p90",8} {"max",8} | {"berth/ctrd",10}";
         text.AppendLine(header);
         text.AppendLine(new string('-', header.Length));
         foreach (var row in _rows.Where(r => r.Berth.Count > 0 || r.Containerd.Count > 0))
         {
             var ratio = row.RatioP50 is { } r ? r.ToString("F2", CultureInfo.InvariantCulture) : "-";
-            text.AppendLine($"{row.Key,-18} {row.Unit,-4} | {" " + Cells(Stats.Of(row.Berth))} | {" " + Cells(Stats.Of(row.Containerd))} | {ratio,10}");
+            text.AppendLine($"{row.Key,-22} {row.Unit,-4} | {" " + Cells(Stats.Of(row.Berth))} | {" " + Cells(Stats.Of(row.Containerd))} | {ratio,10}");
         }
 
         if (_floor.Any(f => f.Samples.Count > 0))
@@ -85,7 +85,7 @@ public sealed class Report
         text.AppendLine();
         foreach (var row in _rows.Where(r => r.Berth.Count > 0 || r.Containerd.Count > 0))
         {
-            text.AppendLine($"  {row.Key,-18} {row.Description} (n = {row.Berth.Count}/{row.Containerd.Count})");
+            text.AppendLine($"  {row.Key,-22} {row.Description} (n = {row.Berth.Count}/{row.Containerd.Count})");
         }
 
         foreach (var (key, value) in _notes)
@@ -146,5 +146,5 @@ public sealed class Report
         ["max"] = Math.Round(s.Max, 4),
     };
 
-    private static string F(double value) => value.ToString(Math.Abs(value) >= 100 ? "F0" : Math.Abs(value) >= 10 ? "F1" : "F2", CultureInfo.InvariantCulture);
+    private static string F(double value) => value.ToString(Math.Abs(value) >= 100 ? "F0" : Math.Abs(value) >= 10 ? "F1" : Math.Abs(value) >= 1 ? "F2" : "F3", CultureInfo.InvariantCulture);
 }

@@ -177,7 +177,7 @@ using (daemonLock)
         services.GetRequiredService<ILogger<ImageManager>>(),
         services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
     builder.Services.AddSingleton(services => new CriImageService(
-        services.GetRequiredService<ImageManager>(), Path.Combine(config.Root, "containers")));
+        services.GetRequiredService<ImageManager>(), services.GetRequiredService<StatsCollector>().WritableLayers));
     builder.Services.AddSingleton(services => new AdminImageService(services.GetRequiredService<ImageManager>()));
     builder.Services.AddSingleton(services => new ImportDirectory(config.ImportDirectoryPath, services.GetRequiredService<ImageManager>(),
         services.GetRequiredService<ImageStore>(), services.GetRequiredService<ILogger<ImportDirectory>>()));

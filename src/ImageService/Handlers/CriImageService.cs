@@ -8,9 +8,10 @@ namespace Berth.ImageService.Handlers;
 /// <summary>
 /// The CRI ImageService: one partial file per RPC, each thin: it validates the request, calls
 /// <see cref="ImageManager"/>, and maps the result. Domain errors become gRPC statuses in berthd's
-/// error interceptor.
+/// error interceptor. <c>containerFilesystem</c> gives ImageFsInfo's container filesystem: the writable
+/// layers as berthd's stats collector last sampled them (no walk per call).
 /// </summary>
-public sealed partial class CriImageService(ImageManager images, string containerFilesystem) : Cri.ImageService.ImageServiceBase
+public sealed partial class CriImageService(ImageManager images, Func<FilesystemUsage> containerFilesystem) : Cri.ImageService.ImageServiceBase
 {
     private static string RequireImageName(Cri.ImageSpec? spec)
     {

@@ -9,20 +9,17 @@ public sealed partial class CriImageService
     public override Task<Cri.ImageFsInfoResponse> ImageFsInfo(Cri.ImageFsInfoRequest request, ServerCallContext context)
     {
         var timestamp = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
-        var imageFs = images.Usage();
-        Directory.CreateDirectory(containerFilesystem);
-        var (containerBytes, containerInodes) = DiskUsage.Measure(containerFilesystem);
         var response = new Cri.ImageFsInfoResponse();
-        response.ImageFilesystems.Add(Usage(timestamp, imageFs.Mountpoint, imageFs.UsedBytes, imageFs.InodesUsed));
-        response.ContainerFilesystems.Add(Usage(timestamp, containerFilesystem, containerBytes, containerInodes));
+        response.ImageFilesystems.Add(ToCri(timestamp, images.Usage()));
+        response.ContainerFilesystems.Add(ToCri(timestamp, containerFilesystem()));
         return Task.FromResult(response);
     }
 
-    private static Cri.FilesystemUsage Usage(long timestamp, string mountpoint, long bytes, long inodes) => new()
+    private static Cri.FilesystemUsage ToCri(long timestamp, FilesystemUsage usage) => new()
     {
         Timestamp = timestamp,
-        FsId = new Cri.FilesystemIdentifier { Mountpoint = mountpoint },
-        UsedBytes = new Cri.UInt64Value { Value = (ulong)bytes },
-        InodesUsed = new Cri.UInt64Value { Value = (ulong)inodes },
+        FsId = new Cri.FilesystemIdentifier { Mountpoint = usage.Mountpoint },
+        UsedBytes = new Cri.UInt64Value { Value = (ulong)usage.UsedBytes },
+        InodesUsed = new Cri.UInt64Value { Value = (ulong)usage.InodesUsed },
     };
 }

@@ -32,6 +32,7 @@ public sealed partial class ImageManager
     // Blob writes with their image commit, and garbage collection, take turns.
     private readonly SemaphoreSlim _commitLock = new(1, 1);
     private readonly CancellationToken _daemonStopping;
+    private CountedUsage? _usage;
 
     public ImageManager(ImageStore store, ContentStore content, RegistryClient registry, int maxConcurrentDownloads,
         ILogger<ImageManager> logger, CancellationToken daemonStopping)
@@ -432,15 +433,30 @@ public sealed partial class ImageManager
         }
     }
 
-    public ImageFilesystemUsage Usage()
+    /// <summary>
+    /// The image filesystem's use: the snapshots' sizes measured at unpack, and the blobs. Kept until a
+    /// snapshot or blob is added or removed (a pull, a load, a removal, garbage collection), as containerd
+    /// serves ImageFsInfo from its snapshotter's recorded usage instead of listing the content on each call.
+    /// </summary>
+    public FilesystemUsage Usage()
     {
+        // Read before the figures: a change during the count raises it, so the next call counts again.
+        long generation = _store.SnapshotGeneration + _content.BlobGeneration;
+        if (Volatile.Read(ref _usage) is { } cached && cached.Generation == generation)
+        {
+            return cached.Usage;
+        }
         var snapshots = _store.Snapshots();
         var blobs = _content.Blobs().Select(digest => new FileInfo(_content.BlobPath(digest)).Length).ToList();
-        return new ImageFilesystemUsage(
+        var usage = new FilesystemUsage(
             _content.SnapshotDirectory,
             snapshots.Sum(snapshot => snapshot.Bytes) + blobs.Sum(),
             snapshots.Sum(snapshot => snapshot.Inodes) + blobs.Count);
+        Volatile.Write(ref _usage, new CountedUsage(generation, usage));
+        return usage;
     }
+
+    private sealed record CountedUsage(long Generation, FilesystemUsage Usage);
 
     public static string RepositoryOf(string name)
     {
@@ -462,7 +478,8 @@ public sealed record ImageRemoval(string ImageId, IReadOnlyList<string> Untagged
 /// <summary>A pulled image, the name the pull gave it, and the digest its reference resolved to in the registry.</summary>
 public sealed record PulledImage(NamedImage Image, string Name, string RepoDigest);
 
-public sealed record ImageFilesystemUsage(string Mountpoint, long UsedBytes, long InodesUsed);
+/// <summary>What a filesystem holds for berth: its mount point (as CRI's FilesystemIdentifier names it), bytes allocated, inodes.</summary>
+public sealed record FilesystemUsage(string Mountpoint, long UsedBytes, long InodesUsed);
 
 /// <summary>An image whose manifest, config and layers do not agree with each other.</summary>
 public sealed class InvalidImageException(string message) : BerthException(ErrorKind.FailedPrecondition, message);

@@ -21,8 +21,13 @@ public sealed class ContentStore
         }
     }
 
+    private long _blobGeneration;
+
     public string BlobDirectory { get; }
     public string SnapshotDirectory { get; }
+
+    /// <summary>Goes up after every blob written or deleted: what was computed from the blobs at a lower one is stale.</summary>
+    public long BlobGeneration => Interlocked.Read(ref _blobGeneration);
     private string BlobTemp { get; }
     private string SnapshotTemp { get; }
 
@@ -64,6 +69,7 @@ public sealed class ContentStore
             file.Flush(flushToDisk: true);
         }
         File.Move(temp, BlobPath(digest), overwrite: true);
+        Interlocked.Increment(ref _blobGeneration);
     }
 
     /// <summary>A path beside the blobs to write a blob to before <see cref="CommitBlobFile"/>; emptied at start-up.</summary>
@@ -77,9 +83,14 @@ public sealed class ContentStore
             file.Flush(flushToDisk: true);
         }
         File.Move(temporaryFile, BlobPath(digest), overwrite: true);
+        Interlocked.Increment(ref _blobGeneration);
     }
 
-    public void DeleteBlob(string digest) => File.Delete(BlobPath(digest));
+    public void DeleteBlob(string digest)
+    {
+        File.Delete(BlobPath(digest));
+        Interlocked.Increment(ref _blobGeneration);
+    }
 
     public IEnumerable<string> Blobs() =>
         Directory.EnumerateFiles(BlobDirectory).Select(path => "sha256:" + Path.GetFileName(path));

@@ -7,6 +7,11 @@ namespace Berth.ImageService.Store;
 /// <summary>Image metadata: images, their layers, the names pointing at them, and unpacked snapshots.</summary>
 public sealed class ImageStore(StateDatabase database)
 {
+    private long _snapshotGeneration;
+
+    /// <summary>Goes up after every snapshot recorded or forgotten: what was computed from <see cref="Snapshots"/> at a lower one is stale.</summary>
+    public long SnapshotGeneration => Interlocked.Read(ref _snapshotGeneration);
+
     public static SchemaMigration Schema { get; } = new("images",
     [
         """
@@ -108,6 +113,7 @@ public sealed class ImageStore(StateDatabase database)
         using var connection = database.Open();
         Run(connection, null, "INSERT OR REPLACE INTO snapshots(diff_id, bytes, inodes) VALUES ($d, $b, $i)",
             ("$d", diffId), ("$b", bytes), ("$i", inodes));
+        Interlocked.Increment(ref _snapshotGeneration);
     }
 
     /// <summary>Removes one name; the image goes with its last name. Returns whether the image went too.</summary>
@@ -194,6 +200,7 @@ public sealed class ImageStore(StateDatabase database)
     {
         using var connection = database.Open();
         Run(connection, null, "DELETE FROM snapshots WHERE diff_id = $d", ("$d", diffId));
+        Interlocked.Increment(ref _snapshotGeneration);
     }
 
     private IReadOnlyList<string> Strings(string sql)

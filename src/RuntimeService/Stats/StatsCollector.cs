@@ -46,6 +46,25 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
     /// <summary>The mount point reported as the writable layers' filesystem (ImageFsInfo's container filesystem).</summary>
     public string LayerFilesystem => Path.Combine(paths.Root, "containers");
 
+    /// <summary>
+    /// ImageFsInfo's container filesystem: every container's writable layer as last sampled, summed. It
+    /// costs no walk per call (ImageFsInfo walked every layer on each one); a layer made since the last
+    /// pass counts from the next, as containerd serves it from its periodic snapshot usage.
+    /// </summary>
+    public FilesystemUsage WritableLayers()
+    {
+        ulong bytes = 0, inodes = 0;
+        foreach (var pair in _containers.Values)
+        {
+            if (pair.Latest.WritableLayer is { } layer)
+            {
+                bytes += layer.Bytes;
+                inodes += layer.Inodes;
+            }
+        }
+        return new FilesystemUsage(LayerFilesystem, (long)bytes, (long)inodes);
+    }
+
     /// <summary>Shim processes alive at the last pass (sandboxes' and containers').</summary>
     public int LiveShims { get; private set; }
 

@@ -81,7 +81,7 @@ public sealed class RemoveTests(SharedRegistry registry) : IClassFixture<SharedR
     }
 
     [Fact]
-    public async Task ImageFsInfoCountsTheSnapshots()
+    public async Task ImageFsInfoCountsTheSnapshotsAfterAPullAndARemove()
     {
         var pushed = await registry.Builder.PushAsync(UniqueRepository("fsinfo"), "v1", BusyboxImage());
         await using var berth = await BerthDaemon.StartAsync();
@@ -97,5 +97,13 @@ public sealed class RemoveTests(SharedRegistry registry) : IClassFixture<SharedR
         Assert.True(after.InodesUsed.Value >= before.InodesUsed.Value + 8, $"{before.InodesUsed.Value} -> {after.InodesUsed.Value}");
         Assert.True(after.Timestamp > 0);
         Assert.Equal(Path.Combine(berth.Root, "containers"), info.ContainerFilesystems.Single().FsId.Mountpoint);
+        // Served from a count kept between calls: asked again it is the same, and a removal changes it back.
+        Assert.Equal(after.UsedBytes, (await berth.Images.ImageFsInfoAsync(new ImageFsInfoRequest())).ImageFilesystems.Single().UsedBytes);
+
+        await RemoveAsync(berth, pushed.Reference);
+
+        var removed = (await berth.Images.ImageFsInfoAsync(new ImageFsInfoRequest())).ImageFilesystems.Single();
+        Assert.Equal(before.UsedBytes, removed.UsedBytes);
+        Assert.Equal(before.InodesUsed, removed.InodesUsed);
     }
 }

@@ -58,6 +58,9 @@ public sealed class StatsTests(BusyboxRegistry registry) : IClassFixture<Busybox
         Assert.Null(memory.AvailableBytes);                               // no limit
         Assert.True(all[hog].WritableLayer.UsedBytes.Value >= 5 << 20, $"writable layer {all[hog].WritableLayer.UsedBytes.Value}");
         Assert.True(all[hog].WritableLayer.InodesUsed.Value >= 2);
+        // ImageFsInfo's container filesystem sums the same samples.
+        var containers = (await berth.Images.ImageFsInfoAsync(new ImageFsInfoRequest())).ContainerFilesystems.Single();
+        Assert.True(containers.UsedBytes.Value >= all[hog].WritableLayer.UsedBytes.Value, $"container filesystem {containers.UsedBytes.Value}");
         Assert.Equal("hog", all[hog].Attributes.Metadata.Name);
 
         var byLabel = await berth.Runtime.ListContainerStatsAsync(new ListContainerStatsRequest
@@ -204,6 +207,11 @@ public sealed class StatsTests(BusyboxRegistry registry) : IClassFixture<Busybox
         Assert.Contains(lines, line => line.StartsWith("berth_sandboxes{", StringComparison.Ordinal) && line.Contains("state=\"ready\"") && line.EndsWith(" 1", StringComparison.Ordinal));
         Assert.Contains(lines, line => line.StartsWith("berth_stats_collect_lag", StringComparison.Ordinal));
         Assert.Contains(lines, line => line.StartsWith("berth_stats_collect_duration", StringComparison.Ordinal) && line.Contains("_count"));
+        // Buckets made for seconds (Telemetry.SecondsBuckets), not OpenTelemetry's default ones for milliseconds.
+        var buckets = lines.Where(line => line.StartsWith("berth_stats_collect_duration_seconds_bucket", StringComparison.Ordinal)).ToList();
+        Assert.Contains(buckets, line => line.Contains("le=\"0.0025\""));
+        Assert.Contains(buckets, line => line.Contains("le=\"300\""));
+        Assert.DoesNotContain(buckets, line => line.Contains("le=\"7500\""));
 
         await berth.RemoveLeavingNothingAsync(podId, pod);
     }

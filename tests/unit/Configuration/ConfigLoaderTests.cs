@@ -129,6 +129,7 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"maxConcurrentDownloads": 0}""", "maxConcurrentDownloads")]
     [InlineData("""{"pullProgressTimeoutSeconds": 0}""", "pullProgressTimeoutSeconds")]
     [InlineData("""{"statsCollectPeriodSeconds": 0}""", "statsCollectPeriodSeconds")]
+    [InlineData("""{"containerEventsQueueLength": 0}""", "containerEventsQueueLength")]
     [InlineData("""{"logLevel": "Loud"}""", "logLevel")]
     [InlineData("""{"seccompProfileRoot": "profiles"}""", "seccompProfileRoot")]
     [InlineData("""{"cdiSpecDirs": ["/etc/cdi", "cdi"]}""", "cdiSpecDirs")]

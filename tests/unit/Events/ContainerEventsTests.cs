@@ -13,16 +13,6 @@ public sealed class ContainerEventsTests : IDisposable
 
     public void Dispose() => _layer.Dispose();
 
-    private static List<ContainerEventResponse> Drain(EventSubscription<ContainerEventResponse> subscription)
-    {
-        var items = new List<ContainerEventResponse>();
-        while (subscription.Events.TryRead(out var item))
-        {
-            items.Add(item);
-        }
-        return items;
-    }
-
     private static (string Id, ContainerEventType Type) Short(ContainerEventResponse item) => (item.ContainerId, item.ContainerEventType);
 
     [Theory]
@@ -50,7 +40,7 @@ public sealed class ContainerEventsTests : IDisposable
         await _layer.Pods.StopAsync(sandbox);
         await _layer.Pods.RemoveAsync(sandbox);
 
-        var events = Drain(subscription);
+        var events = subscription.Drain();
 
         Assert.Equal(
         [
@@ -93,7 +83,7 @@ public sealed class ContainerEventsTests : IDisposable
         Assert.Equal(
         [
             ContainerEventType.ContainerCreatedEvent, ContainerEventType.ContainerStartedEvent, ContainerEventType.ContainerStoppedEvent,
-        ], Drain(subscription).Where(item => item.ContainerId == container.Id).Select(item => item.ContainerEventType));
+        ], subscription.Drain().Where(item => item.ContainerId == container.Id).Select(item => item.ContainerEventType));
     }
 
     [Fact]
@@ -108,7 +98,7 @@ public sealed class ContainerEventsTests : IDisposable
         // Twice, as kubelet retries: the second finds nothing left to report.
         await Task.WhenAll(_layer.Pods.RemoveAsync(sandbox), _layer.Pods.RemoveAsync(sandbox));
 
-        var events = Drain(subscription).Select(Short).ToList();
+        var events = subscription.Drain().Select(Short).ToList();
         Assert.Equal(1, events.Count(item => item == (first.Id, ContainerEventType.ContainerStoppedEvent)));
         Assert.Equal(1, events.Count(item => item == (second.Id, ContainerEventType.ContainerStoppedEvent)));
         Assert.Equal(1, events.Count(item => item == (first.Id, ContainerEventType.ContainerDeletedEvent)));
@@ -131,7 +121,7 @@ public sealed class ContainerEventsTests : IDisposable
         _layer.Runtime.CreateFailure = new Berth.Core.Errors.BerthException(Berth.Core.Errors.ErrorKind.FailedPrecondition, "no");
         await Assert.ThrowsAnyAsync<Exception>(() => _layer.RunPodAsync(_layer.PodConfig("other", "/kubepods/podother")));
 
-        Assert.Empty(Drain(subscription));
+        Assert.Empty(subscription.Drain());
     }
 
     [Fact]
@@ -145,7 +135,7 @@ public sealed class ContainerEventsTests : IDisposable
         await MiddleLayer.EventuallyAsync(() => subscription.Events.Count > 0, "the stop is published");
         await _layer.Pods.StopAsync(sandbox);
 
-        var events = Drain(subscription);
+        var events = subscription.Drain();
         Assert.Equal([(sandbox.Id, ContainerEventType.ContainerStoppedEvent)], events.Select(Short));
         Assert.Equal(PodSandboxState.SandboxNotready, events[0].PodSandboxStatus.State);
     }

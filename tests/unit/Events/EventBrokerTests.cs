@@ -4,16 +4,6 @@ namespace Berth.Tests.Unit.Events;
 
 public sealed class EventBrokerTests
 {
-    private static List<string> Drain(EventSubscription<string> subscription)
-    {
-        var items = new List<string>();
-        while (subscription.Events.TryRead(out var item))
-        {
-            items.Add(item);
-        }
-        return items;
-    }
-
     [Fact]
     public void EverySubscriberGetsEveryEventInPublicationOrder()
     {
@@ -27,8 +17,8 @@ public sealed class EventBrokerTests
         }
 
         var expected = Enumerable.Range(0, 50).Select(i => $"e{i}").ToList();
-        Assert.Equal(expected, Drain(first));
-        Assert.Equal(expected, Drain(second));
+        Assert.Equal(expected, first.Drain());
+        Assert.Equal(expected, second.Drain());
     }
 
     [Fact]
@@ -46,9 +36,9 @@ public sealed class EventBrokerTests
             }
         })));
 
-        var seen = Drain(first);
+        var seen = first.Drain();
         Assert.Equal(4000, seen.Count);
-        Assert.Equal(seen, Drain(second));
+        Assert.Equal(seen, second.Drain());
         // Each publisher's own events stay in its order.
         foreach (int thread in Enumerable.Range(0, 8))
         {
@@ -67,14 +57,14 @@ public sealed class EventBrokerTests
         for (int i = 0; i < 20; i++)
         {
             broker.Publish($"e{i}");
-            read.AddRange(Drain(reader));
+            read.AddRange(reader.Drain());
         }
 
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"e{i}"), read);
         Assert.True(stalled.HasFallenBehind);
         Assert.False(reader.HasFallenBehind);
         // What was queued before the overflow is still readable, then the queue ends.
-        Assert.Equal(["e0", "e1", "e2", "e3"], Drain(stalled));
+        Assert.Equal(["e0", "e1", "e2", "e3"], stalled.Drain());
         Assert.True(stalled.Events.Completion.IsCompleted);
     }
 
@@ -89,7 +79,7 @@ public sealed class EventBrokerTests
         broker.Publish("later");
 
         Assert.True(stalled.HasFallenBehind);
-        Assert.Equal(["kept"], Drain(stalled));
+        Assert.Equal(["kept"], stalled.Drain());
         Assert.False(broker.HasSubscribers);
     }
 
@@ -108,6 +98,6 @@ public sealed class EventBrokerTests
 
         Assert.False(broker.HasSubscribers);
         Assert.False(subscription.HasFallenBehind);
-        Assert.Empty(Drain(subscription));
+        Assert.Empty(subscription.Drain());
     }
 }
