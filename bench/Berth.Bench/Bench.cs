@@ -214,7 +214,11 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
                 var pod = await StartPodAsync(runtime, "probe");
                 // the runtime's only pod: its shims are this pod's
                 var shims = runtime.ShimProcesses(Procs.Snapshot()).Select(p => p.Pid).ToList();
-                double Cpu() => Procs.CpuSecondsWithReapedChildren(runtime.DaemonPid) + shims.Sum(Procs.CpuSecondsWithReapedChildren);
+                // where it goes: the daemon (with what it reaps), the shims themselves, what the shims reaped
+                (double Daemon, double Shims, double Reaped) Cpu() => (
+                    Procs.CpuSecondsWithReapedChildren(runtime.DaemonPid),
+                    shims.Sum(Procs.CpuSeconds),
+                    shims.Sum(Procs.CpuSecondsWithReapedChildren) - shims.Sum(Procs.CpuSeconds));
                 await ExecTrueAsync(runtime, pod.ContainerId);
                 var before = Cpu();
                 for (var call = 0; call < ProbeCalls; call++)
@@ -222,12 +226,14 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
                     await ExecTrueAsync(runtime, pod.ContainerId);
                 }
 
-                var spent = Cpu() - before;
+                var after = Cpu();
                 await StopRemoveAsync(runtime, pod.PodId);
                 if (sample >= 0)
                 {
-                    report.Add("exec_probe_cpu", runtime.Name, spent);
-                    report.Note($"{runtime.Name}_probe_shims", $"{shims.Count} shim process(es) counted for the probed pod");
+                    var (daemon, shim, reaped) = (after.Daemon - before.Daemon, after.Shims - before.Shims, after.Reaped - before.Reaped);
+                    report.Add("exec_probe_cpu", runtime.Name, daemon + shim + reaped);
+                    report.Note($"{runtime.Name}_probe_cpu_{sample}",
+                        $"daemon {daemon:F2} s, {shims.Count} shim process(es) {shim:F2} s, processes they reaped {reaped:F2} s");
                 }
             }
         }
