@@ -15,12 +15,29 @@ namespace Berth.Api.Shim;
 [JsonSerializable(typeof(LinuxSeccomp))]
 public sealed partial class OciJsonContext : JsonSerializerContext;
 
+/// <summary>
+/// config.json as the exec stage reads it (<see cref="OciExecSpec"/>): a context of its own, so that
+/// a stage started for every ExecSync builds serializer metadata for the process and the seccomp
+/// filter only, and skips the rest of the file (mounts, resources, devices, ...) unparsed.
+/// </summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    AllowTrailingCommas = true,
+    ReadCommentHandling = JsonCommentHandling.Skip)]
+[JsonSerializable(typeof(OciExecSpec))]
+public sealed partial class OciExecJsonContext : JsonSerializerContext;
+
 /// <summary>Reads and writes config.json and LinuxResources.</summary>
 public static class OciJson
 {
     /// <summary>config.json's content (the shim reads the file itself, so that its errors are in its own words).</summary>
     public static OciSpec ParseSpec(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, OciJsonContext.Default.OciSpec) ?? throw new JsonException("config.json is null");
+
+    /// <summary>The parts of config.json an exec into the running container takes: the process and the seccomp filter.</summary>
+    /// <exception cref="JsonException">Not JSON, or a member of the wrong type.</exception>
+    public static OciExecSpec ParseExecSpec(ReadOnlySpan<byte> utf8) =>
+        JsonSerializer.Deserialize(utf8, OciExecJsonContext.Default.OciExecSpec) ?? throw new JsonException("config.json is null");
 
     public static byte[] Serialize(OciSpec spec) => JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.OciSpec);
 

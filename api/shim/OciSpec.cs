@@ -17,6 +17,19 @@ public sealed record OciSpec
     public LinuxConfig? Linux { get; init; }
 }
 
+/// <summary>What an exec takes from a running container's config.json (<see cref="OciJson.ParseExecSpec"/>): its process and seccomp filter.</summary>
+public sealed record OciExecSpec
+{
+    public OciProcess? Process { get; init; }
+    public OciExecLinux? Linux { get; init; }
+}
+
+/// <summary>The <c>linux</c> object of <see cref="OciExecSpec"/>: only its seccomp filter.</summary>
+public sealed record OciExecLinux
+{
+    public LinuxSeccomp? Seccomp { get; init; }
+}
+
 public sealed record OciProcess
 {
     public bool Terminal { get; init; }

@@ -137,6 +137,9 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
             : throw new InvalidOperationException($"{runtime.Name}: exec session of true ended with {result.Status?.Message}");
     }
 
+    /// <summary>ExecSync calls in one sample of exec_probe_cpu: a node's worth of exec probes.</summary>
+    public const int ProbeCalls = 200;
+
     // ------------------------------------------------------------------ steps
 
     public async Task PullAsync(RuntimeUnderTest runtime, string image)
@@ -186,6 +189,52 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
                 report.Add("exec_sync", runtime.Name, exec);
                 report.Add("exec_session", runtime.Name, session);
                 report.Add("stop_remove", runtime.Name, stop);
+            }
+        }
+    }
+
+    /// <summary>
+    /// exec_probe_cpu: the CPU a runtime spends on <see cref="ProbeCalls"/> ExecSync calls of `true` into
+    /// one running container, as kubelet's exec probes make them (kubernetes #82440). CPU is utime +
+    /// stime + cutime + cstime from /proc/PID/stat of the daemon and of this pod's shims, read before
+    /// and after: whatever they spawn and reap (berth-shim's exec stage, containerd-shim's runc exec
+    /// and runc init, the `true` itself, which the subreaper shims reap) lands in their cumulative
+    /// children's time. Not a cgroup's cpuacct: the daemons share the benchmark's cgroup, and an exec
+    /// joins the container's cgroup, so no one cgroup holds exactly a runtime's own work. CPU time
+    /// is charged per process, so the load of others on the machine disturbs it far less than latency.
+    /// </summary>
+    public async Task ExecProbeCpuAsync(RuntimeUnderTest berth, RuntimeUnderTest containerd)
+    {
+        Log($"exec probes: {options.ProbeRuns} samples per runtime of {ProbeCalls} ExecSync true into one running container");
+        for (var sample = -1; sample < options.ProbeRuns; sample++)
+        {
+            foreach (var runtime in Order(sample, berth, containerd))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var pod = await StartPodAsync(runtime, "probe");
+                // the runtime's only pod: its shims are this pod's
+                var shims = runtime.ShimProcesses(Procs.Snapshot()).Select(p => p.Pid).ToList();
+                // where it goes: the daemon (with what it reaps), the shims themselves, what the shims reaped
+                (double Daemon, double Shims, double Reaped) Cpu() => (
+                    Procs.CpuSecondsWithReapedChildren(runtime.DaemonPid),
+                    shims.Sum(Procs.CpuSeconds),
+                    shims.Sum(Procs.CpuSecondsWithReapedChildren) - shims.Sum(Procs.CpuSeconds));
+                await ExecTrueAsync(runtime, pod.ContainerId);
+                var before = Cpu();
+                for (var call = 0; call < ProbeCalls; call++)
+                {
+                    await ExecTrueAsync(runtime, pod.ContainerId);
+                }
+
+                var after = Cpu();
+                await StopRemoveAsync(runtime, pod.PodId);
+                if (sample >= 0)
+                {
+                    var (daemon, shim, reaped) = (after.Daemon - before.Daemon, after.Shims - before.Shims, after.Reaped - before.Reaped);
+                    report.Add("exec_probe_cpu", runtime.Name, daemon + shim + reaped);
+                    report.Note($"{runtime.Name}_probe_cpu_{sample}",
+                        $"daemon {daemon:F2} s, {shims.Count} shim process(es) {shim:F2} s, processes they reaped {reaped:F2} s");
+                }
             }
         }
     }

@@ -14,6 +14,12 @@ public sealed record BenchOptions
 
     public int PullRuns { get; init; } = 20;
 
+    /// <summary>Samples of exec_probe_cpu, each <see cref="Bench.ProbeCalls"/> ExecSync calls.</summary>
+    public int ProbeRuns { get; init; } = 3;
+
+    /// <summary>The rows to measure (--only), or null for all: a step runs when it yields one of them.</summary>
+    public IReadOnlySet<string>? Only { get; init; }
+
     public int BigMegabytes { get; init; } = 100;
 
     public string Berthd { get; init; } = "";
@@ -31,6 +37,8 @@ public sealed record BenchOptions
           --parallel N       pods started at once in the parallel row (default 20)
           --parallel-runs N  samples of the parallel row (default 20)
           --pull-runs N      cold pulls per runtime (default 20)
+          --probe-runs N     samples of exec_probe_cpu, 200 ExecSync calls each (default 3)
+          --only ROW,ROW     measure only the steps that yield these rows (e.g. exec_probe_cpu,exec_session)
           --big-mb N         MiB of random data in the cold-pull image (default 100)
           --berthd PATH      berthd to run, berth-shim beside it (default out/berthd of the repository)
           --results DIR      where the JSON goes (default bench/results of the repository)
@@ -64,6 +72,8 @@ public sealed record BenchOptions
                 "--parallel" => options with { Parallel = Number(1) },
                 "--parallel-runs" => options with { ParallelRuns = Number(1) },
                 "--pull-runs" => options with { PullRuns = Number(1) },
+                "--probe-runs" => options with { ProbeRuns = Number(1) },
+                "--only" => options with { Only = Rows(Value()) },
                 "--big-mb" => options with { BigMegabytes = Number(1) },
                 "--berthd" => options with { Berthd = Path.GetFullPath(Value()) },
                 "--results" => options with { Results = Path.GetFullPath(Value()) },
@@ -73,6 +83,18 @@ public sealed record BenchOptions
         }
 
         return options;
+    }
+
+    /// <summary>Whether any of <paramref name="rows"/> was asked for (all are, without --only).</summary>
+    public bool Wants(params string[] rows) => Only is null || rows.Any(Only.Contains);
+
+    private static HashSet<string> Rows(string list)
+    {
+        var rows = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
+        var unknown = rows.Except(Report.RowNames).ToList();
+        return unknown.Count == 0 && rows.Count > 0
+            ? rows
+            : throw new ArgumentException($"--only: unknown row(s) {string.Join(", ", unknown)}; rows are {string.Join(", ", Report.RowNames)}");
     }
 
     /// <summary>The folder holding Runtime.sln, looked for upwards from the working directory, then from the program.</summary>

@@ -61,6 +61,18 @@ public static class Procs
         return result;
     }
 
+    /// <summary>
+    /// CPU time a process has used, with the CPU of every child it has waited for (and what those children
+    /// had themselves reaped), seconds: utime + stime + cutime + cstime of /proc/PID/stat (fields 14 to 17),
+    /// in clock ticks of USER_HZ, which Linux fixes at 100 for user space whatever the kernel's HZ.
+    /// </summary>
+    public static double CpuSecondsWithReapedChildren(int pid)
+    {
+        var stat = Read($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11]) + long.Parse(fields[12]) + long.Parse(fields[13]) + long.Parse(fields[14])) / 100.0;
+    }
+
     public static long RssKb(int pid) => Field($"/proc/{pid}/status", "VmRSS:");
 
     public static long PssKb(int pid) => Field($"/proc/{pid}/smaps_rollup", "Pss:");

@@ -57,7 +57,10 @@ var started = DateTime.UtcNow;
 try
 {
     Bench.Log($"work directory {directory}; pods {options.Pods}, runs {options.Runs}");
-    await bench.FloorAsync(Path.Combine(directory, "floor"));
+    if (options.Wants("overlay_mount", "overlay_umount", "spawn_true", "shim_spawn_namespaces"))
+    {
+        await bench.FloorAsync(Path.Combine(directory, "floor"));
+    }
 
     registry = await RegistryServer.StartAsync();
     Bench.Log($"registry on {registry.Host}; building and pushing images");
@@ -79,10 +82,31 @@ try
     await bench.PullAsync(containerd, bench.Images.Busybox);
     await bench.PullAsync(containerd, bench.Images.Pause);
 
-    await bench.LatencyAsync(berth, containerd);
-    await bench.ParallelAsync(berth, containerd);
-    await bench.DensityAsync(berth, containerd);
-    await bench.ColdPullAsync(berth, containerd);
+    if (options.Wants("sandbox_start", "sandbox_hostnet", "container_create", "container_start", "pod_to_running", "exec_sync", "exec_session", "stop_remove", "rpc_version"))
+    {
+        await bench.LatencyAsync(berth, containerd);
+    }
+
+    if (options.Wants("exec_probe_cpu"))
+    {
+        await bench.ExecProbeCpuAsync(berth, containerd);
+    }
+
+    if (options.Wants("parallel_start"))
+    {
+        await bench.ParallelAsync(berth, containerd);
+    }
+
+    if (options.Wants("density_start", "shim_pss", "shim_rss", "pod_overhead_pss", "daemon_rss_idle", "daemon_rss", "list", "list_pod_sandbox",
+        "list_containers", "list_container_stats", "list_pod_sandbox_stats", "daemon_cpu_idle", "density_teardown"))
+    {
+        await bench.DensityAsync(berth, containerd);
+    }
+
+    if (options.Wants("cold_pull"))
+    {
+        await bench.ColdPullAsync(berth, containerd);
+    }
 }
 catch (Exception e)
 {
@@ -146,6 +170,8 @@ var settings = new JsonObject
     ["parallel"] = options.Parallel,
     ["parallel_runs"] = options.ParallelRuns,
     ["pull_runs"] = options.PullRuns,
+    ["probe_runs"] = options.ProbeRuns,
+    ["only"] = options.Only is null ? null : string.Join(",", options.Only),
     ["big_image"] = bench.Images?.Big,
     ["big_image_bytes"] = bench.Images?.BigBytes,
     ["network"] = Bench.NetworkNote,

@@ -34,6 +34,7 @@ public sealed class Report
         new("daemon_cpu_idle", "%", "daemon CPU (one core = 100; its process CPU clock, ns) per 10 s window with the density pods and no call, 3 windows"),
         new("density_teardown", "s", "removing the density pods, 4 at a time: StopContainer (timeout 0), StopPodSandbox, RemovePodSandbox"),
         new("cold_pull", "ms", "PullImage of the big image after RemoveImage"),
+        new("exec_probe_cpu", "s", "CPU of daemon + shims (+ reaped children: exec stages, runc) for 200 ExecSync `true`, as kubelet's exec probes"),
     ];
 
     private readonly List<FloorRow> _floor =
@@ -45,6 +46,9 @@ public sealed class Report
     ];
 
     private readonly Dictionary<string, string> _notes = [];
+
+    /// <summary>Every row and floor row name, for --only.</summary>
+    public static IReadOnlyList<string> RowNames { get; } = [.. new Report()._rows.Select(r => r.Key), .. new Report()._floor.Select(f => f.Key)];
 
     public void Add(string row, string runtime, double value) => Find(row).Samples(runtime).Add(value);
 

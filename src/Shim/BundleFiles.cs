@@ -12,6 +12,9 @@ internal static class BundleFiles
 {
     public static OciSpec ReadSpec(string bundle) => Read(BundleLayout.ConfigPath(bundle), bytes => OciJson.ParseSpec(bytes));
 
+    /// <summary>config.json's process and seccomp filter only, for the exec stage.</summary>
+    public static OciExecSpec ReadExecSpec(string bundle) => Read(BundleLayout.ConfigPath(bundle), bytes => OciJson.ParseExecSpec(bytes));
+
     public static ShimOptions ReadOptions(string bundle) => Read(BundleLayout.OptionsPath(bundle), bytes => ShimJson.ParseOptions(bytes));
 
     private static T Read<T>(string path, Func<byte[], T> parse)

@@ -26,11 +26,11 @@ internal static class ExecStage
             Interop.Sys.SetCloseOnExec(RequestFd, true);
             Interop.Sys.SetCloseOnExec(MountNamespaceFd, true);
             var request = ExecSyncRequest.Parser.ParseFrom(ReadAll(RequestFd));
-            OciSpec spec = BundleFiles.ReadSpec(bundle);
+            OciExecSpec spec = BundleFiles.ReadExecSpec(bundle);
             OciProcess process = spec.Process ?? new OciProcess();
 
             Interop.Sys.SetSid();
-            var seccomp = ProcessSetup.CompileSeccomp(spec);
+            var seccomp = ProcessSetup.CompileSeccomp(spec.Linux?.Seccomp);
             Interop.Sys.Unshare(Interop.Sys.CLONE_FS);
             Interop.Sys.SetNs(MountNamespaceFd, Interop.Sys.CLONE_NEWNS, "container mount namespace");
             Interop.Sys.Close(MountNamespaceFd);

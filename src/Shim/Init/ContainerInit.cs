@@ -27,7 +27,7 @@ internal static class ContainerInit
 
             Interop.Sys.SetSid();
             ProcessSetup.ApplyOomScoreAdj(process);
-            var seccomp = ProcessSetup.CompileSeccomp(spec);
+            var seccomp = ProcessSetup.CompileSeccomp(spec.Linux?.Seccomp);
             RootfsSetup.MountAndPivot(bundle, spec, options);
             ProcessSetup.SetHostname(spec);
             ProcessSetup.ApplySysctls(spec);

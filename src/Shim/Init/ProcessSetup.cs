@@ -194,7 +194,7 @@ internal static class ProcessSetup
     /// call maps libseccomp from the host's file system, and a profile the node's libseccomp cannot
     /// build fails here, while the stage can still report it.
     /// </summary>
-    public static Security.LibSeccompContext? CompileSeccomp(OciSpec spec) => Security.LibSeccompContext.Prepare(spec.Linux?.Seccomp);
+    public static Security.LibSeccompContext? CompileSeccomp(LinuxSeccomp? seccomp) => Security.LibSeccompContext.Prepare(seccomp);
 
     /// <summary>
     /// Loads the filter now when the process keeps the right to gain privileges (no_new_privs off):

@@ -27,7 +27,7 @@ internal static class PauseStage
             Interop.Sys.SetCloseOnExec(StageReport.StatusFd, true);
             signals = Interop.Sys.SignalFd(s_signals, nonBlocking: false);
             OciSpec spec = BundleFiles.ReadSpec(bundle);
-            var seccomp = ProcessSetup.CompileSeccomp(spec);
+            var seccomp = ProcessSetup.CompileSeccomp(spec.Linux?.Seccomp);
             Interop.Sys.SetSid();
             Interop.Sys.Chdir("/");
             ProcessSetup.SetHostname(spec);

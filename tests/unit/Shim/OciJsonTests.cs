@@ -162,4 +162,24 @@ public sealed class OciJsonTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void ExecSpecTakesTheSameProcessAndSeccompAsTheWholeSpec()
+    {
+        var bytes = Encoding.UTF8.GetBytes(Sample);
+        var whole = OciJson.ParseSpec(bytes);
+        var exec = OciJson.ParseExecSpec(bytes);
+        Assert.Equal(
+            System.Text.Json.JsonSerializer.Serialize(whole.Process, OciJsonContext.Default.OciProcess),
+            System.Text.Json.JsonSerializer.Serialize(exec.Process, OciJsonContext.Default.OciProcess));
+        Assert.Equal(
+            System.Text.Json.JsonSerializer.Serialize(whole.Linux!.Seccomp, OciJsonContext.Default.LinuxSeccomp),
+            System.Text.Json.JsonSerializer.Serialize(exec.Linux!.Seccomp, OciJsonContext.Default.LinuxSeccomp));
+        Assert.Equal(["/bin/sh", "-c", "echo hi"], exec.Process!.Args!);
+        Assert.Equal("SCMP_ACT_ERRNO", exec.Linux.Seccomp!.DefaultAction);
+    }
+
+    [Fact]
+    public void ExecSpecOfASpecWithoutLinuxHasNoSeccomp() =>
+        Assert.Null(OciJson.ParseExecSpec("""{ "process": { "args": ["true"] } }"""u8).Linux?.Seccomp);
 }
