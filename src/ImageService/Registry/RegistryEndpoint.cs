@@ -84,11 +84,11 @@ internal sealed class RegistryEndpoint
 
     private static Uri ParseMirror(string domain, string mirror)
     {
-        if (!Uri.TryCreate(mirror, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
-            || !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment))
+        if (RegistryHostConfig.MirrorProblem(mirror) is { } problem)
         {
-            throw new ArgumentException($"mirror \"{mirror}\" of registry \"{domain}\" is not an http:// or https:// URL");
+            throw new ArgumentException($"mirror \"{mirror}\" of registry \"{domain}\" {problem}");
         }
+        var uri = new Uri(mirror, UriKind.Absolute);
         // "https://mirror/prefix", "https://mirror/prefix/" and "https://mirror/prefix/v2" all mean the API at /prefix/v2/.
         var path = uri.AbsolutePath.TrimEnd('/');
         if (path.EndsWith("/v2", StringComparison.Ordinal))

@@ -32,4 +32,14 @@ public sealed record RegistryHostConfig
 
     [JsonPropertyName("identityToken")]
     public string? IdentityToken { get; set; }
+
+    /// <summary>
+    /// Why a mirror URL cannot be used, or null when it can: it must be an absolute http:// or https:// URL
+    /// with neither query nor fragment (the API's paths are appended to it). The configuration's check and
+    /// the endpoints use this one rule.
+    /// </summary>
+    public static string? MirrorProblem(string mirror) =>
+        !Uri.TryCreate(mirror, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") ? "must be an http:// or https:// URL"
+        : !string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) ? "must be a URL without a query or fragment"
+        : null;
 }

@@ -189,11 +189,29 @@ public static class CdiSpecParser
         {
             throw new FormatException("holds more than one YAML document");
         }
-        return Convert(stream.Documents[0].RootNode);
+        int budget = MaxYamlNodes;
+        return Convert(stream.Documents[0].RootNode, 0, ref budget);
     }
 
-    private static JsonNode? Convert(YamlNode node)
+    /// <summary>
+    /// Nodes a YAML spec may expand to, and how deep it may nest (as System.Text.Json's default depth). YAML
+    /// aliases repeat a node wherever they are used, so a few hundred bytes of nested aliases expand to
+    /// billions of nodes (the "billion laughs"); go-yaml, which the CDI library reads YAML with, refuses
+    /// "excessive aliasing" for the same reason. A real spec is a few hundred nodes.
+    /// </summary>
+    private const int MaxYamlNodes = 100_000;
+    private const int MaxYamlDepth = 64;
+
+    private static JsonNode? Convert(YamlNode node, int depth, ref int budget)
     {
+        if (--budget < 0)
+        {
+            throw new FormatException($"expands to more than {MaxYamlNodes} nodes (aliases used over and over?)");
+        }
+        if (depth > MaxYamlDepth)
+        {
+            throw new FormatException($"nests deeper than {MaxYamlDepth} levels at {node.Start}");
+        }
         switch (node)
         {
             case YamlMappingNode mapping:
@@ -205,14 +223,14 @@ public static class CdiSpecParser
                     {
                         throw new FormatException($"key \"{name}\" appears twice at {key.Start}");
                     }
-                    obj[name] = Convert(value);
+                    obj[name] = Convert(value, depth + 1, ref budget);
                 }
                 return obj;
             case YamlSequenceNode sequence:
                 var array = new JsonArray();
                 foreach (var item in sequence.Children)
                 {
-                    array.Add(Convert(item));
+                    array.Add(Convert(item, depth + 1, ref budget));
                 }
                 return array;
             case YamlScalarNode scalar:

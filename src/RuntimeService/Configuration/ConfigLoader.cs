@@ -217,9 +217,9 @@ public static class ConfigLoader
             }
             foreach (var mirror in registry.Mirrors)
             {
-                if (!Uri.TryCreate(mirror, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
+                if (Berth.ImageService.Registry.RegistryHostConfig.MirrorProblem(mirror) is { } problem)
                 {
-                    throw new ConfigException($"registries.{host}.mirrors: '{mirror}' must be an http:// or https:// URL");
+                    throw new ConfigException($"registries.{host}.mirrors: '{mirror}' {problem}");
                 }
             }
             if (registry.Ca is { } ca && !File.Exists(ca))

@@ -81,7 +81,17 @@ public sealed class ConfigReload(string[] args, BerthConfig initial, RegistryCli
             var (applied, needRestart) = Compare(_current, next);
             if (applied.Contains("registries"))
             {
-                registries.ReplaceHosts(next.Registries);
+                try
+                {
+                    registries.ReplaceHosts(next.Registries);
+                }
+                catch (ArgumentException error)
+                {
+                    // Settings the registry client refuses (ConfigLoader checks the same rules first): the first
+                    // change applied, so refusing here leaves everything as it was. A SIGHUP never ends berthd.
+                    logger.LogError("Configuration reload refused, the running configuration stays: {Error}", error.Message);
+                    return;
+                }
             }
             if (applied.Contains("logLevel"))
             {

@@ -94,4 +94,21 @@ public sealed class CdiSpecParserTests
     [InlineData("", "holds no spec")]
     public void AMalformedYamlFileIsRefusedSayingWhy(string yaml, string expected) =>
         Assert.Contains(expected, Assert.Throws<CdiSpecException>(() => CdiSpecParser.Parse(yaml, yaml: true)).Message);
+
+    [Fact]
+    public void AYamlAliasBombIsRefusedBeforeItExpands()
+    {
+        // Nine levels of ten aliases each: a billion strings from a few hundred bytes.
+        var yaml = new System.Text.StringBuilder("cdiVersion: 0.6.0\nkind: bomb.com/b\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for (int level = 1; level <= 9; level++)
+        {
+            string previous = $"*a{level - 1}";
+            yaml.Append($"a{level}: &a{level} [{string.Join(", ", Enumerable.Repeat(previous, 10))}]\n");
+        }
+        yaml.Append("devices: [{name: d, containerEdits: {env: [A=1]}}]\n");
+
+        var error = Assert.Throws<CdiSpecException>(() => CdiSpecParser.Parse(yaml.ToString(), yaml: true));
+
+        Assert.Contains("expands to more than 100000 nodes", error.Message);
+    }
 }

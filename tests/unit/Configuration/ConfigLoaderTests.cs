@@ -137,6 +137,8 @@ public sealed class ConfigLoaderTests
     [InlineData("""{"cgroupDriver": "Systemd"}""", "cgroupDriver")]
     [InlineData("""{"systemdBusAddress": "/run/systemd/private"}""", "systemdBusAddress")]
     [InlineData("""{"registries": {"r": {"mirrors": ["ftp://x"]}}}""", "registries.r.mirrors")]
+    [InlineData("""{"registries": {"r": {"mirrors": ["http://127.0.0.1:5000/?x=1"]}}}""", "registries.r.mirrors")]
+    [InlineData("""{"registries": {"r": {"mirrors": ["http://127.0.0.1:5000/#f"]}}}""", "registries.r.mirrors")]
     [InlineData("""{"registries": {"r": {"ca": "/nonexistent/ca.pem"}}}""", "registries.r.ca")]
     [InlineData("""{"registries": null}""", "registries")]
     [InlineData("""{"registries": {"r": null}}""", "registries.r")]
