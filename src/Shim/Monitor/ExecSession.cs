@@ -37,10 +37,30 @@ internal sealed class ExecSession
     {
         if (Pidfd >= 0)
         {
-            Interop.Sys.PidfdSignal(Pidfd, Interop.Sys.SIGKILL);
+            SendKill();
             Interop.Sys.WaitPidfd(Pidfd, block: true);
         }
         CloseAll();
+    }
+
+    /// <summary>
+    /// SIGKILLs the command and its process group. The exec stage calls setsid, so the command leads a group
+    /// of its own and what it started (a shell's children) is in it: killing only the command would leave
+    /// `sh -c 'sleep 60; ...'`'s sleep running in the container after its session ended. The group is
+    /// signalled while the command is not yet reaped, so its id cannot name another group; before the
+    /// stage's setsid there is no such group (ESRCH, ignored).
+    /// </summary>
+    public void SendKill()
+    {
+        if (Pidfd < 0)
+        {
+            return;
+        }
+        if (Pid > 0)
+        {
+            Interop.Sys.Kill(-Pid, Interop.Sys.SIGKILL);
+        }
+        Interop.Sys.PidfdSignal(Pidfd, Interop.Sys.SIGKILL);
     }
 
     public void CloseAll()

@@ -456,7 +456,7 @@ internal sealed class ExecSessions
             if (now >= exec.Deadline)
             {
                 exec.TimedOut = true;
-                Interop.Sys.PidfdSignal(exec.Pidfd, Interop.Sys.SIGKILL);
+                exec.SendKill();
             }
         }
     }
@@ -471,7 +471,7 @@ internal sealed class ExecSessions
                 exec.Client = -1;
                 if (exec.Pidfd >= 0)
                 {
-                    Interop.Sys.PidfdSignal(exec.Pidfd, Interop.Sys.SIGKILL);
+                    exec.SendKill();
                 }
             }
         }
@@ -484,7 +484,7 @@ internal sealed class ExecSessions
         {
             if (exec is not null && exec.Pidfd >= 0)
             {
-                Interop.Sys.PidfdSignal(exec.Pidfd, Interop.Sys.SIGKILL);
+                exec.SendKill();
             }
         }
     }
@@ -500,7 +500,7 @@ internal sealed class ExecSessions
             }
             if (exec.Pidfd >= 0)
             {
-                Interop.Sys.PidfdSignal(exec.Pidfd, Interop.Sys.SIGKILL);
+                exec.SendKill();
                 PollSet.WaitReadable(exec.Pidfd, 5_000);
                 Interop.Sys.WaitPidfd(exec.Pidfd, block: false);
             }

@@ -92,7 +92,8 @@ public sealed class ExecStreamingTests(BusyboxRegistry registry) : IClassFixture
     {
         await using var berth = await BerthDaemon.StartAsync();
         await using var pod = await berth.RunContainerAsync(registry.Busybox, "target", null, "sleep", "300");
-        var url = await berth.ExecUrlAsync(pod.ContainerId, stdin: true, tty: false, "sleep", "1000");
+        // A shell's child is killed with it: the command's whole process group goes.
+        var url = await berth.ExecUrlAsync(pod.ContainerId, stdin: true, tty: false, "sh", "-c", "sleep 1000; echo late");
         using var gone = new CancellationTokenSource();
 
         var session = RunSessionAsync(url, transport, new ScriptedInput(), tty: false, vanish: gone.Token);
@@ -112,7 +113,7 @@ public sealed class ExecStreamingTests(BusyboxRegistry registry) : IClassFixture
         await using var pod = await berth.RunContainerAsync(registry.Busybox, "target", null, "sleep", "300");
         var spdy = RunSessionAsync(await berth.ExecUrlAsync(pod.ContainerId, stdin: false, tty: false, "sleep", "1000"), StreamingTransport.Spdy, null, tty: false);
         var webSocket = RunSessionAsync(await berth.ExecUrlAsync(pod.ContainerId, stdin: false, tty: true, "sleep", "1000"), StreamingTransport.WebSocket, null, tty: true);
-        Assert.True(await EventuallyAsync(async () => await berth.CountProcessesAsync(pod.ContainerId, "sleep 1000") == 2, TimeSpan.FromSeconds(10)));
+        Assert.True(await EventuallyAsync(async () => await berth.CountProcessesAsync(pod.ContainerId, "sleep 1000") == 1, TimeSpan.FromSeconds(10)));
 
         await berth.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = pod.ContainerId, Timeout = 1 });
 
