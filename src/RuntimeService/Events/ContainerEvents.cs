@@ -17,6 +17,11 @@ public sealed class ContainerEvents(RuntimeRegistry registry, EventBroker<Cri.Co
     /// <summary>Where subscribers (GetContainerEvents calls) take the events from.</summary>
     public EventBroker<Cri.ContainerEventResponse> Broker => broker;
 
+    // Stamping, the snapshot of the pod and the publication happen under one lock: across containers too,
+    // events reach subscribers in created_at order, and a later event never carries an older snapshot.
+    // Innermost: what it reads (statuses) takes only leaf locks.
+    private readonly object _order = new();
+
     /// <summary>Publishes one event for <paramref name="containerId"/> (a sandbox's own ID for its own events) in the pod <paramref name="sandboxId"/>; nothing is built while nobody listens.</summary>
     public void Publish(string containerId, string sandboxId, Cri.ContainerEventType type)
     {
@@ -24,14 +29,17 @@ public sealed class ContainerEvents(RuntimeRegistry registry, EventBroker<Cri.Co
         {
             return;
         }
-        var item = new Cri.ContainerEventResponse
+        lock (_order)
         {
-            ContainerId = containerId,
-            ContainerEventType = type,
-            CreatedAt = Identifiers.NowNanoseconds(),
-            PodSandboxStatus = registry.SandboxById(sandboxId) is { } sandbox ? CriStatus.Of(sandbox) : null,
-        };
-        item.ContainersStatuses.AddRange(registry.ContainersOf(sandboxId).OrderBy(container => container.Record.CreatedAt).Select(CriStatus.Of));
-        broker.Publish(item);
+            var item = new Cri.ContainerEventResponse
+            {
+                ContainerId = containerId,
+                ContainerEventType = type,
+                CreatedAt = Identifiers.NowNanoseconds(),
+                PodSandboxStatus = registry.SandboxById(sandboxId) is { } sandbox ? CriStatus.Of(sandbox) : null,
+            };
+            item.ContainersStatuses.AddRange(registry.ContainersOf(sandboxId).OrderBy(container => container.Record.CreatedAt).Select(CriStatus.Of));
+            broker.Publish(item);
+        }
     }
 }
