@@ -19,11 +19,16 @@ public static class CriStats
     public static Cri.ContainerStats Container(Container container, SamplePair<ContainerSample> samples, string layerFilesystem)
     {
         var latest = samples.Latest;
+        // An exited container's cgroup still holds its last figures (its page cache, its CPU total), which
+        // containerd and CRI-O do not report for a container with no running task; crictl stats hides a
+        // container whose CPU and memory are both unset.
+        bool exited = container.State.Status == Runtime.ProcessStatus.Exited;
+        var cgroup = exited ? null : latest.Cgroup;
         var stats = new Cri.ContainerStats
         {
             Attributes = new Cri.ContainerAttributes { Id = container.Id, Metadata = container.Config.Metadata },
-            Cpu = Cpu(latest.Timestamp, latest.Cgroup, samples.Previous?.Timestamp, samples.Previous?.Cgroup),
-            Memory = Memory(latest.Timestamp, latest.Cgroup),
+            Cpu = exited ? null : Cpu(latest.Timestamp, cgroup, samples.Previous?.Timestamp, samples.Previous?.Cgroup),
+            Memory = exited ? null : Memory(latest.Timestamp, cgroup),
         };
         stats.Attributes.Labels.Add(container.Config.Labels);
         stats.Attributes.Annotations.Add(container.Config.Annotations);
@@ -37,7 +42,7 @@ public static class CriStats
                 InodesUsed = Value(layer.Inodes),
             };
         }
-        if (latest.Cgroup?.Swap is { } swap)
+        if (cgroup?.Swap is { } swap)
         {
             stats.Swap = new Cri.SwapUsage
             {
@@ -46,7 +51,7 @@ public static class CriStats
                 SwapAvailableBytes = Value(swap.Available),
             };
         }
-        if (latest.Cgroup?.IoPressure is { } io)
+        if (cgroup?.IoPressure is { } io)
         {
             stats.Io = new Cri.IoUsage { Timestamp = latest.Timestamp, Psi = Psi(io) };
         }

@@ -125,6 +125,17 @@ public sealed class StatsCollectorTests : IDisposable
         Assert.Null(none.Cpu.UsageCoreNanoSeconds);                     // no cgroup: none, never 0
         Assert.Null(none.Memory.WorkingSetBytes);
 
+        // An exited container's cgroup still has figures; they are not reported, as containerd reports none without a task.
+        var exited = await _layer.CreateAsync(pod, "exited");
+        _layer.Node.Usage[exited.Record.CgroupPath] = Cpu(3_000_000_000, workingSet: 4096);
+        await _layer.Containers.StartAsync(exited, CancellationToken.None);
+        _layer.Runtime[exited.Id].Exit(0, "Completed");
+        await exited.Exited;
+        await _collector.SampleAllAsync(CancellationToken.None);
+        var ended = CriStats.Container(exited, _collector.Of(exited), _collector.LayerFilesystem);
+        Assert.Null(ended.Cpu);
+        Assert.Null(ended.Memory);
+
         var podStats = CriStats.Pod(pod, _collector.Of(pod), [stats, none]);
         Assert.Equal(pod.Id, podStats.Attributes.Id);
         Assert.Equal(16384UL, podStats.Linux.Memory.WorkingSetBytes.Value);
