@@ -148,16 +148,6 @@ public sealed class DaemonTests
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    [Fact]
-    public async Task CallsOfLaterCapabilitiesAreUnimplementedNamingTheCall()
-    {
-        await using var berth = await BerthDaemon.StartAsync();
-        using var events = berth.Runtime.GetContainerEvents(new GetEventsRequest());
-        var error = await Assert.ThrowsAsync<RpcException>(async () => await events.ResponseStream.MoveNext(CancellationToken.None));
-        Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
-        Assert.Contains("GetContainerEvents", error.Status.Detail);
-    }
-
     [Theory]
     [InlineData("root")]
     [InlineData("state")]
