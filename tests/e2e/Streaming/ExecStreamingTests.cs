@@ -113,7 +113,8 @@ public sealed class ExecStreamingTests(BusyboxRegistry registry) : IClassFixture
         await using var pod = await berth.RunContainerAsync(registry.Busybox, "target", null, "sleep", "300");
         var spdy = RunSessionAsync(await berth.ExecUrlAsync(pod.ContainerId, stdin: false, tty: false, "sleep", "1000"), StreamingTransport.Spdy, null, tty: false);
         var webSocket = RunSessionAsync(await berth.ExecUrlAsync(pod.ContainerId, stdin: false, tty: true, "sleep", "1000"), StreamingTransport.WebSocket, null, tty: true);
-        Assert.True(await EventuallyAsync(async () => await berth.CountProcessesAsync(pod.ContainerId, "sleep 1000") == 1, TimeSpan.FromSeconds(10)));
+        // Both sessions' commands run (waiting for one only passed while the other had not started yet).
+        Assert.True(await EventuallyAsync(async () => await berth.CountProcessesAsync(pod.ContainerId, "sleep 1000") == 2, TimeSpan.FromSeconds(10)));
 
         await berth.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = pod.ContainerId, Timeout = 1 });
 
