@@ -48,6 +48,8 @@ run: build
 
 unit: deps
 	$(DOTNET) test tests/unit/Berth.Tests.Unit.csproj -c $(CONFIGURATION) --nologo
+	# The bench is not run by the tests, but it must keep building with what it measures.
+	$(DOTNET) build bench/Berth.Bench/Berth.Bench.csproj -c $(CONFIGURATION) --nologo -v quiet
 
 e2e: test-deps build
 	BERTH_BIN=$(OUT)/berthd BERTH_SHIM=$(OUT)/berth-shim $(DOTNET) test tests/e2e/Berth.Tests.E2e.csproj -c $(CONFIGURATION) --nologo

@@ -62,15 +62,23 @@ public static class Procs
     }
 
     /// <summary>
-    /// CPU time a process has used, with the CPU of every child it has waited for (and what those children
-    /// had themselves reaped), seconds: utime + stime + cutime + cstime of /proc/PID/stat (fields 14 to 17),
-    /// in clock ticks of USER_HZ, which Linux fixes at 100 for user space whatever the kernel's HZ.
+    /// CPU time a process has used, seconds: utime + stime of /proc/PID/stat (fields 14 and 15), in clock
+    /// ticks of USER_HZ, which Linux fixes at 100 for user space whatever the kernel's HZ.
     /// </summary>
-    public static double CpuSecondsWithReapedChildren(int pid)
+    public static double CpuSeconds(int pid) => Ticks(pid, withReapedChildren: false) / 100.0;
+
+    /// <summary>
+    /// <see cref="CpuSeconds"/> plus cutime + cstime (fields 16 and 17): the CPU of every child the
+    /// process has waited for, with what those children had themselves reaped. Seconds.
+    /// </summary>
+    public static double CpuSecondsWithReapedChildren(int pid) => Ticks(pid, withReapedChildren: true) / 100.0;
+
+    private static long Ticks(int pid, bool withReapedChildren)
     {
         var stat = Read($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11]) + long.Parse(fields[12]) + long.Parse(fields[13]) + long.Parse(fields[14])) / 100.0;
+        var ticks = long.Parse(fields[11]) + long.Parse(fields[12]);
+        return withReapedChildren ? ticks + long.Parse(fields[13]) + long.Parse(fields[14]) : ticks;
     }
 
     public static long RssKb(int pid) => Field($"/proc/{pid}/status", "VmRSS:");
