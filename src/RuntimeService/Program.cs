@@ -164,11 +164,11 @@ using (daemonLock)
     builder.Services.AddSingleton<RuntimeRecovery>();
     builder.Services.AddSingleton<ImageStore>();
     builder.Services.AddSingleton(_ => new ContentStore(config.Root));
-    builder.Services.AddSingleton(_ => new RegistryClient(config.Registries, new RegistryClientOptions
+    builder.Services.AddSingleton(services => new RegistryClient(config.Registries, new RegistryClientOptions
     {
         StallTimeout = TimeSpan.FromSeconds(config.PullProgressTimeoutSeconds),
         PushChunkBytes = config.PushChunkBytes,
-    }, new RegistryLogins(config.LoginFilePath)));
+    }, new RegistryLogins(config.LoginFilePath, services.GetRequiredService<ILogger<RegistryLogins>>())));
     builder.Services.AddSingleton(services => new ImageManager(
         services.GetRequiredService<ImageStore>(),
         services.GetRequiredService<ContentStore>(),

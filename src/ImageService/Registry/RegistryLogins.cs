@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using Berth.Core.Errors;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Berth.ImageService.Registry;
 
@@ -12,8 +14,9 @@ namespace Berth.ImageService.Registry;
 /// changed, so a login, a logout or an operator's edit counts from the next pull or push, without a restart.
 /// Thread-safe.
 /// </summary>
-public sealed class RegistryLogins(string path)
+public sealed class RegistryLogins(string path, ILogger? logger = null)
 {
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
     private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private readonly object _gate = new();
     private (long Length, DateTime Modified)? _readAt;
@@ -102,7 +105,18 @@ public sealed class RegistryLogins(string path)
             (long, DateTime)? now = info.Exists ? (info.Length, info.LastWriteTimeUtc) : null;
             if (now != _readAt)
             {
-                _entries = Read();
+                try
+                {
+                    _entries = Read();
+                }
+                catch (BerthException error)
+                {
+                    // A broken login file must not stop pulls from every registry (kubelet's included): they go on
+                    // without its credentials, and it is said once per change of the file. Login and logout still
+                    // refuse to rewrite it (Save, Remove), so nothing an operator may want to fix is lost.
+                    _logger.LogError("{Message}; pulls and pushes go on without its credentials", error.Message);
+                    _entries = new Dictionary<string, RegistryHostConfig>();
+                }
                 _readAt = now;
             }
             return _entries;
