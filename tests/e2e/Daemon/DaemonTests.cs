@@ -208,6 +208,33 @@ public sealed class DaemonTests
         Assert.Contains(key, error.Message);
     }
 
+    /// <summary>
+    /// Under systemd (packaging/berthd.service) berthd's working directory is /. ASP.NET Core's default
+    /// appsettings.json reload watched the working directory's whole tree: started in /, berthd walked the
+    /// filesystem adding inotify watches (64,000 and 40 s of it here) before its socket served, and woke on
+    /// every write anywhere below. Its only watch is the import directory's.
+    /// </summary>
+    [Fact]
+    public async Task StartedInTheRootDirectoryItServesAndWatchesOnlyItsImportDirectory()
+    {
+        await using var berth = await BerthDaemon.StartAsync(launcher: ["/bin/sh", "-c", "cd / && \"$@\"; exit $?", "sh"]);
+        int pid = int.Parse(File.ReadAllText($"/proc/{berth.ProcessId}/task/{berth.ProcessId}/children").Trim());
+        Assert.Equal("/", new DirectoryInfo($"/proc/{pid}/cwd").LinkTarget);
+
+        Assert.Equal("berth", (await berth.Runtime.VersionAsync(new VersionRequest())).RuntimeName);
+
+        int Watches() => new DirectoryInfo($"/proc/{pid}/fd").EnumerateFileSystemInfos()
+            .Where(fd => fd.LinkTarget == "anon_inode:inotify")
+            .Sum(fd => File.ReadLines($"/proc/{pid}/fdinfo/{fd.Name}").Count(line => line.StartsWith("inotify ", StringComparison.Ordinal)));
+        // The import directory's watch is set up by a hosted service, just after the socket serves.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Watches() == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        Assert.Equal(1, Watches());
+    }
+
     private static async Task<(int ExitCode, string Output)> RunToEndAsync(string program, params string[] arguments)
     {
         using var process = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardError = true, RedirectStandardOutput = true })!;
