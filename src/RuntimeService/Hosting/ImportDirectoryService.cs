@@ -2,7 +2,7 @@ using Berth.ImageService.Images;
 
 namespace Berth.RuntimeService.Hosting;
 
-/// <summary>Runs the <see cref="ImportDirectory"/>'s poll for the daemon's life, from after recovery (hosted services start when berthd serves).</summary>
+/// <summary>Runs the <see cref="ImportDirectory"/>'s watch for the daemon's life, from after recovery (hosted services start when berthd serves).</summary>
 public sealed class ImportDirectoryService(ImportDirectory directory, ILogger<ImportDirectoryService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
