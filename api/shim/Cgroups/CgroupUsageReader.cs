@@ -47,12 +47,12 @@ public sealed class CgroupUsageReader
 
     private CgroupUsage? ReadV2(string directory)
     {
-        if (!Directory.Exists(directory))
+        // Every cgroup2 directory has cpu.stat: none read means no cgroup (a stat of the directory first cost a call per cgroup and pass).
+        if (ReadStat(directory + "/cpu.stat") is not { IsEmpty: false } cpuStat)
         {
             return null;
         }
-        ulong? cpu = ReadStat(directory + "/cpu.stat") is { IsEmpty: false } cpuStat && CgroupText.TryGetKey(cpuStat, "usage_usec"u8, out ulong usec)
-            ? usec * 1000 : null;
+        ulong? cpu = CgroupText.TryGetKey(cpuStat, "usage_usec"u8, out ulong usec) ? usec * 1000 : null;
         CgroupMemory? memory = null;
         CgroupSwap? swap = null;
         if (ReadNumber(directory + "/memory.current") is { } current)
@@ -78,14 +78,16 @@ public sealed class CgroupUsageReader
         string? cpuacct = _cpuacct is null ? null : $"{_cpuacct}/{relative}";
         string? memoryDirectory = _memory is null ? null : $"{_memory}/{relative}";
         string? pids = _pids is null ? null : $"{_pids}/{relative}";
-        if (!(cpuacct is not null && Directory.Exists(cpuacct) || memoryDirectory is not null && Directory.Exists(memoryDirectory)))
+        ulong? cpu = cpuacct is null ? null : ReadNumber(cpuacct + "/cpuacct.usage");
+        ulong? memoryUsage = memoryDirectory is null ? null : ReadNumber(memoryDirectory + "/memory.usage_in_bytes");
+        // Neither read: no cgroup (a stat of each directory first cost two calls per cgroup and pass).
+        if (cpu is null && memoryUsage is null)
         {
             return null;
         }
-        ulong? cpu = cpuacct is null ? null : ReadNumber(cpuacct + "/cpuacct.usage");
         CgroupMemory? memory = null;
         CgroupSwap? swap = null;
-        if (memoryDirectory is not null && ReadNumber(memoryDirectory + "/memory.usage_in_bytes") is { } usage)
+        if (memoryUsage is { } usage)
         {
             ReadOnlySpan<byte> stat = ReadStat(memoryDirectory + "/memory.stat");
             ulong? limit = Limit(ReadNumber(memoryDirectory + "/memory.limit_in_bytes"));

@@ -83,9 +83,14 @@ public interface INodeOperations
     CgroupUsage? ReadCgroupUsage(string cgroupPath);
 
     /// <summary>
-    /// The interface counters inside each network namespace pinned at <paramref name="networkNamespaces"/>,
-    /// in the same order; an entry is null when its namespace could not be entered (the pin is gone). Read
-    /// on one thread that enters each namespace in turn and ends, as <see cref="CreateTcpSocket"/> does.
+    /// The interface counters inside each pod network namespace of <paramref name="networkNamespaces"/>, in
+    /// the same order; an entry is null when its namespace could not be read (the pin is gone). Read through
+    /// /proc/PID/net/dev of the namespace's member process when that process is still in the pinned namespace
+    /// (the same counters, with no thread and no setns); the others on one thread that enters each in turn
+    /// and ends, as <see cref="CreateTcpSocket"/> does.
     /// </summary>
-    IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<string> networkNamespaces);
+    IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<PodNetworkNamespace> networkNamespaces);
 }
+
+/// <summary>A pod's network namespace: where it is pinned, and the pid (host pid namespace) of a process in it, 0 when none is known.</summary>
+public readonly record struct PodNetworkNamespace(string Pin, int MemberPid);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.Text;
 using Berth.Api.Shim.Cgroups;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Specs;
@@ -231,21 +233,33 @@ public sealed class NodeOperations : INodeOperations
         }
     }
 
-    public IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<string> networkNamespaces)
+    public IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<PodNetworkNamespace> networkNamespaces)
     {
         var counters = new IReadOnlyList<InterfaceCounters>?[networkNamespaces.Count];
-        if (networkNamespaces.Count == 0)
+        var toEnter = new List<int>();
+        for (int i = 0; i < networkNamespaces.Count; i++)
+        {
+            if (ReadThroughMember(networkNamespaces[i]) is { } read)
+            {
+                counters[i] = read;
+            }
+            else
+            {
+                toEnter.Add(i);
+            }
+        }
+        if (toEnter.Count == 0)
         {
             return counters;
         }
         // /proc/thread-self/net is this thread's netns (/proc/net is the process's).
         OnThreadOfItsOwn("netns counters", () =>
         {
-            for (int i = 0; i < networkNamespaces.Count; i++)
+            foreach (int i in toEnter)
             {
                 try
                 {
-                    EnterNetworkNamespace(networkNamespaces[i]);
+                    EnterNetworkNamespace(networkNamespaces[i].Pin);
                     counters[i] = InterfaceCounters.ParseNetDev(File.ReadAllText("/proc/thread-self/net/dev"));
                 }
                 catch (Exception error) when (error is ErrnoException or IOException)
@@ -256,6 +270,47 @@ public sealed class NodeOperations : INodeOperations
         }, failure => BerthException.Internal($"reading the pods' interface counters: {failure.Message}", failure));
         return counters;
     }
+
+    /// <summary>
+    /// The counters from /proc/PID/net/dev of the namespace's member (it shows the netns of that process),
+    /// when /proc/PID/ns/net is the pinned namespace (same nsfs inode) before and after the read, so a pid
+    /// reused by another process is never read; null when it is not, or the member is gone.
+    /// </summary>
+    private static IReadOnlyList<InterfaceCounters>? ReadThroughMember(PodNetworkNamespace netns)
+    {
+        if (netns.MemberPid <= 0)
+        {
+            return null;
+        }
+        string member = $"/proc/{netns.MemberPid}";
+        string memberNetns = member + "/ns/net";
+        // net/dev is a line per interface (about 130 bytes): a pod with more than a hundred is read by entering its netns.
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(NetDevBytes);
+        try
+        {
+            if (Interop.Sys.TryStat(netns.Pin) is not { } pinned || !SameFile(Interop.Sys.TryStat(memberNetns), pinned))
+            {
+                return null;
+            }
+            int read = CgroupText.Read(member + "/net/dev", buffer.AsSpan(0, NetDevBytes));
+            return read > 0 && read < NetDevBytes && SameFile(Interop.Sys.TryStat(memberNetns), pinned)
+                ? InterfaceCounters.ParseNetDev(Encoding.ASCII.GetString(buffer, 0, read))
+                : null;
+        }
+        catch (ErrnoException)
+        {
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private const int NetDevBytes = 16 * 1024;
+
+    private static bool SameFile(Interop.FileStatus? status, Interop.FileStatus other) =>
+        status is { } found && found.Device == other.Device && found.Inode == other.Inode;
 
     /// <summary>Moves the calling thread into the network namespace pinned at <paramref name="path"/>; ErrnoException when it cannot.</summary>
     private static void EnterNetworkNamespace(string path)

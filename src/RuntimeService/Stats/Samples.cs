@@ -7,7 +7,8 @@ namespace Berth.RuntimeService.Stats;
 public sealed record ContainerSample(long Timestamp, CgroupUsage? Cgroup, LayerUsage? WritableLayer);
 
 /// <summary>The disk a writable layer takes: bytes allocated and inodes, each hard-linked inode once (du's way, as containerd's snapshotter usage).</summary>
-public sealed record LayerUsage(ulong Bytes, ulong Inodes);
+/// <param name="Timestamp">When the layer was walked, Unix nanoseconds (a sample may carry an earlier walk's figure).</param>
+public sealed record LayerUsage(ulong Bytes, ulong Inodes, long Timestamp);
 
 /// <summary>One sample of a pod: its pod cgroup's totals and its interfaces' counters (null on the host's network, or when its netns is gone).</summary>
 /// <param name="Timestamp">When it was taken, Unix nanoseconds.</param>

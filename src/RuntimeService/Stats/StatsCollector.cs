@@ -32,13 +32,19 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
 {
     private readonly ConcurrentDictionary<string, SamplePair<ContainerSample>> _containers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SamplePair<PodSample>> _pods = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _pass = new(1, 1);
-    private readonly SemaphoreSlim _wake = new(0);
+    private readonly object _pass = new();
+    private readonly AutoResetEvent _wake = new(false);
     private int _wakeRequested;
     private long _lastPassEnded = Stopwatch.GetTimestamp();
 
     /// <summary>How long after a read the pass it asked for runs: half of crictl's one-second sample, so that pass lands between crictl's two reads, over a real interval.</summary>
     public static readonly TimeSpan MinimumSpacing = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// The longest a writable layer's figure is kept while its container uses no CPU: cAdvisor's disk usage
+    /// period (its fsHandler's one minute), for what writes to a layer from outside the container's cgroup.
+    /// </summary>
+    public static readonly TimeSpan LayerMaxAge = TimeSpan.FromMinutes(1);
 
     /// <summary>The sampling period.</summary>
     public TimeSpan Period { get; } = TimeSpan.FromSeconds(config.StatsCollectPeriodSeconds);
@@ -65,9 +71,6 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
         return new FilesystemUsage(LayerFilesystem, (long)bytes, (long)inodes);
     }
 
-    /// <summary>Shim processes alive at the last pass (sandboxes' and containers').</summary>
-    public int LiveShims { get; private set; }
-
     /// <summary>Seconds since the last pass ended: above <see cref="Period"/> when sampling falls behind.</summary>
     public double LagSeconds => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastPassEnded)).TotalSeconds;
 
@@ -78,9 +81,9 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
         if (container.State.Status == ProcessStatus.Creating)
         {
             // Its shim may not have made the cgroup yet: a sample now is not kept, lest it stand for a period.
-            return new SamplePair<ContainerSample>(Sample(container), null);
+            return new SamplePair<ContainerSample>(Sample(container, null), null);
         }
-        return _containers.GetOrAdd(container.Id, static (_, state) => new SamplePair<ContainerSample>(state.Self.Sample(state.Container), null), (Self: this, Container: container));
+        return _containers.GetOrAdd(container.Id, static (_, state) => new SamplePair<ContainerSample>(state.Self.Sample(state.Container, null), null), (Self: this, Container: container));
     }
 
     /// <summary>The pod's last two samples; a pod never sampled is sampled now.</summary>
@@ -95,22 +98,22 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
         return _pods.GetOrAdd(sandbox.Id, new SamplePair<PodSample>(Sample(sandbox, counters), null));
     }
 
-    /// <summary>One pass over every container and pod of the node; passes never overlap.</summary>
-    public async Task SampleAllAsync(CancellationToken ct)
+    /// <summary>One pass over every container and pod of the node, on the calling thread; passes never overlap.</summary>
+    public void SampleAll()
     {
-        await _pass.WaitAsync(ct);
+        Monitor.Enter(_pass);
         long started = Stopwatch.GetTimestamp();
         try
         {
             var containers = registry.Containers.ToList();
             foreach (var container in containers.Where(container => container.State.Status != ProcessStatus.Creating))
             {
-                var sample = Sample(container);
+                var sample = Sample(container, _containers.TryGetValue(container.Id, out var known) ? known.Latest : null);
                 _containers.AddOrUpdate(container.Id, static (_, s) => new SamplePair<ContainerSample>(s, null), static (_, pair, s) => pair.Next(s), sample);
             }
             var sandboxes = registry.Sandboxes.ToList();
             var withNetwork = sandboxes.Where(sandbox => NetworkNamespaceOf(sandbox) is not null).ToList();
-            var counters = node.ReadInterfaceCounters(withNetwork.Select(sandbox => NetworkNamespaceOf(sandbox)!).ToList());
+            var counters = node.ReadInterfaceCounters(withNetwork.Select(sandbox => NetworkNamespaceOf(sandbox)!.Value).ToList());
             var countersById = new Dictionary<string, IReadOnlyList<InterfaceCounters>?>(StringComparer.Ordinal);
             for (int i = 0; i < withNetwork.Count; i++)
             {
@@ -121,8 +124,6 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
                 var sample = Sample(sandbox, countersById.GetValueOrDefault(sandbox.Id));
                 _pods.AddOrUpdate(sandbox.Id, static (_, s) => new SamplePair<PodSample>(s, null), static (_, pair, s) => pair.Next(s), sample);
             }
-            LiveShims = containers.Count(container => RuntimeMetrics.ShimAlive(paths.ContainerBundle(container.Id)))
-                + sandboxes.Count(sandbox => RuntimeMetrics.ShimAlive(paths.SandboxBundle(sandbox.Id)));
             Forget(_containers, containers.Select(container => container.Id));
             Forget(_pods, sandboxes.Select(sandbox => sandbox.Id));
         }
@@ -130,38 +131,68 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
         {
             Interlocked.Exchange(ref _lastPassEnded, Stopwatch.GetTimestamp());
             Telemetry.StatsCollectDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
-            _pass.Release();
+            Monitor.Exit(_pass);
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Runs the passes on a thread of their own until <paramref name="stoppingToken"/>: a pass is a few
+    /// thousand small synchronous reads, and a thread that sleeps on one wait until the period is up or a
+    /// read asks costs nothing between passes, where the thread pool's timer, its wake-ups and its workers'
+    /// spinning cost about as much as the reads on an idle node.
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        RuntimeMetrics.Register(registry, this);
-        try
+        RuntimeMetrics.Register(registry, this, paths);
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sampler = new Thread(() =>
         {
-            while (true)
+            try
             {
-                long started = Stopwatch.GetTimestamp();
-                // Reads from now on see this pass or a later one; a read during it asks for the next.
-                Volatile.Write(ref _wakeRequested, 0);
-                try
-                {
-                    await SampleAllAsync(stoppingToken);
-                }
-                catch (Exception error) when (error is not OperationCanceledException)
-                {
-                    logger.LogError(error, "Sampling container and pod usage failed");
-                }
-                if (await _wake.WaitAsync(Period - Stopwatch.GetElapsedTime(started) is { Ticks: > 0 } rest ? rest : TimeSpan.Zero, stoppingToken))
-                {
-                    // Not at once: a pass right after the read would give the next read a sample a few milliseconds apart.
-                    await Task.Delay(MinimumSpacing, stoppingToken);
-                }
+                Run(stoppingToken);
+            }
+            finally
+            {
+                ended.SetResult();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "stats collector",
+        };
+        sampler.Start();
+        return ended.Task;
+    }
+
+    private void Run(CancellationToken stoppingToken)
+    {
+        WaitHandle[] wakes = [stoppingToken.WaitHandle, _wake];
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            long started = Stopwatch.GetTimestamp();
+            // Reads from now on see this pass or a later one; a read during it asks for the next.
+            Volatile.Write(ref _wakeRequested, 0);
+            try
+            {
+                SampleAll();
+            }
+            catch (Exception error)
+            {
+                logger.LogError(error, "Sampling container and pod usage failed");
+            }
+            var rest = Period - Stopwatch.GetElapsedTime(started);
+            // Not at once after a read: a pass right after it would give the next read a sample a few milliseconds apart.
+            if (WaitHandle.WaitAny(wakes, rest > TimeSpan.Zero ? rest : TimeSpan.Zero) == 1)
+            {
+                stoppingToken.WaitHandle.WaitOne(MinimumSpacing);
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _wake.Dispose();
     }
 
     /// <summary>Asks for a pass after the read in progress; many reads before it starts ask once.</summary>
@@ -169,29 +200,43 @@ public sealed class StatsCollector(RuntimeRegistry registry, INodeOperations nod
     {
         if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
         {
-            _wake.Release();
+            _wake.Set();
         }
     }
 
-    private ContainerSample Sample(Container container)
+    /// <summary>
+    /// A sample of the container; its writable layer is walked again only when it may have changed since
+    /// <paramref name="previous"/>'s figure: the container's cgroup used CPU time since that sample (nothing
+    /// writes to the layer without running: an exec or a copy in joins the cgroup too), or the figure is
+    /// <see cref="LayerMaxAge"/> old (what changed it from outside the cgroup, such as the host writing into
+    /// the mounted rootfs). A walk is the costly part of a pass and a sleeping container's layer never
+    /// changes; containerd walks every active snapshot on each stats period.
+    /// </summary>
+    private ContainerSample Sample(Container container, ContainerSample? previous)
     {
         long now = Identifiers.NowNanoseconds();
-        return new ContainerSample(now, node.ReadCgroupUsage(container.Record.CgroupPath), MeasureLayer(container.Id));
+        var cgroup = node.ReadCgroupUsage(container.Record.CgroupPath);
+        var layer = previous?.WritableLayer is { } known && cgroup?.CpuNanoseconds == previous.Cgroup?.CpuNanoseconds
+            && now - known.Timestamp < LayerMaxAge.Ticks * TimeSpan.NanosecondsPerTick
+            ? known
+            : MeasureLayer(container.Id, now);
+        return new ContainerSample(now, cgroup, layer);
     }
 
     private PodSample Sample(Sandbox sandbox, IReadOnlyList<InterfaceCounters>? counters) =>
         new(Identifiers.NowNanoseconds(), node.ReadCgroupUsage(sandbox.PodCgroup), counters);
 
-    /// <summary>Where the pod's interfaces are: its pinned netns while it is ready; none on the host's network.</summary>
-    private static string? NetworkNamespaceOf(Sandbox sandbox) => sandbox.Ready ? sandbox.NetworkNamespace : null;
+    /// <summary>Where the pod's interfaces are: its pinned netns, entered through its reaper, while it is ready; none on the host's network.</summary>
+    private static PodNetworkNamespace? NetworkNamespaceOf(Sandbox sandbox) =>
+        sandbox.Ready && sandbox.NetworkNamespace is { } pin ? new PodNetworkNamespace(pin, sandbox.ReaperPid) : null;
 
-    private LayerUsage? MeasureLayer(string containerId)
+    private LayerUsage? MeasureLayer(string containerId, long now)
     {
         string upper = Path.Combine(paths.ContainerLayer(containerId), "upper");
         try
         {
             var (bytes, inodes) = DiskUsage.Measure(upper);
-            return new LayerUsage((ulong)bytes, (ulong)inodes);
+            return new LayerUsage((ulong)bytes, (ulong)inodes, now);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {

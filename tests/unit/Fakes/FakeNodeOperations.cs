@@ -132,8 +132,8 @@ internal sealed class FakeNodeOperations : INodeOperations
         return Usage.GetValueOrDefault(cgroupPath);
     }
 
-    public IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<string> networkNamespaces) =>
-        networkNamespaces.Select(netns => Interfaces.GetValueOrDefault(netns)).ToList();
+    public IReadOnlyList<IReadOnlyList<InterfaceCounters>?> ReadInterfaceCounters(IReadOnlyList<PodNetworkNamespace> networkNamespaces) =>
+        networkNamespaces.Select(netns => Interfaces.GetValueOrDefault(netns.Pin)).ToList();
 
     /// <summary>What a shim does when it creates a cgroup: mkdir -p of every level.</summary>
     public void MakeCgroup(string cgroupPath)

@@ -40,7 +40,7 @@ public sealed class StatsCollectorTests : IDisposable
         Assert.Equal(1, _layer.Node.UsageReads[container.Record.CgroupPath]);
 
         _layer.Node.Usage[container.Record.CgroupPath] = Cpu(3_000_000_000);
-        await _collector.SampleAllAsync(CancellationToken.None);
+        _collector.SampleAll();
         var pair = _collector.Of(container);
 
         Assert.Same(first.Latest, pair.Previous);
@@ -57,7 +57,7 @@ public sealed class StatsCollectorTests : IDisposable
         var eth0 = new InterfaceCounters("eth0", 100, 2, 0, 0, 300, 4, 1, 0);
         _layer.Node.Interfaces[pod.NetworkNamespace!] = [eth0];
 
-        await _collector.SampleAllAsync(CancellationToken.None);
+        _collector.SampleAll();
         var sample = _collector.Of(pod).Latest;
 
         Assert.Equal(4096UL, sample.Cgroup?.Memory?.WorkingSet);
@@ -65,7 +65,7 @@ public sealed class StatsCollectorTests : IDisposable
 
         await _layer.Pods.RemoveAsync(pod);
         int readsBefore = _layer.Node.UsageReads.GetValueOrDefault(container.Record.CgroupPath);
-        await _collector.SampleAllAsync(CancellationToken.None);
+        _collector.SampleAll();
         Assert.Equal(readsBefore, _layer.Node.UsageReads.GetValueOrDefault(container.Record.CgroupPath));
     }
 
@@ -99,6 +99,30 @@ public sealed class StatsCollectorTests : IDisposable
     }
 
     [Fact]
+    public async Task AWritableLayerIsWalkedAgainOnlyAfterItsContainerUsedCpu()
+    {
+        var pod = await _layer.RunPodAsync();
+        var container = await _layer.CreateAsync(pod);
+        string upper = Path.Combine(_layer.Paths.ContainerLayer(container.Id), "upper");
+        Directory.CreateDirectory(upper);
+        _layer.Node.Usage[container.Record.CgroupPath] = Cpu(1_000_000);
+        _collector.SampleAll();
+        var first = _collector.Of(container).Latest.WritableLayer;
+        Assert.Equal(1UL, first?.Inodes);                               // upper alone
+
+        // Written from outside its cgroup while it used no CPU: the figure stands (until LayerMaxAge).
+        File.WriteAllBytes(Path.Combine(upper, "data"), new byte[4096]);
+        _collector.SampleAll();
+        Assert.Same(first, _collector.Of(container).Latest.WritableLayer);
+
+        _layer.Node.Usage[container.Record.CgroupPath] = Cpu(2_000_000);
+        _collector.SampleAll();
+        var walked = _collector.Of(container).Latest.WritableLayer;
+        Assert.Equal(2UL, walked?.Inodes);                              // upper, data
+        Assert.True(walked!.Timestamp > first!.Timestamp);
+    }
+
+    [Fact]
     public async Task CriStatsCarryTheSamplesAndLeaveWhatTheNodeCouldNotGiveUnset()
     {
         var pod = await _layer.RunPodAsync();
@@ -107,9 +131,9 @@ public sealed class StatsCollectorTests : IDisposable
         _layer.Node.Usage[running.Record.CgroupPath] = Cpu(1_000_000_000, workingSet: 8192);
         _layer.Node.Usage[pod.PodCgroup] = Cpu(2_000_000_000, workingSet: 16384);
         _layer.Node.Interfaces[pod.NetworkNamespace!] = [new InterfaceCounters("eth0", 1, 1, 0, 0, 2, 2, 0, 0), new InterfaceCounters("net1", 5, 1, 0, 0, 6, 1, 0, 0)];
-        await _collector.SampleAllAsync(CancellationToken.None);
+        _collector.SampleAll();
         _layer.Node.Usage[running.Record.CgroupPath] = Cpu(1_500_000_000, workingSet: 8192);
-        await _collector.SampleAllAsync(CancellationToken.None);
+        _collector.SampleAll();
 
         var stats = CriStats.Container(running, _collector.Of(running), _collector.LayerFilesystem);
         Assert.Equal(running.Id, stats.Attributes.Id);
@@ -131,7 +155,7 @@ public sealed class StatsCollectorTests : IDisposable
         await _layer.Containers.StartAsync(exited, CancellationToken.None);
         _layer.Runtime[exited.Id].Exit(0, "Completed");
         await exited.Exited;
-        await _collector.SampleAllAsync(CancellationToken.None);
+        _collector.SampleAll();
         var ended = CriStats.Container(exited, _collector.Of(exited), _collector.LayerFilesystem);
         Assert.Null(ended.Cpu);
         Assert.Null(ended.Memory);
@@ -153,7 +177,7 @@ public sealed class StatsCollectorTests : IDisposable
         _layer.Node.Usage[container.Record.CgroupPath] = Cpu(7_500_000_000, workingSet: 8192);
         _layer.Node.Usage[pod.PodCgroup] = Cpu(9_000_000_000, workingSet: 16384);
         _layer.Node.Interfaces[pod.NetworkNamespace!] = [new InterfaceCounters("eth0", 10, 1, 0, 0, 20, 2, 0, 0)];
-        await _collector.SampleAllAsync(CancellationToken.None);
+        _collector.SampleAll();
         var descriptors = CadvisorMetrics.Descriptors().ToDictionary(descriptor => descriptor.Name);
 
         var metrics = CadvisorMetrics.Pod(pod, _collector.Of(pod).Latest, [(container, _collector.Of(container).Latest)]);
