@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
 using Berth.RuntimeService.Events;
@@ -31,23 +32,41 @@ public sealed partial class CriRuntimeService(
     private static bool LabelsMatch(IDictionary<string, string> selector, IDictionary<string, string> labels) =>
         selector.All(pair => labels.TryGetValue(pair.Key, out var value) && value == pair.Value);
 
+    // A kubelet relist (every second) lists every pod and container; their items change only with their
+    // state, so each is built once per state and shared by the calls (an item is never changed once made).
+    private static readonly ConditionalWeakTable<Sandbox, Cri.PodSandbox> ListedSandboxes = new();
+    private static readonly ConditionalWeakTable<Container, Cri.Container> ListedContainers = new();
+
+    /// <summary>The pod as ListPodSandbox shows it: shared between calls, so never to be changed.</summary>
     private static Cri.PodSandbox ToCri(Sandbox sandbox)
     {
+        var state = sandbox.CriState;
+        if (ListedSandboxes.TryGetValue(sandbox, out var listed) && listed.State == state)
+        {
+            return listed;
+        }
         var pod = new Cri.PodSandbox
         {
             Id = sandbox.Id,
             Metadata = sandbox.Config.Metadata,
-            State = sandbox.CriState,
+            State = state,
             CreatedAt = sandbox.Record.CreatedAt,
             RuntimeHandler = sandbox.Record.RuntimeHandler,
         };
         pod.Labels.Add(sandbox.Config.Labels);
         pod.Annotations.Add(sandbox.Config.Annotations);
+        ListedSandboxes.AddOrUpdate(sandbox, pod);
         return pod;
     }
 
+    /// <summary>The container as ListContainers shows it: shared between calls, so never to be changed.</summary>
     private static Cri.Container ToCri(Container container)
     {
+        var state = container.CriState;
+        if (ListedContainers.TryGetValue(container, out var listed) && listed.State == state)
+        {
+            return listed;
+        }
         var item = new Cri.Container
         {
             Id = container.Id,
@@ -56,11 +75,12 @@ public sealed partial class CriRuntimeService(
             Image = new Cri.ImageSpec { Image = container.Record.ImageName },
             ImageRef = container.Record.ImageId,
             ImageId = container.Record.ImageId,
-            State = container.CriState,
+            State = state,
             CreatedAt = container.Record.CreatedAt,
         };
         item.Labels.Add(container.Config.Labels);
         item.Annotations.Add(container.Config.Annotations);
+        ListedContainers.AddOrUpdate(container, item);
         return item;
     }
 }
