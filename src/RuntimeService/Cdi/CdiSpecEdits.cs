@@ -56,7 +56,7 @@ public static class CdiSpecEdits
             }
             foreach (var mount in edit.Mounts ?? [])
             {
-                var oci = Mount(origin, mount);
+                var oci = Mount(origin, mount, resolve);
                 mounts.RemoveAll(existing => existing.Destination == oci.Destination);
                 mounts.Add(oci);
                 mountsChanged = true;
@@ -153,8 +153,12 @@ public static class CdiSpecEdits
         };
     }
 
-    /// <summary>A CDI mount as an OCI mount: no type, or "bind", is a bind mount (rbind unless the options say bind).</summary>
-    private static OciMount Mount(string origin, CdiMount mount)
+    /// <summary>
+    /// A CDI mount as an OCI mount: no type, or "bind", is a bind mount (rbind unless the options say bind). A bind's
+    /// hostPath must exist on the node: checked here (INVALID_ARGUMENT naming the device and the path, as a missing
+    /// device node is) rather than met by the shim's mount as a bare ENOENT after the container was half made.
+    /// </summary>
+    private static OciMount Mount(string origin, CdiMount mount, Func<string, DeviceLookup> resolve)
     {
         string destination = SpecPaths.RequireContainerPath(mount.ContainerPath, $"{origin}: mount containerPath");
         var options = new List<string>(mount.Options ?? []);
@@ -162,6 +166,10 @@ public static class CdiSpecEdits
         if (type == "bind")
         {
             SpecPaths.RequireHostPath(mount.HostPath, $"{origin}: mount hostPath");
+            if (!resolve(mount.HostPath).Exists)
+            {
+                throw new SpecException($"{origin}: mount hostPath {mount.HostPath} (for {destination}) does not exist on this node");
+            }
             if (!options.Contains("bind") && !options.Contains("rbind"))
             {
                 options.Add("rbind");

@@ -11,7 +11,13 @@ public sealed class CdiSpecEditsTests
         ? spec with { Process = spec.Process! with { User = new OciUser { Uid = uid, Gid = gid, AdditionalGids = gid > 0 ? [gid] : null } } }
         : throw new InvalidOperationException();
 
-    private static OciSpec Apply(OciSpec spec, CdiContainerEdits edits) => CdiSpecEdits.Apply(spec, [new CdiEditSet("CDI device vendor.com/x=y (/etc/cdi/x.json)", edits)], ResolveDevice);
+    private static OciSpec Apply(OciSpec spec, CdiContainerEdits edits) => CdiSpecEdits.Apply(spec, [new CdiEditSet("CDI device vendor.com/x=y (/etc/cdi/x.json)", edits)], Resolve);
+
+    /// <summary>The pretend host: its device nodes, and every other path but those under /dev and /missing exists as a plain file or directory.</summary>
+    private static DeviceLookup Resolve(string path) =>
+        ResolveDevice(path) is { Exists: true } found ? found
+        : path.StartsWith("/dev/", StringComparison.Ordinal) || path.StartsWith("/missing", StringComparison.Ordinal) ? DeviceLookup.Missing
+        : DeviceLookup.NotADevice;
 
     [Fact]
     public void ADeviceNodeTakesWhatItDoesNotSayFromTheHostNode()
@@ -89,6 +95,21 @@ public sealed class CdiSpecEditsTests
         var depths = mounts.Select(mount => mount.Destination.Count(c => c == '/')).ToList();
         Assert.Equal(depths.Order(), depths);
         Assert.True(mounts.ToList().FindIndex(m => m.Destination == "/dev") < mounts.ToList().FindIndex(m => m.Destination == "/dev/pts"));
+    }
+
+    [Fact]
+    public void ABindMountWhoseHostPathIsMissingIsRefusedNamingTheDeviceAndThePath()
+    {
+        var error = Assert.Throws<SpecException>(() => Apply(Base(), new CdiContainerEdits
+        {
+            Mounts = [new CdiMount { HostPath = "/missing/libvendor.so", ContainerPath = "/usr/lib/libvendor.so", Options = ["ro", "bind"] }],
+        }));
+
+        Assert.Equal(Berth.Core.Errors.ErrorKind.InvalidArgument, error.Kind);
+        Assert.Equal("CDI device vendor.com/x=y (/etc/cdi/x.json): mount hostPath /missing/libvendor.so (for /usr/lib/libvendor.so) does not exist on this node",
+            error.Message);
+        // Not a bind: the source is no host path, and nothing is looked up.
+        Apply(Base(), new CdiContainerEdits { Mounts = [new CdiMount { HostPath = "tmpfs", ContainerPath = "/scratch", Type = "tmpfs" }] });
     }
 
     [Fact]
