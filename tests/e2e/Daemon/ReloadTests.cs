@@ -83,6 +83,11 @@ public sealed class ReloadTests(BusyboxRegistry registry) : IClassFixture<Busybo
             berth.Reload();
             await WaitForLogAsync(berth, "Configuration reloaded: applied cni.binDirs, cni.confDir; changed but needing a restart nothing");
 
+            // crictl info shows the configuration in force, and the network it reads now.
+            var info = (await berth.Runtime.StatusAsync(new StatusRequest { Verbose = true })).Info;
+            Assert.Contains($"\"confDir\": \"{second.ConfDir}\"", info["config"]);
+            Assert.Contains(second.ConfDir, info["cni"]);
+
             var next = PodConfig(berth);
             var nextId = await berth.RunPodAsync(next);
             string nextIp = (await berth.PodStatusAsync(nextId)).Network.Ip;
