@@ -13,6 +13,7 @@ namespace Berth.Api.Shim;
 [JsonSerializable(typeof(OciSpec))]
 [JsonSerializable(typeof(LinuxResources))]
 [JsonSerializable(typeof(LinuxSeccomp))]
+[JsonSerializable(typeof(OciState))]
 public sealed partial class OciJsonContext : JsonSerializerContext;
 
 /// <summary>
@@ -38,6 +39,9 @@ public static class OciJson
     /// <exception cref="JsonException">Not JSON, or a member of the wrong type.</exception>
     public static OciExecSpec ParseExecSpec(ReadOnlySpan<byte> utf8) =>
         JsonSerializer.Deserialize(utf8, OciExecJsonContext.Default.OciExecSpec) ?? throw new JsonException("config.json is null");
+
+    /// <summary>The state JSON a hook reads on its stdin.</summary>
+    public static byte[] Serialize(OciState state) => JsonSerializer.SerializeToUtf8Bytes(state, OciJsonContext.Default.OciState);
 
     public static byte[] Serialize(OciSpec spec) => JsonSerializer.SerializeToUtf8Bytes(spec, OciJsonContext.Default.OciSpec);
 

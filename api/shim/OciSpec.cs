@@ -15,6 +15,56 @@ public sealed record OciSpec
     public IReadOnlyList<OciMount>? Mounts { get; init; }
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
     public LinuxConfig? Linux { get; init; }
+
+    /// <summary>The lifecycle hooks (runtime-spec config.md "POSIX-platform Hooks"); null or empty lists: none.</summary>
+    public OciHooks? Hooks { get; init; }
+}
+
+/// <summary>
+/// config.json <c>hooks</c>, where and when berth-shim runs each list, as runc's libcontainer does:
+/// <c>prestart</c> (deprecated) and <c>createRuntime</c> by the shim in the runtime's namespaces once the container's
+/// mounts are made, before pivot_root; <c>createContainer</c> by the init stage in the container's namespaces at that
+/// same point (paths resolve in the host's file system, which the new mount namespace still sees);
+/// <c>startContainer</c> by the init stage after Start, as the container's user, just before execve (paths resolve in
+/// the container's root); <c>poststart</c> by the shim after the process started; <c>poststop</c> by the shim when
+/// the container is deleted. A failing hook fails Create (or Start) and the container, except poststop, whose
+/// failures are only logged.
+/// </summary>
+public sealed record OciHooks
+{
+    public IReadOnlyList<OciHook>? Prestart { get; init; }
+    public IReadOnlyList<OciHook>? CreateRuntime { get; init; }
+    public IReadOnlyList<OciHook>? CreateContainer { get; init; }
+    public IReadOnlyList<OciHook>? StartContainer { get; init; }
+    public IReadOnlyList<OciHook>? Poststart { get; init; }
+    public IReadOnlyList<OciHook>? Poststop { get; init; }
+}
+
+/// <summary>
+/// One hook: <see cref="Path"/> (absolute) run with <see cref="Args"/> as its whole argv (argv[0] included; the path
+/// alone when absent) and exactly <see cref="Env"/> (NAME=VALUE) as its environment, the container's state
+/// (<see cref="OciState"/>) on its stdin; killed and failed after <see cref="Timeout"/> seconds.
+/// </summary>
+public sealed record OciHook
+{
+    public string Path { get; init; } = "";
+    public IReadOnlyList<string>? Args { get; init; }
+    public IReadOnlyList<string>? Env { get; init; }
+    /// <summary>Seconds; null: the shim's own limit (<c>HookRunner.DefaultTimeoutSeconds</c>), since a hook that never ends would hang Create.</summary>
+    public int? Timeout { get; init; }
+}
+
+/// <summary>The container's state as a hook reads it on stdin (runtime-spec runtime.md "State").</summary>
+public sealed record OciState
+{
+    public string OciVersion { get; init; } = "1.2.0";
+    public string Id { get; init; } = "";
+    /// <summary><c>creating</c>, <c>created</c>, <c>running</c> or <c>stopped</c>.</summary>
+    public string Status { get; init; } = "";
+    /// <summary>The container's process on the host; absent once it is gone.</summary>
+    public int? Pid { get; init; }
+    public string Bundle { get; init; } = "";
+    public IReadOnlyDictionary<string, string>? Annotations { get; init; }
 }
 
 /// <summary>What an exec takes from a running container's config.json (<see cref="OciJson.ParseExecSpec"/>): its process and seccomp filter.</summary>

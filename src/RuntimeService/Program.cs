@@ -123,8 +123,8 @@ using (daemonLock)
 
     builder.Services.AddSingleton(config);
     builder.Services.AddSingleton(logLevel);
-    builder.Services.AddSingleton(services => new ConfigReload(args, config, services.GetRequiredService<RegistryClient>(), logLevel,
-        services.GetRequiredService<ILogger<ConfigReload>>()));
+    builder.Services.AddSingleton(services => new ConfigReload(args, config, services.GetRequiredService<RegistryClient>(),
+        services.GetRequiredService<CniPodNetwork>(), logLevel, services.GetRequiredService<ILogger<ConfigReload>>()));
     builder.Services.AddSingleton(_ => new StateDatabase(Path.Combine(config.Root, "berth.db"), [ImageStore.Schema, PodStore.Schema]));
     builder.Services.AddSingleton<PodStore>();
     builder.Services.AddSingleton(new RuntimePaths(config.Root, config.State));
@@ -151,8 +151,9 @@ using (daemonLock)
     builder.Services.AddSingleton(config.Streaming);
     builder.Services.AddSingleton(services => new CdiRegistry(config.CdiSpecDirs, services.GetRequiredService<ILogger<CdiRegistry>>()));
     builder.Services.AddSingleton<IContainerImages, ContainerImages>();
-    builder.Services.AddSingleton<IPodNetwork>(services => new CniPodNetwork(
+    builder.Services.AddSingleton(services => new CniPodNetwork(
         config.Cni, Path.Combine(config.Root, "network"), services.GetRequiredService<ILogger<CniPodNetwork>>()));
+    builder.Services.AddSingleton<IPodNetwork>(services => services.GetRequiredService<CniPodNetwork>());
     builder.Services.AddSingleton<RuntimeRegistry>();
     builder.Services.AddSingleton(new EventBroker<Berth.Api.Cri.ContainerEventResponse>(config.ContainerEventsQueueLength));
     builder.Services.AddSingleton<ContainerEvents>();

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
 
 namespace Berth.ImageService.Registry;
@@ -32,6 +34,64 @@ public sealed record RegistryHostConfig
 
     [JsonPropertyName("identityToken")]
     public string? IdentityToken { get; set; }
+
+    /// <summary>
+    /// The certificates of a <see cref="Ca"/> file: one or more PEM <c>CERTIFICATE</c> blocks. Throws
+    /// <see cref="FormatException"/> saying, in the operator's terms, why the file cannot serve: missing,
+    /// unreadable, or not PEM certificates. The configuration's check and the TLS handler use this one reading.
+    /// </summary>
+    public static X509Certificate2Collection ReadCa(string caFile)
+    {
+        if (!File.Exists(caFile))
+        {
+            throw new FormatException(Directory.Exists(caFile) ? $"'{caFile}' is a directory, not a PEM file" : $"no such file '{caFile}'");
+        }
+        var roots = new X509Certificate2Collection();
+        try
+        {
+            roots.ImportFromPemFile(caFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FormatException($"'{caFile}' cannot be read: {e.Message}", e);
+        }
+        catch (CryptographicException e)
+        {
+            throw new FormatException($"'{caFile}' holds a PEM block that is not a certificate: {e.Message}", e);
+        }
+        return roots.Count > 0 ? roots : throw new FormatException($"'{caFile}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+
+    /// <summary>Why <paramref name="caFile"/> cannot be a <see cref="Ca"/>, or null when it can (see <see cref="ReadCa"/>).</summary>
+    public static string? CaProblem(string caFile)
+    {
+        try
+        {
+            foreach (var certificate in ReadCa(caFile))
+            {
+                certificate.Dispose();
+            }
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Why <paramref name="auth"/> cannot be an <see cref="Auth"/> (base64 of "user:password"), or null when it can.</summary>
+    public static string? AuthProblem(string auth)
+    {
+        try
+        {
+            RegistryCredentials.FromAuthField(auth);
+            return null;
+        }
+        catch (FormatException e)
+        {
+            return e.Message;
+        }
+    }
 
     /// <summary>
     /// Why a mirror URL cannot be used, or null when it can: it must be an absolute http:// or https:// URL

@@ -203,18 +203,14 @@ internal sealed class RegistryTransport : IDisposable
 
     private static X509Certificate2Collection LoadCertificates(string caFile)
     {
-        var roots = new X509Certificate2Collection();
         try
         {
-            roots.ImportFromPemFile(caFile);
+            return RegistryHostConfig.ReadCa(caFile);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        catch (FormatException e)
         {
-            throw new RegistryException(RegistryErrorKind.Unavailable, $"cannot read the CA file \"{caFile}\": {e.Message}", e);
+            throw new RegistryException(RegistryErrorKind.Unavailable, $"the CA file: {e.Message}", e);
         }
-        return roots.Count > 0
-            ? roots
-            : throw new RegistryException(RegistryErrorKind.Unavailable, $"the CA file \"{caFile}\" holds no PEM certificate");
     }
 
     private static bool ChainsTo(X509Certificate2 leaf, X509Chain? presented, X509Certificate2Collection roots)

@@ -20,12 +20,16 @@ public sealed class CdiCatalog
     private readonly Dictionary<string, Entry> _devices;
     private readonly Dictionary<string, string> _conflicts;
     private readonly IReadOnlyList<string> _directories;
+    /// <summary>The files left out as unreadable or invalid, with why: a device asked for may have been in one.</summary>
+    private readonly IReadOnlyList<(string Path, string Problem)> _invalid;
 
-    private CdiCatalog(Dictionary<string, Entry> devices, Dictionary<string, string> conflicts, IReadOnlyList<string> directories)
+    private CdiCatalog(Dictionary<string, Entry> devices, Dictionary<string, string> conflicts, IReadOnlyList<string> directories,
+        IReadOnlyList<(string Path, string Problem)> invalid)
     {
         _devices = devices;
         _conflicts = conflicts;
         _directories = directories;
+        _invalid = invalid;
     }
 
     /// <summary>The qualified names of the usable devices.</summary>
@@ -39,6 +43,7 @@ public sealed class CdiCatalog
     {
         var devices = new Dictionary<string, Entry>(StringComparer.Ordinal);
         var conflicts = new Dictionary<string, string>(StringComparer.Ordinal);
+        var invalid = new List<(string, string)>();
         for (int priority = 0; priority < directories.Count; priority++)
         {
             if (!Directory.Exists(directories[priority]))
@@ -58,6 +63,7 @@ public sealed class CdiCatalog
                 catch (Exception error) when (error is CdiSpecException or IOException or UnauthorizedAccessException)
                 {
                     skipped(path, error.Message);
+                    invalid.Add((path, error.Message));
                     continue;
                 }
                 foreach (var device in spec.Devices!)
@@ -78,13 +84,14 @@ public sealed class CdiCatalog
         {
             devices.Remove(name);
         }
-        return new CdiCatalog(devices, conflicts, directories);
+        return new CdiCatalog(devices, conflicts, directories, invalid);
     }
 
     /// <summary>
     /// The edits that bring <paramref name="names"/> (qualified names) into a container, in the library's
     /// order: each spec file's own edits once, before those of its first device asked for, then each device's.
-    /// Throws <see cref="SpecException"/> naming every device no file defines, or one defined twice.
+    /// Throws <see cref="SpecException"/> naming every device no file defines (and every spec file that was skipped as
+    /// invalid, with why: the device may be meant to come from one), or one defined twice.
     /// </summary>
     public IReadOnlyList<CdiEditSet> Resolve(IReadOnlyList<string> names)
     {
@@ -95,8 +102,10 @@ public sealed class CdiCatalog
         var unknown = names.Where(name => !_devices.ContainsKey(name)).ToList();
         if (unknown.Count > 0)
         {
+            string skipped = _invalid.Count == 0 ? ""
+                : $"; skipped as invalid: {string.Join("; ", _invalid.Select(file => $"{file.Path} ({file.Problem})"))}";
             throw new SpecException($"unresolvable CDI device{(unknown.Count > 1 ? "s" : "")} {string.Join(", ", unknown)}: " +
-                $"no spec file in {string.Join(", ", _directories)} defines {(unknown.Count > 1 ? "them" : "it")}");
+                $"no valid spec file in {string.Join(", ", _directories)} defines {(unknown.Count > 1 ? "them" : "it")}{skipped}");
         }
         var edits = new List<CdiEditSet>();
         var specs = new HashSet<string>(StringComparer.Ordinal);

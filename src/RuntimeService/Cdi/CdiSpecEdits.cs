@@ -8,12 +8,12 @@ namespace Berth.RuntimeService.Cdi;
 /// Applies CDI container edits to a container's OCI spec as the CDI library's ContainerEdits.Apply does
 /// (cncf-tags/container-device-interface pkg/cdi/container-edits.go): environment variables set or
 /// replaced, device nodes added (replacing one at the same path) with a device cgroup rule each, mounts
-/// added (replacing one at the same destination) and then ordered by depth, supplementary groups added.
-/// Pure: the host's device nodes come from <c>resolve</c>.
+/// added (replacing one at the same destination) and then ordered by depth, supplementary groups added,
+/// hooks appended to the spec's list of their name (berth-shim runs them where runc does, see <see cref="OciHooks"/>).
+/// Pure: the host's device nodes and paths come from <c>resolve</c>.
 /// </summary>
 /// <remarks>
-/// Refused rather than ignored, because berth-shim cannot honour them: hooks (the shim runs no OCI hooks),
-/// intelRdt and netDevices.
+/// Refused rather than ignored, because berth-shim cannot honour them: intelRdt and netDevices.
 /// </remarks>
 public static class CdiSpecEdits
 {
@@ -35,6 +35,7 @@ public static class CdiSpecEdits
         var rules = new List<LinuxDeviceCgroup>(linux.Resources?.Devices ?? []);
         var mounts = new List<OciMount>(spec.Mounts ?? []);
         var groups = new List<uint>(process.User.AdditionalGids ?? []);
+        var hooks = new Dictionary<string, List<OciHook>>(StringComparer.Ordinal);
         bool mountsChanged = false;
         foreach (var (origin, edit) in edits)
         {
@@ -56,10 +57,14 @@ public static class CdiSpecEdits
             }
             foreach (var mount in edit.Mounts ?? [])
             {
-                var oci = Mount(origin, mount);
+                var oci = Mount(origin, mount, resolve);
                 mounts.RemoveAll(existing => existing.Destination == oci.Destination);
                 mounts.Add(oci);
                 mountsChanged = true;
+            }
+            foreach (var hook in edit.Hooks ?? [])
+            {
+                HooksNamed(hooks, spec.Hooks, hook.HookName).Add(Hook(origin, hook, resolve));
             }
             foreach (uint gid in edit.AdditionalGids ?? [])
             {
@@ -80,15 +85,60 @@ public static class CdiSpecEdits
                 Devices = devices.Count > 0 ? devices : null,
                 Resources = (linux.Resources ?? new LinuxResources()) with { Devices = rules },
             },
+            Hooks = hooks.Count == 0 ? spec.Hooks : (spec.Hooks ?? new OciHooks()) with
+            {
+                Prestart = hooks.GetValueOrDefault("prestart") ?? spec.Hooks?.Prestart,
+                CreateRuntime = hooks.GetValueOrDefault("createRuntime") ?? spec.Hooks?.CreateRuntime,
+                CreateContainer = hooks.GetValueOrDefault("createContainer") ?? spec.Hooks?.CreateContainer,
+                StartContainer = hooks.GetValueOrDefault("startContainer") ?? spec.Hooks?.StartContainer,
+                Poststart = hooks.GetValueOrDefault("poststart") ?? spec.Hooks?.Poststart,
+                Poststop = hooks.GetValueOrDefault("poststop") ?? spec.Hooks?.Poststop,
+            },
         };
+    }
+
+    /// <summary>The list of hooks named <paramref name="name"/> being built: the spec's own first, then the edits' in order.</summary>
+    private static List<OciHook> HooksNamed(Dictionary<string, List<OciHook>> hooks, OciHooks? existing, string name)
+    {
+        if (!hooks.TryGetValue(name, out var list))
+        {
+            var before = name switch
+            {
+                "prestart" => existing?.Prestart,
+                "createRuntime" => existing?.CreateRuntime,
+                "createContainer" => existing?.CreateContainer,
+                "startContainer" => existing?.StartContainer,
+                "poststart" => existing?.Poststart,
+                _ => existing?.Poststop,
+            };
+            hooks[name] = list = [.. before ?? []];
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// A CDI hook as an OCI hook. Its path must be absolute and, but for a startContainer hook (which runs in the
+    /// container's root), exist on the node: checked here, INVALID_ARGUMENT naming the device and the path, rather
+    /// than met by the shim as a failed create.
+    /// </summary>
+    private static OciHook Hook(string origin, CdiHook hook, Func<string, DeviceLookup> resolve)
+    {
+        string path = hook.HookName == "startContainer"
+            ? SpecPaths.RequireContainerPath(hook.Path, $"{origin}: {hook.HookName} hook path")
+            : SpecPaths.RequireHostPath(hook.Path, $"{origin}: {hook.HookName} hook path");
+        if (hook.HookName != "startContainer" && !resolve(path).Exists)
+        {
+            throw new SpecException($"{origin}: {hook.HookName} hook {path} does not exist on this node");
+        }
+        if (hook.Timeout is <= 0)
+        {
+            throw new SpecException($"{origin}: {hook.HookName} hook {path} has timeout {hook.Timeout}; it must be a positive number of seconds");
+        }
+        return new OciHook { Path = path, Args = hook.Args, Env = hook.Env, Timeout = hook.Timeout };
     }
 
     private static void Refuse(string origin, CdiContainerEdits edit)
     {
-        if (edit.Hooks is [var hook, ..])
-        {
-            throw new SpecException($"{origin} asks for a {hook.HookName} hook ({hook.Path}); berth-shim runs no OCI hooks");
-        }
         if (edit.IntelRdt is not null)
         {
             throw new SpecException($"{origin} sets intelRdt, which berth does not apply");
@@ -153,8 +203,12 @@ public static class CdiSpecEdits
         };
     }
 
-    /// <summary>A CDI mount as an OCI mount: no type, or "bind", is a bind mount (rbind unless the options say bind).</summary>
-    private static OciMount Mount(string origin, CdiMount mount)
+    /// <summary>
+    /// A CDI mount as an OCI mount: no type, or "bind", is a bind mount (rbind unless the options say bind). A bind's
+    /// hostPath must exist on the node: checked here (INVALID_ARGUMENT naming the device and the path, as a missing
+    /// device node is) rather than met by the shim's mount as a bare ENOENT after the container was half made.
+    /// </summary>
+    private static OciMount Mount(string origin, CdiMount mount, Func<string, DeviceLookup> resolve)
     {
         string destination = SpecPaths.RequireContainerPath(mount.ContainerPath, $"{origin}: mount containerPath");
         var options = new List<string>(mount.Options ?? []);
@@ -162,6 +216,10 @@ public static class CdiSpecEdits
         if (type == "bind")
         {
             SpecPaths.RequireHostPath(mount.HostPath, $"{origin}: mount hostPath");
+            if (!resolve(mount.HostPath).Exists)
+            {
+                throw new SpecException($"{origin}: mount hostPath {mount.HostPath} (for {destination}) does not exist on this node");
+            }
             if (!options.Contains("bind") && !options.Contains("rbind"))
             {
                 options.Add("rbind");

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Berth.Api.Shim;
+using Berth.ImageService.Registry;
 using Berth.RuntimeService.Specs;
 
 namespace Berth.RuntimeService.Configuration;
@@ -28,15 +29,68 @@ public static class ConfigLoader
         {
             throw new ConfigException($"--config {path}: no such file");
         }
-        var config = Merge(Files(path));
+        var files = Files(path);
+        var config = Merge(files);
         config = config with
         {
             Listen = flags.GetValueOrDefault("listen") ?? config.Listen,
             Root = flags.GetValueOrDefault("root") ?? config.Root,
             State = flags.GetValueOrDefault("state") ?? config.State,
         };
-        Validate(config);
+        try
+        {
+            Validate(config);
+        }
+        catch (ConfigException error) when (error.Key is { } key)
+        {
+            // With drop-ins, the operator must know which file to fix.
+            string source = flags.ContainsKey(key) ? $"--{key}" : Origin(Origins(files), key) ?? "the built-in default";
+            throw new ConfigException($"{source}: {error.Message}") { Key = key };
+        }
         return config;
+    }
+
+    /// <summary>
+    /// For each key the files set (dotted paths of JSON names, objects and values alike), the last file that set
+    /// it: the file a merged value came from.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Origins(IReadOnlyList<(string Path, byte[] Bytes)> files)
+    {
+        var origins = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (path, bytes) in files)
+        {
+            if (JsonNode.Parse(bytes, documentOptions: DocumentOptions) is JsonObject root)
+            {
+                Record(root, "");
+            }
+
+            void Record(JsonObject node, string prefix)
+            {
+                foreach (var (key, value) in node)
+                {
+                    string name = prefix + key;
+                    origins[name] = path;
+                    if (value is JsonObject child)
+                    {
+                        Record(child, name + ".");
+                    }
+                }
+            }
+        }
+        return origins;
+    }
+
+    /// <summary>The file <paramref name="key"/>'s value came from: its own entry, else its nearest enclosing key's; null for a default.</summary>
+    public static string? Origin(IReadOnlyDictionary<string, string> origins, string key)
+    {
+        for (string? name = key; name is not null; name = name.LastIndexOf('.') is var dot and > 0 ? name[..dot] : null)
+        {
+            if (origins.TryGetValue(name, out var file))
+            {
+                return file;
+            }
+        }
+        return null;
     }
 
     /// <summary>The config file (when it exists) and its drop-ins (*.json, ordinal order of names), with their bytes.</summary>
@@ -68,7 +122,7 @@ public static class ConfigLoader
         foreach (var (path, bytes) in files)
         {
             Parse(bytes, path);
-            var node = JsonNode.Parse(bytes, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            var node = JsonNode.Parse(bytes, documentOptions: DocumentOptions);
             MergeInto(merged, node as JsonObject ?? throw new ConfigException($"{path}: the file must hold a JSON object"));
         }
         try
@@ -95,6 +149,8 @@ public static class ConfigLoader
             }
         }
     }
+
+    private static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
 
     public static BerthConfig Parse(ReadOnlySpan<byte> json, string path)
     {
@@ -145,15 +201,15 @@ public static class ConfigLoader
         }
         if (!config.Listen.StartsWith("unix:///", StringComparison.Ordinal))
         {
-            throw new ConfigException($"listen: '{config.Listen}' must be unix:// followed by an absolute socket path");
+            throw Refuse("listen", $"'{config.Listen}' must be unix:// followed by an absolute socket path");
         }
         if (config.AdminListen is { } admin && !admin.StartsWith("unix:///", StringComparison.Ordinal))
         {
-            throw new ConfigException($"adminListen: '{admin}' must be unix:// followed by an absolute socket path");
+            throw Refuse("adminListen", $"'{admin}' must be unix:// followed by an absolute socket path");
         }
         if (config.AdminSocketPath == config.SocketPath)
         {
-            throw new ConfigException("adminListen: the admin socket cannot be the CRI socket (listen)");
+            throw Refuse("adminListen", "the admin socket cannot be the CRI socket (listen)");
         }
         RequireAbsolute("root", config.Root);
         if (config.ImportDirectory is { } import)
@@ -167,7 +223,7 @@ public static class ConfigLoader
         }
         if (config.PushChunkBytes is < 4096 or > 1L << 30)
         {
-            throw new ConfigException($"pushChunkBytes: {config.PushChunkBytes} is outside 4096..1073741824");
+            throw Refuse("pushChunkBytes", $"{config.PushChunkBytes} is outside 4096..1073741824");
         }
         RequireAbsolute("seccompProfileRoot", config.SeccompProfileRoot);
         foreach (string directory in config.CdiSpecDirs)
@@ -177,54 +233,59 @@ public static class ConfigLoader
         if (config.MetricsAddress is { } metrics &&
             (!IPEndPoint.TryParse(metrics, out var endPoint) || !IPAddress.IsLoopback(endPoint.Address) || endPoint.Port == 0))
         {
-            throw new ConfigException($"metricsAddress: '{metrics}' must be a loopback HOST:PORT such as 127.0.0.1:9464");
+            throw Refuse("metricsAddress", $"'{metrics}' must be a loopback HOST:PORT such as 127.0.0.1:9464");
         }
         if (config.MaxConcurrentDownloads is < 1 or > 64)
         {
-            throw new ConfigException($"maxConcurrentDownloads: {config.MaxConcurrentDownloads} is outside 1..64");
+            throw Refuse("maxConcurrentDownloads", $"{config.MaxConcurrentDownloads} is outside 1..64");
         }
         if (config.StatsCollectPeriodSeconds is < 1 or > 600)
         {
-            throw new ConfigException($"statsCollectPeriodSeconds: {config.StatsCollectPeriodSeconds} is outside 1..600");
+            throw Refuse("statsCollectPeriodSeconds", $"{config.StatsCollectPeriodSeconds} is outside 1..600");
         }
         if (config.ContainerEventsQueueLength is < 1 or > 1_000_000)
         {
-            throw new ConfigException($"containerEventsQueueLength: {config.ContainerEventsQueueLength} is outside 1..1000000");
+            throw Refuse("containerEventsQueueLength", $"{config.ContainerEventsQueueLength} is outside 1..1000000");
         }
         if (config.PullProgressTimeoutSeconds is < 1 or > 3600)
         {
-            throw new ConfigException($"pullProgressTimeoutSeconds: {config.PullProgressTimeoutSeconds} is outside 1..3600");
+            throw Refuse("pullProgressTimeoutSeconds", $"{config.PullProgressTimeoutSeconds} is outside 1..3600");
         }
         if (!Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(config.LogLevel, ignoreCase: true, out _))
         {
-            throw new ConfigException($"logLevel: '{config.LogLevel}' is not one of Trace, Debug, Information, Warning, Error, Critical");
+            throw Refuse("logLevel", $"'{config.LogLevel}' is not one of Trace, Debug, Information, Warning, Error, Critical");
         }
         ValidateCni(config.Cni);
         ValidateStreaming(config.Streaming);
         if (config.CgroupDriver is not ("cgroupfs" or "systemd"))
         {
-            throw new ConfigException($"cgroupDriver: '{config.CgroupDriver}' is not cgroupfs or systemd");
+            throw Refuse("cgroupDriver", $"'{config.CgroupDriver}' is not cgroupfs or systemd");
         }
         if (!config.SystemdBusAddress.StartsWith("unix:", StringComparison.Ordinal))
         {
-            throw new ConfigException($"systemdBusAddress: '{config.SystemdBusAddress}' must be a unix: D-Bus address such as unix:path=/run/systemd/private");
+            throw Refuse("systemdBusAddress", $"'{config.SystemdBusAddress}' must be a unix: D-Bus address such as unix:path=/run/systemd/private");
         }
         foreach (var (host, registry) in config.Registries)
         {
             if (string.IsNullOrWhiteSpace(host) || host.Contains('/'))
             {
-                throw new ConfigException($"registries: '{host}' must be a registry host such as registry.k8s.io or myreg:5443");
+                throw Refuse($"registries.{host}", $"'{host}' must be a registry host such as registry.k8s.io or myreg:5443");
             }
             foreach (var mirror in registry.Mirrors)
             {
-                if (Berth.ImageService.Registry.RegistryHostConfig.MirrorProblem(mirror) is { } problem)
+                if (RegistryHostConfig.MirrorProblem(mirror) is { } problem)
                 {
-                    throw new ConfigException($"registries.{host}.mirrors: '{mirror}' {problem}");
+                    throw Refuse($"registries.{host}.mirrors", $"'{mirror}' {problem}");
                 }
             }
-            if (registry.Ca is { } ca && !File.Exists(ca))
+            if (registry.Ca is { } ca && RegistryHostConfig.CaProblem(ca) is { } caProblem)
             {
-                throw new ConfigException($"registries.{host}.ca: no such file '{ca}'");
+                throw Refuse($"registries.{host}.ca", caProblem);
+            }
+            if (registry.Auth is { } auth && RegistryHostConfig.AuthProblem(auth) is { } authProblem)
+            {
+                // Checked here so that a typo fails the start (or the reload), not every pull from the registry.
+                throw Refuse($"registries.{host}.auth", authProblem);
             }
         }
         try
@@ -233,19 +294,26 @@ public static class ConfigLoader
         }
         catch (SpecException error)
         {
-            throw new ConfigException($"blockIo.{error.Message}");
+            // The planner's message starts with the key inside blockIo ("weightDevice: ...").
+            int colon = error.Message.IndexOf(": ", StringComparison.Ordinal);
+            throw colon > 0
+                ? Refuse($"blockIo.{error.Message[..colon]}", error.Message[(colon + 2)..])
+                : Refuse("blockIo", error.Message);
         }
         if (!File.Exists(config.ShimPath) || (File.GetUnixFileMode(config.ShimPath) & UnixFileMode.UserExecute) == 0)
         {
-            throw new ConfigException($"shimPath: '{config.ShimPath}' is not an executable file");
+            throw Refuse("shimPath", $"'{config.ShimPath}' is not an executable file");
         }
     }
+
+    /// <summary>A refusal of the value of <paramref name="key"/> (a dotted path of JSON names, such as <c>cni.confDir</c>).</summary>
+    private static ConfigException Refuse(string key, string problem) => new($"{key}: {problem}") { Key = key };
 
     private static void RequireValue(string key, object? value)
     {
         if (value is null)
         {
-            throw new ConfigException($"{key}: must not be null");
+            throw Refuse(key, "must not be null");
         }
     }
 
@@ -254,26 +322,26 @@ public static class ConfigLoader
         RequireAbsolute("cni.confDir", cni.ConfDir);
         if (cni.BinDirs.Count == 0)
         {
-            throw new ConfigException("cni.binDirs: at least one directory is needed");
+            throw Refuse("cni.binDirs", "at least one directory is needed");
         }
         foreach (string dir in cni.BinDirs)
         {
             RequireAbsolute("cni.binDirs", dir);
             if (dir.Contains(':'))
             {
-                throw new ConfigException($"cni.binDirs: '{dir}' cannot hold ':', which separates CNI_PATH");
+                throw Refuse("cni.binDirs", $"'{dir}' cannot hold ':', which separates CNI_PATH");
             }
         }
         if (cni.PluginTimeoutSeconds is < 1 or > 3600)
         {
-            throw new ConfigException($"cni.pluginTimeoutSeconds: {cni.PluginTimeoutSeconds} is outside 1..3600");
+            throw Refuse("cni.pluginTimeoutSeconds", $"{cni.PluginTimeoutSeconds} is outside 1..3600");
         }
         if (cni.ConfTemplate is { } template)
         {
             RequireAbsolute("cni.confTemplate", template);
             if (!File.Exists(template))
             {
-                throw new ConfigException($"cni.confTemplate: no such file '{template}'");
+                throw Refuse("cni.confTemplate", $"no such file '{template}'");
             }
         }
     }
@@ -282,30 +350,31 @@ public static class ConfigLoader
     {
         if (!IPAddress.TryParse(streaming.Address, out _))
         {
-            throw new ConfigException($"streaming.address: '{streaming.Address}' must be an IP address such as 127.0.0.1");
+            throw Refuse("streaming.address", $"'{streaming.Address}' must be an IP address such as 127.0.0.1");
         }
         if (streaming.Port is < 0 or > 65535)
         {
-            throw new ConfigException($"streaming.port: {streaming.Port} is outside 0..65535");
+            throw Refuse("streaming.port", $"{streaming.Port} is outside 0..65535");
         }
         if ((streaming.TlsCertFile is null) != (streaming.TlsKeyFile is null))
         {
-            throw new ConfigException("streaming.tlsCertFile and streaming.tlsKeyFile go together: set both or neither");
+            throw Refuse(streaming.TlsCertFile is null ? "streaming.tlsKeyFile" : "streaming.tlsCertFile",
+                "streaming.tlsCertFile and streaming.tlsKeyFile go together: set both or neither");
         }
         foreach (var (key, file) in new[] { ("tlsCertFile", streaming.TlsCertFile), ("tlsKeyFile", streaming.TlsKeyFile) })
         {
             if (file is not null && !File.Exists(file))
             {
-                throw new ConfigException($"streaming.{key}: no such file '{file}'");
+                throw Refuse($"streaming.{key}", $"no such file '{file}'");
             }
         }
         if (streaming.IdleTimeoutSeconds is < 1 or > 7 * 24 * 60 * 60)
         {
-            throw new ConfigException($"streaming.idleTimeoutSeconds: {streaming.IdleTimeoutSeconds} is outside 1..604800");
+            throw Refuse("streaming.idleTimeoutSeconds", $"{streaming.IdleTimeoutSeconds} is outside 1..604800");
         }
         if (streaming.MaxExecsPerContainer is < ExecLimits.MinExecs or > ExecLimits.MaxExecs)
         {
-            throw new ConfigException($"streaming.maxExecsPerContainer: {streaming.MaxExecsPerContainer} is outside "
+            throw Refuse("streaming.maxExecsPerContainer", $"{streaming.MaxExecsPerContainer} is outside "
                 + $"{ExecLimits.MinExecs}..{ExecLimits.MaxExecs} ({ExecLimits.KeptForExecSync} are kept for ExecSync)");
         }
     }
@@ -314,7 +383,7 @@ public static class ConfigLoader
     {
         if (!Path.IsPathFullyQualified(path))
         {
-            throw new ConfigException($"{key}: '{path}' must be an absolute path");
+            throw Refuse(key, $"'{path}' must be an absolute path");
         }
     }
 
@@ -342,4 +411,9 @@ public static class ConfigLoader
     }
 }
 
-public sealed class ConfigException(string message) : Exception(message);
+/// <summary>A configuration berthd refuses; <see cref="Exception.Message"/> names the file and the key.</summary>
+public sealed class ConfigException(string message) : Exception(message)
+{
+    /// <summary>The refused key as a dotted path of JSON names (<c>registries.myreg:5443.ca</c>), when the refusal is of one value.</summary>
+    public string? Key { get; init; }
+}

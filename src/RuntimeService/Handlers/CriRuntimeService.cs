@@ -15,7 +15,7 @@ namespace Berth.RuntimeService.Handlers;
 /// UNIMPLEMENTED (the generated base does, and the call interceptor names the method).
 /// </summary>
 public sealed partial class CriRuntimeService(
-    BerthConfig config, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, PodLifecycle pods, IPodNetwork network,
+    ConfigReload configuration, RuntimeRegistry registry, SandboxManager sandboxes, ContainerManager containers, PodLifecycle pods, IPodNetwork network,
     StreamingServer streaming, StatsCollector stats, ContainerEvents events, IHostApplicationLifetime lifetime, ILogger<CriRuntimeService> logger) : Cri.RuntimeService.RuntimeServiceBase
 {
     public const string RuntimeName = "berth";

@@ -8,7 +8,7 @@ public sealed partial class CriRuntimeService
 {
     /// <summary>The node's cgroup driver (config <c>cgroupDriver</c>), which kubelet 1.31+ follows instead of its own flag.</summary>
     public override Task<Cri.RuntimeConfigResponse> RuntimeConfig(Cri.RuntimeConfigRequest request, ServerCallContext context) =>
-        Task.FromResult(RuntimeConfigFor(config.CgroupDriverKind));
+        Task.FromResult(RuntimeConfigFor(configuration.Current.CgroupDriverKind));
 
     /// <summary>
     /// The reply for <paramref name="driver"/>. In the CRI enum SYSTEMD is 0, proto3's default, which is never

@@ -43,7 +43,8 @@ public sealed partial class CriRuntimeService
         });
         if (request.Verbose)
         {
-            response.Info.Add("config", ConfigLoader.Serialize(config));
+            // The configuration in force: a reload's changes included, keys that need a restart at their running values.
+            response.Info.Add("config", ConfigLoader.Serialize(configuration.Current));
             response.Info.Add("version", RuntimeVersion);
             response.Info.Add("cni", VerboseJson.Object(writer =>
             {

@@ -15,11 +15,11 @@ public sealed class CniPodNetwork : IPodNetwork
 {
     public const string NotReadyReason = "NetworkPluginNotReady";
 
-    private readonly CniSettings _settings;
-    private readonly CniRuntime _runtime;
+    private readonly ILogger<CniPodNetwork> _logger;
+    /// <summary>The settings in force and the plugin runtime made from them, swapped whole by <see cref="Reconfigure"/>.</summary>
+    private volatile Plugins _plugins;
     private readonly CniAttachmentStore _store;
     private readonly string _podCidrFile;
-    private readonly ILogger<CniPodNetwork> _logger;
     /// <summary>At most this many CHECKs at once when a restart recovers many pods (two cores must keep serving).</summary>
     private readonly SemaphoreSlim _checks = new(4, 4);
     private volatile IReadOnlyList<string> _podCidrs;
@@ -27,9 +27,8 @@ public sealed class CniPodNetwork : IPodNetwork
     /// <param name="networkDirectory">Where attachments and the pod CIDR are kept: under berthd's root, since a reboot does not release what they describe.</param>
     public CniPodNetwork(CniSettings settings, string networkDirectory, ILogger<CniPodNetwork> logger)
     {
-        _settings = settings;
         _logger = logger;
-        _runtime = new CniRuntime(new CniPluginInvoker(settings.BinDirs, TimeSpan.FromSeconds(settings.PluginTimeoutSeconds), logger));
+        _plugins = new Plugins(settings, logger);
         _store = new CniAttachmentStore(Path.Combine(networkDirectory, "attachments"));
         _podCidrFile = Path.Combine(networkDirectory, "pod-cidr");
         _podCidrs = File.Exists(_podCidrFile) ? ParseCidrs(File.ReadAllText(_podCidrFile).Trim()) : [];
@@ -40,9 +39,18 @@ public sealed class CniPodNetwork : IPodNetwork
     /// the names (containerd's go-cni and CRI-O's ocicni sort the same way); a broken first file is an
     /// error rather than skipped, as in containerd, so what is used is always what is first.
     /// </summary>
-    public CniNetworkConfig LoadNetwork()
+    public CniNetworkConfig LoadNetwork() => LoadNetwork(_plugins.Settings);
+
+    /// <summary>
+    /// Takes new <c>cni</c> settings (a configuration reload): the next ADD, STATUS, GC and template fill use the new
+    /// conf dir, plugin directories and timeout. Pods already on the network keep their attachment: DEL and CHECK
+    /// use the configuration recorded at their ADD, with its plugins looked up in the directories in force when they run.
+    /// </summary>
+    public void Reconfigure(CniSettings settings) => _plugins = new Plugins(settings, _logger);
+
+    private static CniNetworkConfig LoadNetwork(CniSettings settings)
     {
-        string directory = _settings.ConfDir;
+        string directory = settings.ConfDir;
         string? first = Directory.Exists(directory)
             ? Directory.EnumerateFiles(directory)
                 .Where(file => CniNetworkConfig.Extensions.Contains(Path.GetExtension(file)))
@@ -67,12 +75,13 @@ public sealed class CniPodNetwork : IPodNetwork
 
     public async Task<PodNetworkStatus> SetUpAsync(PodNetworkRequest request, string netnsPath, CancellationToken cancellation)
     {
-        var network = Current();
+        var plugins = _plugins;
+        var network = Current(plugins.Settings);
         var attachment = new CniAttachment(CniAttachment.CurrentKind, request.SandboxId, request.SandboxId, CniSettings.PodInterface,
             netnsPath, network.Name, network.ToListJson(), request.CniArgs, request.CapabilityArgs(_podCidrs), Result: null);
         // Recorded before ADD: a daemon killed during ADD must still DEL what the plugins made.
         _store.Write(attachment);
-        var result = await _runtime.AddAsync(network, attachment.Parameters(netnsPath), cancellation);
+        var result = await plugins.Runtime.AddAsync(network, attachment.Parameters(netnsPath), cancellation);
         _store.Write(attachment with { Result = result.Json });
         var status = Status(network.Name, result);
         if (status.Ip.Length == 0)
@@ -92,7 +101,7 @@ public sealed class CniPodNetwork : IPodNetwork
         }
         var network = AttachedNetwork(attachment);
         string usable = NetworkNamespace.IsLive(netnsPath) ? netnsPath : "";
-        await _runtime.DeleteAsync(network, attachment.Parameters(usable), attachment.Result, cancellation);
+        await _plugins.Runtime.DeleteAsync(network, attachment.Parameters(usable), attachment.Result, cancellation);
         _store.Delete(sandboxId);
         _logger.LogInformation("Pod sandbox {Id} left network {Network}{Netns}", sandboxId, network.Name, usable.Length == 0 ? " (its netns was already gone)" : "");
     }
@@ -123,7 +132,7 @@ public sealed class CniPodNetwork : IPodNetwork
         await _checks.WaitAsync(cancellation);
         try
         {
-            foreach (string advisory in await _runtime.CheckAsync(AttachedNetwork(attachment), attachment.Parameters(netnsPath), result, cancellation))
+            foreach (string advisory in await _plugins.Runtime.CheckAsync(AttachedNetwork(attachment), attachment.Parameters(netnsPath), result, cancellation))
             {
                 _logger.LogWarning("Pod sandbox {Id}: a chained CNI plugin failed CHECK (the pod stays ready): {Error}", sandboxId, advisory);
             }
@@ -143,7 +152,8 @@ public sealed class CniPodNetwork : IPodNetwork
     {
         try
         {
-            await _runtime.ProbeAsync(LoadNetwork(), cancellation);
+            var plugins = _plugins;
+            await plugins.Runtime.ProbeAsync(LoadNetwork(plugins.Settings), cancellation);
             return NetworkCondition.Up;
         }
         catch (Exception error) when (error is CniConfigException or BerthException)
@@ -172,10 +182,11 @@ public sealed class CniPodNetwork : IPodNetwork
                 _logger.LogWarning("Deleting the network attachment of the gone pod sandbox {Id} failed (kept for the next start): {Error}", id, error.Message);
             }
         }
+        var plugins = _plugins;
         CniNetworkConfig network;
         try
         {
-            network = LoadNetwork();
+            network = LoadNetwork(plugins.Settings);
         }
         catch (CniConfigException)
         {
@@ -184,7 +195,7 @@ public sealed class CniPodNetwork : IPodNetwork
         var valid = _store.SandboxIds().Select(_store.Read).OfType<CniAttachment>()
             .Where(attachment => attachment.NetworkName == network.Name)
             .Select(attachment => (attachment.ContainerId, attachment.IfName));
-        foreach (string failure in await _runtime.CollectGarbageAsync(network, valid, cancellation))
+        foreach (string failure in await plugins.Runtime.CollectGarbageAsync(network, valid, cancellation))
         {
             _logger.LogWarning("CNI GC of network {Network}: {Error}", network.Name, failure);
         }
@@ -193,9 +204,10 @@ public sealed class CniPodNetwork : IPodNetwork
     public Task SetPodCidrAsync(string podCidr, CancellationToken cancellation)
     {
         var cidrs = ParseCidrs(podCidr);
-        if (_settings.ConfTemplate is { } template && cidrs.Count > 0)
+        var settings = _plugins.Settings;
+        if (settings.ConfTemplate is { } template && cidrs.Count > 0)
         {
-            string output = Path.Combine(_settings.ConfDir, CniSettings.TemplateOutputName);
+            string output = Path.Combine(settings.ConfDir, CniSettings.TemplateOutputName);
             string text;
             try
             {
@@ -205,7 +217,7 @@ public sealed class CniPodNetwork : IPodNetwork
             {
                 throw BerthException.FailedPrecondition($"the CNI configuration template cannot be filled with pod CIDR {podCidr}: {error.Message}");
             }
-            Directory.CreateDirectory(_settings.ConfDir);
+            Directory.CreateDirectory(settings.ConfDir);
             AtomicFile.Write(output, Encoding.UTF8.GetBytes(text));
             _logger.LogInformation("Wrote {Output} from the template {Template} for pod CIDR {PodCidr}", output, template, podCidr);
         }
@@ -217,15 +229,16 @@ public sealed class CniPodNetwork : IPodNetwork
 
     public IReadOnlyDictionary<string, string> Describe()
     {
+        var settings = _plugins.Settings;
         var info = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["confDir"] = _settings.ConfDir,
-            ["binDirs"] = string.Join(':', _settings.BinDirs),
+            ["confDir"] = settings.ConfDir,
+            ["binDirs"] = string.Join(':', settings.BinDirs),
             ["podCidr"] = string.Join(',', _podCidrs),
         };
         try
         {
-            var network = LoadNetwork();
+            var network = LoadNetwork(settings);
             info["configFile"] = network.Source;
             info["network"] = network.Name;
             info["cniVersion"] = network.CniVersion.ToString();
@@ -237,16 +250,25 @@ public sealed class CniPodNetwork : IPodNetwork
         return info;
     }
 
-    private CniNetworkConfig Current()
+    private static CniNetworkConfig Current(CniSettings settings)
     {
         try
         {
-            return LoadNetwork();
+            return LoadNetwork(settings);
         }
         catch (CniConfigException error)
         {
             throw BerthException.FailedPrecondition($"the pod network is not ready: {error.Message}");
         }
+    }
+
+    /// <summary>One generation of the <c>cni</c> settings with the plugin runtime that uses them.</summary>
+    private sealed class Plugins(CniSettings settings, ILogger logger)
+    {
+        public CniSettings Settings { get; } = settings;
+
+        public CniRuntime Runtime { get; } =
+            new(new CniPluginInvoker(settings.BinDirs, TimeSpan.FromSeconds(settings.PluginTimeoutSeconds), logger));
     }
 
     private static CniNetworkConfig AttachedNetwork(CniAttachment attachment)

@@ -1,4 +1,5 @@
 using Berth.Api.Shim;
+using Berth.Shim.Hooks;
 using Berth.Shim.Spawn;
 
 namespace Berth.Shim.Init;
@@ -28,7 +29,7 @@ internal static class ContainerInit
             Interop.Sys.SetSid();
             ProcessSetup.ApplyOomScoreAdj(process);
             var seccomp = ProcessSetup.CompileSeccomp(spec.Linux?.Seccomp);
-            RootfsSetup.MountAndPivot(bundle, spec, options);
+            RootfsSetup.MountAndPivot(bundle, spec, options, () => RunCreateHooks(bundle, spec, options));
             ProcessSetup.SetHostname(spec);
             ProcessSetup.ApplySysctls(spec);
             RootfsSetup.Finish(spec);
@@ -69,6 +70,9 @@ internal static class ContainerInit
                 return 0;
             }
             Interop.Sys.Close(GateFd);
+            // As runc: in the container, as its user, after Start and before the seccomp filter that no_new_privs loads last.
+            HookRunner.RunAll("startContainer", spec.Hooks?.StartContainer,
+                HookRunner.State(spec, options.Id, bundle, "created", Environment.ProcessId));
             ProcessSetup.Exec(executable, process.Args!, env, seccomp);
             return 127;
         }
@@ -77,5 +81,28 @@ internal static class ContainerInit
             StageReport.SendError(StageReport.StatusFd, FailureText.Describe(e));
             return 127;
         }
+    }
+
+    /// <summary>
+    /// The mounts are made and the root not yet pivoted: the monitor runs the createRuntime (and prestart) hooks in
+    /// the runtime's namespaces while this stage waits on its gate, then this stage runs the createContainer hooks
+    /// in the container's, as runc's init does in prepareRootfs.
+    /// </summary>
+    private static void RunCreateHooks(string bundle, OciSpec spec, ShimOptions options)
+    {
+        if (spec.Hooks is not { } hooks)
+        {
+            return;
+        }
+        if (hooks.CreateRuntime is { Count: > 0 } || hooks.Prestart is { Count: > 0 })
+        {
+            StageReport.SendHooks(StageReport.StatusFd);
+            Span<byte> go = stackalloc byte[1];
+            if (Interop.Sys.Read(GateFd, go) != 1)
+            {
+                throw new HookFailedException("the shim stopped the set-up during the createRuntime hooks");
+            }
+        }
+        HookRunner.RunAll("createContainer", hooks.CreateContainer, HookRunner.State(spec, options.Id, bundle, "creating", Environment.ProcessId));
     }
 }

@@ -13,8 +13,12 @@ internal static class RootfsSetup
 {
     private const ulong ProcSysFlags = Interop.Sys.MS_NOSUID | Interop.Sys.MS_NODEV | Interop.Sys.MS_NOEXEC;
 
-    /// <summary>Mounts everything and pivots into the root; afterwards "/" is the container's root.</summary>
-    public static void MountAndPivot(string bundle, OciSpec spec, ShimOptions options)
+    /// <summary>
+    /// Mounts everything and pivots into the root; afterwards "/" is the container's root. <paramref name="beforePivot"/>
+    /// runs once the mounts and devices are made, before pivot_root: where runc runs the createRuntime and
+    /// createContainer hooks.
+    /// </summary>
+    public static void MountAndPivot(string bundle, OciSpec spec, ShimOptions options, Action beforePivot)
     {
         string propagation = spec.Linux?.RootfsPropagation ?? "";
         ulong rootPropagation = propagation.Contains("shared", StringComparison.Ordinal) ? Interop.Sys.MS_SHARED
@@ -63,6 +67,7 @@ internal static class RootfsSetup
             }
         }
 
+        beforePivot();
         int oldRoot = Interop.Sys.Open("/", Interop.Sys.O_RDONLY | Interop.Sys.O_DIRECTORY);
         Interop.Sys.Chdir(rootfs);
         Interop.Sys.PivotRoot(".", ".");

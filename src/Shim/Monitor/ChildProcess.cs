@@ -67,6 +67,9 @@ internal sealed class ChildProcess
     /// <summary>Waits (blocking, up to <paramref name="timeoutMs"/>) for the stage to report ready or failed, or to die.</summary>
     public StageResult AwaitStage(int timeoutMs) => StageReport.Receive(_statusFd, Pidfd, timeoutMs);
 
+    /// <summary>Lets an init stage that reported <see cref="StageOutcome.HooksDue"/> go on (one byte on its gate).</summary>
+    public void ContinueAfterHooks() => Interop.Sys.WriteAll(_gateFd, [1]);
+
     /// <summary>The stage is ready: a sandbox's reaper runs from now on; a container waits for Start.</summary>
     public void Created(bool sandbox)
     {

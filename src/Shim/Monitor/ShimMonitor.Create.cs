@@ -1,5 +1,6 @@
 using Berth.Api.Shim;
 using Berth.Shim.Cgroups;
+using Berth.Shim.Hooks;
 using Berth.Shim.Spawn;
 
 namespace Berth.Shim.Monitor;
@@ -101,6 +102,15 @@ internal sealed partial class ShimMonitor
             _cgroup?.AddProcess(pid);
 
             StageResult result = _process.AwaitStage(StageTimeoutMs);
+            if (result.Outcome == StageOutcome.HooksDue)
+            {
+                // The container's mounts are made, its root not yet pivoted: runc's point for these, in our namespaces.
+                var state = HookRunner.State(spec, Id, _bundle, "creating", pid);
+                HookRunner.RunAll("prestart", spec.Hooks?.Prestart, state);
+                HookRunner.RunAll("createRuntime", spec.Hooks?.CreateRuntime, state);
+                _process.ContinueAfterHooks();
+                result = _process.AwaitStage(StageTimeoutMs);
+            }
             if (result.Outcome != StageOutcome.Ready)
             {
                 string why = result.Outcome switch
@@ -127,6 +137,11 @@ internal sealed partial class ShimMonitor
         catch (ShimRequestException)
         {
             throw;
+        }
+        catch (HookFailedException e)
+        {
+            FailCreate(e.Message);
+            throw new ShimRequestException(ErrorCode.CreateFailed, e.Message);
         }
         catch (Exception e)
         {
@@ -194,6 +209,20 @@ internal sealed partial class ShimMonitor
             throw new ShimRequestException(ErrorCode.FailedPrecondition, $"cannot start: the container is {_process.Status}");
         }
         _process.Start();
+        if (_spec?.Hooks?.Poststart is { Count: > 0 } poststart)
+        {
+            try
+            {
+                HookRunner.RunAll("poststart", poststart, HookRunner.State(_spec, Id, _bundle, "running", _process.Pid));
+            }
+            catch (HookFailedException e)
+            {
+                // As runc: a failed poststart hook ends the container and fails the start.
+                ShimLog.Write($"start failed: {e.Message}");
+                _process.Signal(Interop.Sys.SIGKILL);
+                throw new ShimRequestException(ErrorCode.CreateFailed, e.Message);
+            }
+        }
         ShimLog.Write($"started {Id}");
         return new Response { State = _process.State() };
     }

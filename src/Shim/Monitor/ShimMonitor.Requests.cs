@@ -1,5 +1,6 @@
 using Berth.Api.Shim;
 using Berth.Shim.Cgroups;
+using Berth.Shim.Hooks;
 
 namespace Berth.Shim.Monitor;
 
@@ -259,6 +260,18 @@ internal sealed partial class ShimMonitor
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 problems.Add($"deleting cgroup {_cgroup.Path}: {FailureText.Describe(e)}");
+            }
+        }
+        if (_spec?.Hooks?.Poststop is { Count: > 0 } poststop && _process.Pid > 0)
+        {
+            try
+            {
+                HookRunner.RunAll("poststop", poststop, HookRunner.State(_spec, Id, _bundle, "stopped", null));
+            }
+            catch (HookFailedException e)
+            {
+                // The runtime spec: a poststop hook's failure is logged, and the deletion goes on.
+                ShimLog.Write($"warning: {e.Message}");
             }
         }
         TryDelete(_socketPath);

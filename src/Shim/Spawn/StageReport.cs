@@ -5,17 +5,22 @@ namespace Berth.Shim.Spawn;
 /// <summary>
 /// The one-way report a stage (init, exec, pause) sends the monitor over its status pipe: the byte
 /// 'R' once set up, or 'E' and a message when it failed. The init stage keeps the pipe open
-/// (close-on-exec) after 'R', so end of file then means its execve succeeded.
+/// (close-on-exec) after 'R', so end of file then means its execve succeeded. An init stage whose container
+/// has createRuntime (or prestart) hooks first sends 'H' once its mounts are made and waits on its gate for the
+/// monitor to run them (runc's procHooks).
 /// </summary>
 internal static class StageReport
 {
     public const byte Ready = (byte)'R';
     public const byte Error = (byte)'E';
+    public const byte Hooks = (byte)'H';
 
     /// <summary>The stage's side: descriptor 3 in every stage.</summary>
     public const int StatusFd = 3;
 
     public static void SendReady(int fd) => Interop.Sys.WriteAll(fd, [Ready]);
+
+    public static void SendHooks(int fd) => Interop.Sys.WriteAll(fd, [Hooks]);
 
     public static void SendError(int fd, string message)
     {
@@ -46,9 +51,9 @@ internal static class StageReport
             if (n > 0)
             {
                 collected.AddRange(buffer[..n]);
-                if (collected.Count == 1 && collected[0] == Ready)
+                if (collected.Count == 1 && collected[0] is Ready or Hooks)
                 {
-                    return new StageResult(StageOutcome.Ready, "");
+                    return new StageResult(collected[0] == Ready ? StageOutcome.Ready : StageOutcome.HooksDue, "");
                 }
                 continue;
             }
@@ -86,6 +91,8 @@ internal static class StageReport
 internal enum StageOutcome
 {
     Ready,
+    /// <summary>The init stage made its mounts and waits for the monitor to run the createRuntime hooks.</summary>
+    HooksDue,
     Failed,
     /// <summary>End of file without a word: after 'R' for init, the exec happened; before, the stage died.</summary>
     Closed,

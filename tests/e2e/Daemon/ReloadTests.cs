@@ -48,11 +48,89 @@ public sealed class ReloadTests(BusyboxRegistry registry) : IClassFixture<Busybo
         berth.Reload();
         await WaitForLogAsync(berth, "needing a restart maxConcurrentDownloads");
 
+        // A value refused once merged names its file and key; credentials that do not decode are refused here, not at a pull.
+        string badAuth = Path.Combine(berth.DropInDirectory, "80-auth.json");
+        File.WriteAllText(badAuth, """{"registries": {"mirror-only.invalid": {"auth": "not base64!"}}}""");
+        berth.Reload();
+        await WaitForLogAsync(berth, $"{badAuth}: registries.mirror-only.invalid.auth: the auth field is not valid base64");
+        File.Delete(badAuth);
+        await berth.Images.RemoveImageAsync(new RemoveImageRequest { Image = new Berth.Api.Cri.ImageSpec { Image = alias } });
+        await berth.PullAsync(alias);
+
         Assert.True(berth.IsRunning);
         Assert.Equal(ContainerState.ContainerRunning, (await berth.ContainerStatusAsync(id)).State);
         await berth.RemovePodAsync(podId);
         Assert.Empty(Traces(berth, pod));
     }
+
+    [Fact]
+    public async Task SighupSwitchingTheCniConfDirPutsTheNextPodOnTheNewNetworkWhileTheFirstKeepsItsOwn()
+    {
+        var directory = Directory.CreateTempSubdirectory("berth-e2e-network-");
+        try
+        {
+            // Declared first so it goes last: berthd's pods leave it before its bridge goes.
+            await using var second = await TestNetwork.CreateAsync(directory.FullName);
+            await using var berth = await BerthDaemon.StartAsync();
+            var first = PodConfig(berth);
+            var firstId = await berth.RunPodAsync(first);
+            string firstIp = (await berth.PodStatusAsync(firstId)).Network.Ip;
+            Assert.True(InSubnet(firstIp, berth.Network.Subnet), $"{firstIp} is not in {berth.Network.Subnet}");
+
+            Directory.CreateDirectory(berth.DropInDirectory);
+            File.WriteAllText(Path.Combine(berth.DropInDirectory, "50-network.json"),
+                new System.Text.Json.Nodes.JsonObject { ["cni"] = second.Settings() }.ToJsonString());
+            berth.Reload();
+            await WaitForLogAsync(berth, "Configuration reloaded: applied cni.binDirs, cni.confDir; changed but needing a restart nothing");
+
+            // crictl info shows the configuration in force, and the network it reads now.
+            var info = (await berth.Runtime.StatusAsync(new StatusRequest { Verbose = true })).Info;
+            Assert.Contains($"\"confDir\": \"{second.ConfDir}\"", info["config"]);
+            Assert.Contains(second.ConfDir, info["cni"]);
+
+            var next = PodConfig(berth);
+            var nextId = await berth.RunPodAsync(next);
+            string nextIp = (await berth.PodStatusAsync(nextId)).Network.Ip;
+            Assert.True(InSubnet(nextIp, second.Subnet), $"{nextIp} is not in the new network's {second.Subnet}");
+            Assert.Single(second.Veths());
+
+            // The first pod keeps its network, and leaves it through the configuration it joined with.
+            var firstStatus = await berth.PodStatusAsync(firstId);
+            Assert.Equal(PodSandboxState.SandboxReady, firstStatus.State);
+            Assert.Equal(firstIp, firstStatus.Network.Ip);
+            await berth.RemovePodAsync(firstId);
+            await berth.RemovePodAsync(nextId);
+            Assert.Empty(berth.Network.Leases());
+            Assert.Empty(second.Leases());
+            Assert.Empty(second.Veths());
+            Assert.Empty(Traces(berth, first));
+            Assert.Empty(Traces(berth, next));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ACaThatIsNotPemStopsBerthdAtStartNamingTheFileTheRegistryAndTheKey()
+    {
+        string ca = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(ca, "not a certificate\n");
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => BerthDaemon.StartAsync(
+                new { registries = new Dictionary<string, object> { ["myreg:5443"] = new { ca } } }));
+            Assert.Matches($"/config.json: registries.myreg:5443.ca: '{System.Text.RegularExpressions.Regex.Escape(ca)}' holds no PEM certificate", error.Message);
+        }
+        finally
+        {
+            File.Delete(ca);
+        }
+    }
+
+    private static bool InSubnet(string ip, string subnet) =>
+        System.Net.IPNetwork.Parse(subnet).Contains(System.Net.IPAddress.Parse(ip));
 
     /// <summary>
     /// nohup, and any parent that ignores SIGHUP, hands the "ignore" down to berthd; .NET then leaves it

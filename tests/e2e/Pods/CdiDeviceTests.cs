@@ -90,6 +90,101 @@ public sealed class CdiDeviceTests(BusyboxRegistry registry) : IClassFixture<Bus
         }
     }
 
+    /// <summary>
+    /// CDI hooks as NVIDIA's specs use them: a createContainer hook runs in the container's namespaces before its root
+    /// is pivoted (so it writes into the container's root through the bundle's rootfs), with the state JSON on stdin
+    /// and exactly its own args and env; a poststop hook runs on the host when the container is removed. A hook that
+    /// fails fails CreateContainer with its own words and leaves nothing; one that is not there is INVALID_ARGUMENT.
+    /// </summary>
+    [Fact]
+    public async Task CdiHooksRunWhereRuncRunsThemAndAFailingOneFailsTheCreate()
+    {
+        var specs = Directory.CreateTempSubdirectory("berth-e2e-cdi-hooks-");
+        try
+        {
+            string hooks = Directory.CreateDirectory(Path.Combine(specs.FullName, "hooks")).FullName;
+            string create = Script(hooks, "create-hook", """
+                #!/bin/sh
+                state=$(cat)
+                bundle=$(printf '%s' "$state" | sed -n 's/.*"bundle":"\([^"]*\)".*/\1/p')
+                printf '%s\n' "$state" > "$bundle/rootfs/hook-state"
+                printf '%s %s %s\n' "$0" "$1" "$HOOK_ENV" > "$bundle/rootfs/hook-args"
+                """);
+            string poststopMark = Path.Combine(specs.FullName, "poststop-ran");
+            string poststop = Script(hooks, "poststop-hook", """
+                #!/bin/sh
+                cat > "$1"
+                """);
+            string failing = Script(hooks, "failing-hook", """
+                #!/bin/sh
+                echo "no GPU here" >&2
+                exit 3
+                """);
+            string specDir = Directory.CreateDirectory(Path.Combine(specs.FullName, "cdi")).FullName;
+            File.WriteAllText(Path.Combine(specDir, "hooks.json"), $$$"""
+                {"cdiVersion": "0.6.0", "kind": "berth.test/hooked", "devices": [
+                  {"name": "good", "containerEdits": {"env": ["HOOKED=1"], "hooks": [
+                    {"hookName": "createContainer", "path": "{{{create}}}", "args": ["vendor-hook", "create-symlinks"], "env": ["PATH=/usr/bin:/bin", "HOOK_ENV=from-cdi"], "timeout": 10},
+                    {"hookName": "poststop", "path": "{{{poststop}}}", "args": ["poststop-hook", "{{{poststopMark}}}"], "env": ["PATH=/usr/bin:/bin"]}]}},
+                  {"name": "failing", "containerEdits": {"hooks": [{"hookName": "createContainer", "path": "{{{failing}}}", "env": ["PATH=/usr/bin:/bin"]}]}},
+                  {"name": "absent", "containerEdits": {"hooks": [{"hookName": "createContainer", "path": "{{{hooks}}}/not-there"}]}}]}
+                """);
+
+            await using var berth = await BerthDaemon.StartAsync(new { cdiSpecDirs = new[] { specDir } });
+            await berth.PullAsync(registry.Busybox.Reference);
+            var pod = PodConfig(berth);
+            var podId = await berth.RunPodAsync(pod);
+
+            var good = ContainerConfig(registry.Busybox, "hooked", "sleep", "300");
+            good.CDIDevices.Add(new CDIDevice { Name = "berth.test/hooked=good" });
+            string id = await berth.CreateContainerAsync(podId, pod, good);
+            await berth.StartContainerAsync(id);
+            string state = await ShAsync(berth, id, "cat /hook-state");
+            Assert.Contains($"\"id\":\"{id}\"", state);
+            Assert.Contains("\"status\":\"creating\"", state);
+            Assert.Contains("\"bundle\":\"/", state);
+            // args are the whole argv ("vendor-hook" is argv[0], which the kernel replaces by the script's path for a #! file).
+            Assert.Equal($"{create} create-symlinks from-cdi\n", await ShAsync(berth, id, "cat /hook-args"));
+            Assert.False(File.Exists(poststopMark));
+
+            await berth.Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = id, Timeout = 0 });
+            await berth.Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = id });
+            string stopped = File.ReadAllText(poststopMark);
+            Assert.Contains($"\"id\":\"{id}\"", stopped);
+            Assert.Contains("\"status\":\"stopped\"", stopped);
+
+            var bad = ContainerConfig(registry.Busybox, "bad-hook", "sleep", "300");
+            bad.CDIDevices.Add(new CDIDevice { Name = "berth.test/hooked=failing" });
+            var error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, bad));
+            Assert.Equal(StatusCode.FailedPrecondition, error.StatusCode);
+            Assert.Contains($"createContainer hook {failing} exited with status 3: no GPU here", error.Status.Detail);
+
+            var absent = ContainerConfig(registry.Busybox, "absent-hook", "sleep", "300");
+            absent.CDIDevices.Add(new CDIDevice { Name = "berth.test/hooked=absent" });
+            error = await Assert.ThrowsAsync<RpcException>(() => berth.CreateContainerAsync(podId, pod, absent));
+            Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+            Assert.Contains($"CDI device berth.test/hooked=absent ({specDir}/hooks.json): createContainer hook {hooks}/not-there does not exist on this node",
+                error.Status.Detail);
+
+            var listed = await berth.Runtime.ListContainersAsync(new ListContainersRequest());
+            Assert.Empty(listed.Containers);
+            await berth.RemovePodAsync(podId);
+            Assert.Empty(Traces(berth, pod));
+        }
+        finally
+        {
+            specs.Delete(recursive: true);
+        }
+    }
+
+    private static string Script(string directory, string name, string text)
+    {
+        string path = Path.Combine(directory, name);
+        File.WriteAllText(path, text + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+
     private static async Task<string> ShAsync(BerthDaemon berth, string id, string script)
     {
         var result = await berth.ExecAsync(id, 10, "sh", "-c", "exec 2>&1; " + script);

@@ -91,6 +91,10 @@ public sealed class SystemdDriverTests(BusyboxRegistry registry) : IClassFixture
     {
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
             BerthDaemon.StartAsync(new { cgroupDriver = "systemd", systemdBusAddress = "unix:path=/nonexistent/systemd/private" }));
-        Assert.Contains("cgroupDriver is systemd but systemd does not answer at unix:path=/nonexistent/systemd/private", error.Message);
+        Assert.Contains("cgroupDriver is systemd but no systemd is reachable at /nonexistent/systemd/private "
+            + "(systemdBusAddress unix:path=/nonexistent/systemd/private): the socket does not exist", error.Message);
+        Assert.Contains("set cgroupDriver to cgroupfs", error.Message);
+        Assert.DoesNotContain("EADDRNOTAVAIL", error.Message);
+        Assert.DoesNotContain("Cannot assign requested address", error.Message);
     }
 }

@@ -115,6 +115,72 @@ public sealed class ShimLifecycleTests : IDisposable
         Assert.False(Directory.Exists($"/sys/fs/cgroup/memory/{_harness.CgroupParent}/sb3/c3"));
     }
 
+    /// <summary>
+    /// Every OCI hook kind, where runc runs it: createRuntime in the shim's (the host's) mount namespace and
+    /// createContainer in the container's, both before pivot_root; startContainer inside the container's root just
+    /// before exec; poststart after the start; poststop at Shutdown. A hook past its timeout fails the Create.
+    /// </summary>
+    [Fact]
+    public async Task HooksRunInOrderInTheirNamespacesAndATimedOutOneFailsTheCreate()
+    {
+        string log = Path.Combine(_harness.Root, "hooks.log");
+        OciHook HostHook(string name) => new()
+        {
+            Path = "/bin/sh",
+            Args = ["sh", "-c", $"state=$(cat); echo \"{name} $(readlink /proc/self/ns/mnt) $state\" >> {log}"],
+            Env = ["PATH=/usr/bin:/bin"],
+        };
+        ShimInstance sandbox = await _harness.StartSandboxAsync("sb14");
+        await sandbox.Client.CreateAsync();
+        OciSpec spec = _harness.ContainerSpec(sandbox, "c14", ["sh", "-c", "cat /start-hook"]) with
+        {
+            Hooks = new OciHooks
+            {
+                CreateRuntime = [HostHook("createRuntime")],
+                CreateContainer = [HostHook("createContainer")],
+                // Resolved in the container's root, and run as the container's process just before its exec.
+                StartContainer = [new OciHook { Path = "/bin/sh", Args = ["sh", "-c", "cat > /start-hook"], Timeout = 5 }],
+                Poststart = [HostHook("poststart")],
+                Poststop = [HostHook("poststop")],
+            },
+        };
+        ShimInstance container = await _harness.StartContainerAsync(sandbox, "c14", spec);
+        StateResponse created = await container.Client.CreateAsync();
+        using ShimClient waiter = await container.ConnectAsync();
+        Task<StateResponse> wait = waiter.WaitAsync();
+        await container.Client.StartAsync();
+        Assert.Equal(0, (await wait.WaitAsync(TimeSpan.FromSeconds(20))).ExitCode);
+        await container.Client.ShutdownAsync();
+        Assert.True(container.Process.WaitForExit(TimeSpan.FromSeconds(10)));
+
+        string hostMounts = new FileInfo("/proc/self/ns/mnt").LinkTarget!;
+        string[] lines = File.ReadAllLines(log);
+        Assert.Equal(["createRuntime", "createContainer", "poststart", "poststop"], lines.Select(line => line.Split(' ')[0]));
+        Assert.Equal(hostMounts, lines[0].Split(' ')[1]);
+        Assert.NotEqual(hostMounts, lines[1].Split(' ')[1]);
+        Assert.Equal(hostMounts, lines[2].Split(' ')[1]);
+        Assert.Contains("\"id\":\"c14\",\"status\":\"creating\"", lines[0]);
+        Assert.Contains($"\"pid\":{created.Pid}", lines[0]);
+        Assert.Contains("\"status\":\"running\"", lines[2]);
+        Assert.Contains("\"status\":\"stopped\"", lines[3]);
+        Assert.DoesNotContain("\"pid\"", lines[3]);
+        // The startContainer hook's state went into the container's root, and the container read it there.
+        var output = ReadLog(Path.Combine(_harness.LogDir, "c14.log"));
+        Assert.Contains(output, entry => entry.Text.Contains("\"id\":\"c14\",\"status\":\"created\""));
+
+        ShimInstance slow = await _harness.StartContainerAsync(sandbox, "c15", _harness.ContainerSpec(sandbox, "c15", ["true"]) with
+        {
+            Hooks = new OciHooks { CreateRuntime = [new OciHook { Path = "/bin/sleep", Args = ["sleep", "30"], Timeout = 1 }] },
+        });
+        var error = await Assert.ThrowsAsync<ShimException>(() => slow.Client.CreateAsync());
+        Assert.Equal(ErrorCode.CreateFailed, error.Code);
+        Assert.Equal("createRuntime hook /bin/sleep did not finish within 1 s and was killed (no output)", error.Message);
+        await slow.Client.ShutdownAsync();
+        Assert.True(slow.Process.WaitForExit(TimeSpan.FromSeconds(10)));
+        Assert.False(Directory.Exists($"/sys/fs/cgroup/memory/{_harness.CgroupParent}/sb14/c15"));
+        await sandbox.Client.ShutdownAsync();
+    }
+
     [Fact]
     public async Task AMountOverALinkToTheRootIsRefusedInOurWords()
     {

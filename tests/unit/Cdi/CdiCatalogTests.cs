@@ -74,6 +74,19 @@ public sealed class CdiCatalogTests : IDisposable
 
         var error = Assert.Throws<SpecException>(() => Load(etc).Resolve(["vendor.com/gpu=0", "vendor.com/gpu=7", "other.com/x=y"]));
 
-        Assert.Equal($"unresolvable CDI devices vendor.com/gpu=7, other.com/x=y: no spec file in {etc} defines them", error.Message);
+        Assert.Equal($"unresolvable CDI devices vendor.com/gpu=7, other.com/x=y: no valid spec file in {etc} defines them", error.Message);
+    }
+
+    [Fact]
+    public void AnUnknownDeviceSaysWhichSpecFilesWereSkippedAndWhy()
+    {
+        string etc = Dir("etc");
+        File.WriteAllText(Path.Combine(etc, "gpu.json"), """{"cdiVersion": "0.6.0", "kind": "vendor.com/gpu", "devices": [{"name": "0"}]}""");
+
+        var error = Assert.Throws<SpecException>(() => Load(etc).Resolve(["vendor.com/gpu=0"]));
+
+        var (path, problem) = Assert.Single(_skipped);
+        Assert.StartsWith($"unresolvable CDI device vendor.com/gpu=0: no valid spec file in {etc} defines it; skipped as invalid: {path} (", error.Message);
+        Assert.Contains(problem, error.Message);
     }
 }

@@ -11,7 +11,13 @@ public sealed class CdiSpecEditsTests
         ? spec with { Process = spec.Process! with { User = new OciUser { Uid = uid, Gid = gid, AdditionalGids = gid > 0 ? [gid] : null } } }
         : throw new InvalidOperationException();
 
-    private static OciSpec Apply(OciSpec spec, CdiContainerEdits edits) => CdiSpecEdits.Apply(spec, [new CdiEditSet("CDI device vendor.com/x=y (/etc/cdi/x.json)", edits)], ResolveDevice);
+    private static OciSpec Apply(OciSpec spec, CdiContainerEdits edits) => CdiSpecEdits.Apply(spec, [new CdiEditSet("CDI device vendor.com/x=y (/etc/cdi/x.json)", edits)], Resolve);
+
+    /// <summary>The pretend host: its device nodes, and every other path but those under /dev and /missing exists as a plain file or directory.</summary>
+    private static DeviceLookup Resolve(string path) =>
+        ResolveDevice(path) is { Exists: true } found ? found
+        : path.StartsWith("/dev/", StringComparison.Ordinal) || path.StartsWith("/missing", StringComparison.Ordinal) ? DeviceLookup.Missing
+        : DeviceLookup.NotADevice;
 
     [Fact]
     public void ADeviceNodeTakesWhatItDoesNotSayFromTheHostNode()
@@ -92,6 +98,21 @@ public sealed class CdiSpecEditsTests
     }
 
     [Fact]
+    public void ABindMountWhoseHostPathIsMissingIsRefusedNamingTheDeviceAndThePath()
+    {
+        var error = Assert.Throws<SpecException>(() => Apply(Base(), new CdiContainerEdits
+        {
+            Mounts = [new CdiMount { HostPath = "/missing/libvendor.so", ContainerPath = "/usr/lib/libvendor.so", Options = ["ro", "bind"] }],
+        }));
+
+        Assert.Equal(Berth.Core.Errors.ErrorKind.InvalidArgument, error.Kind);
+        Assert.Equal("CDI device vendor.com/x=y (/etc/cdi/x.json): mount hostPath /missing/libvendor.so (for /usr/lib/libvendor.so) does not exist on this node",
+            error.Message);
+        // Not a bind: the source is no host path, and nothing is looked up.
+        Apply(Base(), new CdiContainerEdits { Mounts = [new CdiMount { HostPath = "tmpfs", ContainerPath = "/scratch", Type = "tmpfs" }] });
+    }
+
+    [Fact]
     public void AdditionalGroupsAreAddedOnceWithoutRoot()
     {
         var spec = Apply(Base(uid: 1000, gid: 1000), new CdiContainerEdits { AdditionalGids = [0, 44, 1000, 44] });
@@ -99,15 +120,50 @@ public sealed class CdiSpecEditsTests
         Assert.Equal([1000u, 44u], spec.Process!.User.AdditionalGids!);
     }
 
+    [Fact]
+    public void HooksJoinTheSpecsListOfTheirNameInOrder()
+    {
+        var before = Base() with { Hooks = new OciHooks { CreateContainer = [new OciHook { Path = "/usr/bin/own" }] } };
+        var spec = CdiSpecEdits.Apply(before,
+        [
+            new CdiEditSet("CDI spec /etc/cdi/x.json", new CdiContainerEdits { Hooks = [new CdiHook { HookName = "createContainer", Path = "/usr/bin/vendor-hook", Args = ["vendor-hook", "create-symlinks"], Env = ["A=1"], Timeout = 5 }] }),
+            new CdiEditSet("CDI device vendor.com/x=y (/etc/cdi/x.json)", new CdiContainerEdits { Hooks = [new CdiHook { HookName = "poststop", Path = "/usr/bin/cleanup" }, new CdiHook { HookName = "startContainer", Path = "/in/the/container" }] }),
+        ], Resolve);
+
+        Assert.Equal(["/usr/bin/own", "/usr/bin/vendor-hook"], spec.Hooks!.CreateContainer!.Select(hook => hook.Path));
+        var vendor = spec.Hooks.CreateContainer![1];
+        Assert.Equal(["vendor-hook", "create-symlinks"], vendor.Args!);
+        Assert.Equal(["A=1"], vendor.Env!);
+        Assert.Equal(5, vendor.Timeout);
+        Assert.Equal("/usr/bin/cleanup", Assert.Single(spec.Hooks.Poststop!).Path);
+        // A startContainer hook runs in the container's root: no host path is looked up for it.
+        Assert.Equal("/in/the/container", Assert.Single(spec.Hooks.StartContainer!).Path);
+        Assert.Null(spec.Hooks.CreateRuntime);
+        Assert.Null(Apply(Base(), new CdiContainerEdits { Env = ["A=1"] }).Hooks);
+    }
+
     [Theory]
-    [InlineData("hooks", "asks for a createContainer hook (/usr/bin/vendor-hook); berth-shim runs no OCI hooks")]
+    [InlineData("/missing/hook", null, "createContainer hook /missing/hook does not exist on this node")]
+    [InlineData("hook", null, "createContainer hook path \"hook\" is not an absolute host path")]
+    [InlineData("/usr/bin/vendor-hook", 0, "has timeout 0; it must be a positive number of seconds")]
+    public void AHookThatCannotRunIsRefusedNamingTheDeviceAndThePath(string path, int? timeout, string expected)
+    {
+        var error = Assert.Throws<SpecException>(() => Apply(Base(), new CdiContainerEdits
+        {
+            Hooks = [new CdiHook { HookName = "createContainer", Path = path, Timeout = timeout }],
+        }));
+
+        Assert.StartsWith("CDI device vendor.com/x=y (/etc/cdi/x.json): ", error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Theory]
     [InlineData("intelRdt", "sets intelRdt")]
     [InlineData("netDevices", "netDevices")]
     public void WhatTheShimCannotHonourIsRefusedNotIgnored(string what, string expected)
     {
         var edits = what switch
         {
-            "hooks" => new CdiContainerEdits { Hooks = [new CdiHook { HookName = "createContainer", Path = "/usr/bin/vendor-hook" }] },
             "intelRdt" => new CdiContainerEdits { IntelRdt = System.Text.Json.JsonDocument.Parse("""{"closID": "gold"}""").RootElement },
             _ => new CdiContainerEdits { NetDevices = [System.Text.Json.JsonDocument.Parse("""{"hostInterfaceName": "eth1", "name": "net1"}""").RootElement] },
         };

@@ -160,6 +160,40 @@ public sealed class ConfigLoaderTests
         Assert.StartsWith(key, error.Message);
     }
 
+    [Theory]
+    [InlineData("not base64!", "registries.myreg:5443.auth: the auth field is not valid base64")]
+    [InlineData("dXNlcg==", "registries.myreg:5443.auth: the auth field does not decode to \"user:password\"")]
+    public void CredentialsThatDoNotDecodeAreRefusedNamingTheRegistryAndKey(string auth, string expected)
+    {
+        var config = Parse("{\"registries\": {\"myreg:5443\": {\"auth\": \"" + auth + "\"}}}");
+        Assert.StartsWith(expected, Assert.Throws<ConfigException>(() => ConfigLoader.Validate(config)).Message);
+        ConfigLoader.Validate(Parse("""{"registries": {"myreg:5443": {"auth": "dXNlcjpwYXNz"}}}"""));
+    }
+
+    [Fact]
+    public void ACaThatIsMissingUnreadableOrNotPemIsRefusedNamingTheRegistryAndKey()
+    {
+        var directory = Directory.CreateTempSubdirectory("berth-ca-");
+        try
+        {
+            string Refusal(string ca) => Assert.Throws<ConfigException>(() => ConfigLoader.Validate(
+                Parse("{\"registries\": {\"myreg:5443\": {\"ca\": \"" + ca + "\"}}}"))).Message;
+            string text = Path.Combine(directory.FullName, "ca.txt");
+            File.WriteAllText(text, "just text\n");
+            string garbled = Path.Combine(directory.FullName, "garbled.pem");
+            File.WriteAllText(garbled, "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
+
+            Assert.Equal($"registries.myreg:5443.ca: no such file '{directory.FullName}/none.pem'", Refusal($"{directory.FullName}/none.pem"));
+            Assert.Equal($"registries.myreg:5443.ca: '{directory.FullName}' is a directory, not a PEM file", Refusal(directory.FullName));
+            Assert.Equal($"registries.myreg:5443.ca: '{text}' holds no PEM certificate (-----BEGIN CERTIFICATE-----)", Refusal(text));
+            Assert.StartsWith($"registries.myreg:5443.ca: '{garbled}' holds a PEM block that is not a certificate: ", Refusal(garbled));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public void TheCniDefaultsAreContainerdsDirectoriesAndTheyCanBeSet()
     {

@@ -89,6 +89,6 @@ public sealed class RealRegistryTlsTests : IAsyncLifetime
         Assert.Equal(RegistryErrorKind.Unavailable, untrusted.Reason);
         Assert.Contains("answered 400 BadRequest (plain HTTP was used because HTTPS failed: GET https://", untrusted.Message);
         var missingCa = await Assert.ThrowsAsync<RegistryException>(() => ResolveAsync(new RegistryHostConfig { Ca = "/nonexistent/ca.pem" }));
-        Assert.Contains("cannot read the CA file \"/nonexistent/ca.pem\"", missingCa.Message);
+        Assert.Contains("the CA file: no such file '/nonexistent/ca.pem'", missingCa.Message);
     }
 }

@@ -116,7 +116,7 @@ public sealed class ContainerManagerTests : IDisposable
         var error = await Assert.ThrowsAsync<Berth.RuntimeService.Specs.SpecException>(() => _layer.Containers.CreateAsync(sandbox.Id, config, CancellationToken.None));
 
         Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
-        Assert.StartsWith("unresolvable CDI device vendor.test/dev=absent: no spec file in ", error.Message);
+        Assert.StartsWith("unresolvable CDI device vendor.test/dev=absent: no valid spec file in ", error.Message);
         Assert.Empty(_layer.Registry.Containers);
         Assert.Empty(_layer.Store.Containers());
     }

@@ -57,9 +57,37 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IAsyncDisposable
             {
                 await systemd.DisposeAsync();
             }
-            throw BerthException.FailedPrecondition(
-                $"cgroupDriver is systemd but systemd does not answer at {busAddress}: {error.Message}", error);
+            throw BerthException.FailedPrecondition(Unreachable(busAddress, error), error);
         }
+    }
+
+    /// <summary>
+    /// Why systemd could not be used, in the operator's terms. A socket that cannot be connected is named with what
+    /// is wrong with it, not with .NET's socket error (a missing unix socket is EADDRNOTAVAIL there), and with the
+    /// way out on a node without systemd.
+    /// </summary>
+    public static string Unreachable(string busAddress, Exception error)
+    {
+        const string Alternative = "set cgroupDriver to cgroupfs on a node where systemd does not manage cgroups";
+        var socketError = error;
+        while (socketError is not (null or System.Net.Sockets.SocketException))
+        {
+            socketError = socketError.InnerException;
+        }
+        if (socketError is System.Net.Sockets.SocketException failed)
+        {
+            string path = busAddress.StartsWith("unix:path=", StringComparison.Ordinal) ? busAddress["unix:path=".Length..].Split(',')[0] : busAddress;
+            string why = failed.SocketErrorCode switch
+            {
+                System.Net.Sockets.SocketError.AddressNotAvailable when !File.Exists(path) => "the socket does not exist",
+                System.Net.Sockets.SocketError.ConnectionRefused => "nothing listens on the socket",
+                System.Net.Sockets.SocketError.AccessDenied => "berthd may not connect to the socket (systemd's private socket is root's)",
+                _ => $"connecting to the socket failed ({failed.SocketErrorCode})",
+            };
+            return $"cgroupDriver is systemd but no systemd is reachable at {path} (systemdBusAddress {busAddress}): {why}; "
+                + $"systemd must run as PID 1 of berthd's PID namespace, or {Alternative}";
+        }
+        return $"cgroupDriver is systemd but systemd does not answer at {busAddress}: {error.Message}; {Alternative}";
     }
 
     public async Task PreparePodAsync(string podCgroup, CancellationToken ct)
