@@ -54,6 +54,8 @@ TestNetwork? network = null;
 BerthRuntime? berth = null;
 ContainerdRuntime? containerd = null;
 var started = DateTime.UtcNow;
+var traceFile = Path.Combine(directory, "berth-trace.jsonl");
+string? breakdown = null;
 try
 {
     Bench.Log($"work directory {directory}; pods {options.Pods}, runs {options.Runs}");
@@ -71,6 +73,17 @@ try
     network.WriteConfig(new JsonObject { ["type"] = "portmap", ["capabilities"] = new JsonObject { ["portMappings"] = true } });
     string conflist = File.ReadAllText(network.ConfigPath);
     Bench.Log($"CNI network {network.Name}: bridge {network.Bridge}, {network.Subnet}");
+    if (options.Wants("pod_floor"))
+    {
+        await bench.PodFloorAsync(Path.Combine(directory, "pod-floor"), conflist);
+    }
+
+    if (options.Trace)
+    {
+        // berthd inherits it; containerd ignores it.
+        Environment.SetEnvironmentVariable("BERTH_TRACE_FILE", traceFile);
+    }
+
     berth = await BerthRuntime.StartAsync(Path.Combine(directory, "berth"), options.Berthd, BenchImages.Name, registry.Host, conflist);
     containerd = await ContainerdRuntime.StartAsync(Path.Combine(directory, "containerd"), BenchImages.Name, registry.Host, bench.Images.Pause, conflist);
     machine["berth"] = berth.VersionText;
@@ -85,6 +98,14 @@ try
     if (options.Wants("sandbox_start", "sandbox_hostnet", "container_create", "container_start", "pod_to_running", "exec_sync", "exec_session", "stop_remove", "rpc_version"))
     {
         await bench.LatencyAsync(berth, containerd);
+        if (options.Trace)
+        {
+            // berthd's exporter writes in batches every second
+            await Task.Delay(2500, cancel.Token);
+            breakdown = TraceBreakdown.Describe(traceFile, bench.RecordedFrom, DateTime.UtcNow);
+            Directory.CreateDirectory(options.Results);
+            File.Copy(traceFile, Path.Combine(options.Results, $"trace-{DateTime.UtcNow:yyyyMMdd-HHmmss}.jsonl"));
+        }
     }
 
     if (options.Wants("exec_probe_cpu"))
@@ -97,7 +118,7 @@ try
         await bench.ParallelAsync(berth, containerd);
     }
 
-    if (options.Wants("density_start", "shim_pss", "shim_rss", "pod_overhead_pss", "daemon_rss_idle", "daemon_rss", "list", "list_pod_sandbox",
+    if (options.Wants("density_start", "pod_start_flatness", "shim_pss", "shim_rss", "pod_overhead_pss", "daemon_rss_idle", "daemon_rss", "list", "list_pod_sandbox",
         "list_containers", "list_container_stats", "list_pod_sandbox_stats", "daemon_cpu_idle", "density_teardown"))
     {
         await bench.DensityAsync(berth, containerd);
@@ -179,11 +200,18 @@ var settings = new JsonObject
     ["wall_seconds"] = Math.Round((DateTime.UtcNow - started).TotalSeconds, 1),
 };
 
+report.NoteOverFloor("pod_to_running", "pod_floor");
 Console.WriteLine();
 Console.WriteLine($"berth vs containerd: {machine["berth"]} / {machine["containerd"]}; {machine["cpu"]}, {machine["cpus"]} cpus; {options.Pods} pods; {options.Runs} runs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 Console.WriteLine($"network: {Bench.NetworkNote}");
 Console.WriteLine();
 Console.Write(report.Table());
+if (breakdown is not null)
+{
+    Console.WriteLine();
+    Console.WriteLine("berthd's trace of the latency rows' pod starts (--trace): median per call, \"at\" = start after the call began");
+    Console.Write(breakdown);
+}
 
 var json = report.Json(machine, settings, error);
 Directory.CreateDirectory(options.Results);
