@@ -24,6 +24,7 @@ using Berth.RuntimeService.State;
 using Berth.RuntimeService.Stats;
 using Berth.RuntimeService.Streaming;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -106,6 +107,11 @@ using (daemonLock)
             if (Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 })
             {
                 tracing.AddOtlpExporter();
+            }
+            if (Environment.GetEnvironmentVariable("BERTH_TRACE_FILE") is { Length: > 0 } traceFile)
+            {
+                // Batched, off the calls' path: a span costs the call an enqueue, not a write.
+                tracing.AddProcessor(new BatchActivityExportProcessor(new SpanFileExporter(traceFile), scheduledDelayMilliseconds: 1000));
             }
         })
         .WithMetrics(metrics =>
