@@ -27,6 +27,11 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
     /// <summary>When the latency rows' recorded samples began (after the warm-up cycles): the window of --trace.</summary>
     public DateTime RecordedFrom { get; private set; }
 
+    /// <summary>When the first and the last <see cref="FlatnessWindow"/> density pods were started, for --trace.</summary>
+    public (DateTime From, DateTime To)? FirstDensityPods { get; private set; }
+
+    public (DateTime From, DateTime To)? LastDensityPods { get; private set; }
+
     public static double Ms(long start) => Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
     private static DateTime Deadline() => DateTime.UtcNow + RpcTimeout;
@@ -282,8 +287,20 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
 
         Log($"density: starting {options.Pods} pods per runtime, alternating");
         var starts = both.ToDictionary(r => r.Name, _ => new List<double>());
+        var flatWindow = Math.Max(1, Math.Min(FlatnessWindow, options.Pods / 2));
+        var densityStarted = DateTime.UtcNow;
         for (var i = 0; i < options.Pods; i++)
         {
+            if (i == flatWindow)
+            {
+                FirstDensityPods = (densityStarted, DateTime.UtcNow);
+            }
+
+            if (i == options.Pods - flatWindow)
+            {
+                LastDensityPods = (DateTime.UtcNow, DateTime.MaxValue);
+            }
+
             foreach (var runtime in Order(i, berth, containerd))
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -298,7 +315,7 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
         }
 
         // Flatness: the last pods against the first, p50 of each (20 each, fewer with fewer than 40 pods).
-        var flatWindow = Math.Max(1, Math.Min(FlatnessWindow, options.Pods / 2));
+        LastDensityPods = (LastDensityPods!.Value.From, DateTime.UtcNow);
         foreach (var runtime in both)
         {
             var times = starts[runtime.Name];

@@ -56,6 +56,7 @@ ContainerdRuntime? containerd = null;
 var started = DateTime.UtcNow;
 var traceFile = Path.Combine(directory, "berth-trace.jsonl");
 string? breakdown = null;
+(DateTime From, DateTime To)? latencyWindow = null;
 try
 {
     Bench.Log($"work directory {directory}; pods {options.Pods}, runs {options.Runs}");
@@ -98,14 +99,7 @@ try
     if (options.Wants("sandbox_start", "sandbox_hostnet", "container_create", "container_start", "pod_to_running", "exec_sync", "exec_session", "stop_remove", "rpc_version"))
     {
         await bench.LatencyAsync(berth, containerd);
-        if (options.Trace)
-        {
-            // berthd's exporter writes in batches every second
-            await Task.Delay(2500, cancel.Token);
-            breakdown = TraceBreakdown.Describe(traceFile, bench.RecordedFrom, DateTime.UtcNow);
-            Directory.CreateDirectory(options.Results);
-            File.Copy(traceFile, Path.Combine(options.Results, $"trace-{DateTime.UtcNow:yyyyMMdd-HHmmss}.jsonl"));
-        }
+        latencyWindow = (bench.RecordedFrom, DateTime.UtcNow);
     }
 
     if (options.Wants("exec_probe_cpu"))
@@ -127,6 +121,15 @@ try
     if (options.Wants("cold_pull"))
     {
         await bench.ColdPullAsync(berth, containerd);
+    }
+
+    if (options.Trace && latencyWindow is { } window)
+    {
+        // berthd's exporter writes in batches every second
+        await Task.Delay(2500, cancel.Token);
+        breakdown = TraceBreakdown.Describe(traceFile, window, bench.FirstDensityPods, bench.LastDensityPods);
+        Directory.CreateDirectory(options.Results);
+        File.Copy(traceFile, Path.Combine(options.Results, $"trace-{DateTime.UtcNow:yyyyMMdd-HHmmss}.jsonl"));
     }
 }
 catch (Exception e)
@@ -209,7 +212,8 @@ Console.Write(report.Table());
 if (breakdown is not null)
 {
     Console.WriteLine();
-    Console.WriteLine("berthd's trace of the latency rows' pod starts (--trace): median per call, \"at\" = start after the call began");
+    Console.WriteLine("berthd's trace of the latency rows' pod starts (--trace): median per call, \"at\" = start after the call began;");
+    Console.WriteLine($"first and last p50: the same in the first and last {Bench.FlatnessWindow} density pods (where pod_start_flatness comes from)");
     Console.Write(breakdown);
 }
 

@@ -104,6 +104,10 @@ using (daemonLock)
         .WithTracing(tracing =>
         {
             tracing.AddSource(Telemetry.Name);
+            // Every span of ours is recorded. The default, parent-based sampling, follows ASP.NET Core's request
+            // activity, which Kestrel creates unrecorded (for its logs) when nothing listens to its source:
+            // every CRI call's span, and all below it, was then dropped before any exporter saw it.
+            tracing.SetSampler(new AlwaysOnSampler());
             if (Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 })
             {
                 tracing.AddOtlpExporter();

@@ -6,8 +6,9 @@ namespace Berth.RuntimeService.Hosting;
 
 /// <summary>
 /// Writes every finished span as one JSON line to a file (<c>BERTH_TRACE_FILE</c>): <c>name</c>,
-/// <c>trace</c> and <c>span</c> IDs, <c>parent</c> (absent at a root), <c>start</c> in Unix nanoseconds
-/// and <c>ms</c>, its duration. For the benchmark's <c>--trace</c> breakdown and for a person with
+/// <c>trace</c> and <c>span</c> IDs, <c>parent</c> (absent when there is none; a CRI call's span names
+/// Kestrel's request activity, which is not exported), <c>start</c> in Unix nanoseconds and <c>ms</c>,
+/// its duration. For the benchmark's <c>--trace</c> breakdown and for a person with
 /// <c>jq</c>, where an OTLP collector would be too much. OpenTelemetry's console exporter prints text
 /// meant for reading, not parsing, and the OTLP file exporter is not released for .NET; this is the few
 /// lines that need. Appends, flushing after each batch, so a killed berthd leaves whole lines.
