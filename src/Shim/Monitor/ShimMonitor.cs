@@ -88,8 +88,8 @@ internal sealed partial class ShimMonitor : IDisposable
         AtomicFile.Write(BundleLayout.PidPath(_bundle), System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"), AtomicFile.Durability.None);
         ShimLog.Write($"serving {_options?.Kind} {Id} on {_socketPath}");
         _clock.Mark("shim.listen");
-        Footprint.Trim();
-        _clock.Mark("shim.trim");
+        // No trim here: berthd's Create is already on its way and would wait behind it; the trim after
+        // the first burst of requests (Create, Start) returns start-up's garbage with theirs.
         while (!_stopping)
         {
             BuildPollSet();

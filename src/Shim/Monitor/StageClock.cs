@@ -16,8 +16,8 @@ internal sealed class StageClock
     /// <param name="started">When the shim's main() began, from <see cref="Now"/>.</param>
     public StageClock(long started) => _last = started;
 
-    /// <summary>The real-time clock in Unix nanoseconds (100 ns steps).</summary>
-    public static long Now() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+    /// <summary>The real-time clock (CLOCK_REALTIME) in Unix nanoseconds.</summary>
+    public static long Now() => Interop.Sys.RealtimeNanos();
 
     /// <summary>Records the step <paramref name="name"/> as running from the end of the previous step until now.</summary>
     public void Mark(string name)
