@@ -118,7 +118,7 @@ public sealed class ContainerManager(
             Directory.CreateDirectory(plan.Options.Rootfs.WorkDir);
             Directory.CreateDirectory(plan.Spec.Root!.Path);
             OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
-            ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
+            ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options with { CgroupMounts = node.CgroupMounts });
         }
         var state = await runtime.CreateAsync(container.Shim, ct);
         using (Telemetry.Source.StartActivity("cgroup.adopt"))

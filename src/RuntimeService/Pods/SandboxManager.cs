@@ -100,7 +100,7 @@ public sealed class SandboxManager(
                 node.MountTmpfs(plan.ShmPath, SandboxPlanner.ShmOptions);
             }
             OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
-            ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
+            ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options with { CgroupMounts = node.CgroupMounts });
         }
         using (Telemetry.Source.StartActivity("cgroup.prepare_pod"))
         {

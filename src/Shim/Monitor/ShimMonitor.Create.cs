@@ -55,7 +55,7 @@ internal sealed partial class ShimMonitor
 
             if (!string.IsNullOrEmpty(spec.Linux?.CgroupsPath))
             {
-                var manager = CgroupManagerFactory.Detect(options.CgroupRoot);
+                var manager = CgroupManagerFactory.Detect(options.CgroupRoot, options.CgroupMounts);
                 _cgroup = manager.Create(spec.Linux.CgroupsPath, spec.Linux.Resources);
                 _oomBaseline = _cgroup.OomKillCount();
             }
