@@ -24,6 +24,14 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
 
     public BenchImages Images { get; set; } = null!;
 
+    /// <summary>When the latency rows' recorded samples began (after the warm-up cycles): the window of --trace.</summary>
+    public DateTime RecordedFrom { get; private set; }
+
+    /// <summary>When the first and the last <see cref="FlatnessWindow"/> density pods were started, for --trace.</summary>
+    public (DateTime From, DateTime To)? FirstDensityPods { get; private set; }
+
+    public (DateTime From, DateTime To)? LastDensityPods { get; private set; }
+
     public static double Ms(long start) => Stopwatch.GetElapsedTime(start).TotalMilliseconds;
 
     private static DateTime Deadline() => DateTime.UtcNow + RpcTimeout;
@@ -137,6 +145,9 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
             : throw new InvalidOperationException($"{runtime.Name}: exec session of true ended with {result.Status?.Message}");
     }
 
+    /// <summary>Density pods at each end compared by pod_start_flatness.</summary>
+    public const int FlatnessWindow = 20;
+
     /// <summary>ExecSync calls in one sample of exec_probe_cpu: a node's worth of exec probes.</summary>
     public const int ProbeCalls = 200;
 
@@ -155,6 +166,11 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
         Log($"latency: {options.Warmup} warm-up and {options.Runs} recorded cycles per runtime (RunPodSandbox, CreateContainer, StartContainer, ExecSync true, an exec session of true, StopPodSandbox+RemovePodSandbox)");
         for (var sample = -options.Warmup; sample < options.Runs; sample++)
         {
+            if (sample == 0)
+            {
+                RecordedFrom = DateTime.UtcNow;
+            }
+
             foreach (var runtime in Order(sample, berth, containerd))
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -270,14 +286,26 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
         }
 
         Log($"density: starting {options.Pods} pods per runtime, alternating");
-        var spent = both.ToDictionary(r => r.Name, _ => 0.0);
+        var starts = both.ToDictionary(r => r.Name, _ => new List<double>());
+        var flatWindow = Math.Max(1, Math.Min(FlatnessWindow, options.Pods / 2));
+        var densityStarted = DateTime.UtcNow;
         for (var i = 0; i < options.Pods; i++)
         {
+            if (i == flatWindow)
+            {
+                FirstDensityPods = (densityStarted, DateTime.UtcNow);
+            }
+
+            if (i == options.Pods - flatWindow)
+            {
+                LastDensityPods = (DateTime.UtcNow, DateTime.MaxValue);
+            }
+
             foreach (var runtime in Order(i, berth, containerd))
             {
                 cancellation.ThrowIfCancellationRequested();
                 var pod = await StartPodAsync(runtime, "den");
-                spent[runtime.Name] += pod.TotalMs;
+                starts[runtime.Name].Add(pod.TotalMs);
             }
 
             if ((i + 1) % 50 == 0)
@@ -286,9 +314,15 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
             }
         }
 
+        // Flatness: the last pods against the first, p50 of each (20 each, fewer with fewer than 40 pods).
+        LastDensityPods = (LastDensityPods!.Value.From, DateTime.UtcNow);
         foreach (var runtime in both)
         {
-            report.Add("density_start", runtime.Name, spent[runtime.Name] / 1000.0);
+            var times = starts[runtime.Name];
+            report.Add("density_start", runtime.Name, times.Sum() / 1000.0);
+            var (first, last) = (Stats.Of(times.Take(flatWindow).ToList())!.P50, Stats.Of(times.TakeLast(flatWindow).ToList())!.P50);
+            report.Add("pod_start_flatness", runtime.Name, last / first);
+            report.Note($"{runtime.Name}_flatness", $"pod_to_running p50 of density pods 1-{flatWindow}: {first:F1} ms, of pods {options.Pods - flatWindow + 1}-{options.Pods}: {last:F1} ms");
         }
 
         await Task.Delay(3000, cancellation);
@@ -417,23 +451,10 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
     public async Task FloorAsync(string directory)
     {
         Log("floor: bare overlay mount, /bin/true spawn, berth-shim spawn into new namespaces");
-        var lower = Path.Combine(directory, "lower");
-        Directory.CreateDirectory(Path.Combine(lower, "bin"));
-        File.WriteAllText(Path.Combine(lower, "bin", "file"), "x");
-        var merged = Path.Combine(directory, "merged");
-        Directory.CreateDirectory(merged);
+        var overlay = new BareOverlay(directory);
         for (var sample = -options.Warmup; sample < options.Runs; sample++)
         {
-            var upper = Path.Combine(directory, $"upper{sample}");
-            var work = Path.Combine(directory, $"work{sample}");
-            Directory.CreateDirectory(upper);
-            Directory.CreateDirectory(work);
-            var t0 = Stopwatch.GetTimestamp();
-            Native.Mount("overlay", merged, "overlay", $"lowerdir={lower},upperdir={upper},workdir={work}");
-            var mount = Ms(t0);
-            var t1 = Stopwatch.GetTimestamp();
-            Native.Unmount(merged);
-            var umount = Ms(t1);
+            var (mount, umount) = overlay.MountOnce(sample);
             if (sample >= 0)
             {
                 report.AddFloor("overlay_mount", mount);
@@ -452,19 +473,114 @@ public sealed class Bench(BenchOptions options, Report report, string cgroupRoot
             }
         }
 
+        foreach (var sample in await ShimSpawnsAsync("sandbox"))
+        {
+            report.AddFloor("shim_spawn_namespaces", sample);
+        }
+    }
+
+    /// <summary>
+    /// pod_floor: what a pod start cannot avoid, with no runtime, one sum per sample: a spawn into a
+    /// sandbox's new namespaces (pid, mount, net, IPC, UTS) and one into a container's (pid, mount),
+    /// both through berth-shim's own spawn path until reaped; a bare overlay mount; and the CNI ADD of
+    /// the benchmark's conflist (the plugins both runtimes run) into a network namespace made untimed
+    /// (the sandbox spawn already paid for one), DEL afterwards, untimed.
+    /// </summary>
+    public async Task PodFloorAsync(string directory, string conflist)
+    {
+        Log("floor: pod_floor (two namespace spawns, an overlay mount, CNI ADD of the bench conflist)");
+        var chain = new CniChain(System.Text.Json.Nodes.JsonNode.Parse(conflist)!.AsObject());
+        var overlay = new BareOverlay(directory);
+        var sandboxes = await ShimSpawnsAsync("sandbox");
+        var containers = await ShimSpawnsAsync("container");
+        var adds = new List<double>();
+        for (var sample = -options.Warmup; sample < options.Runs; sample++)
+        {
+            var name = $"{cgroupRoot}-floor{sample + options.Warmup}";
+            var netns = Path.Combine("/run/netns", name);
+            await IpAsync("netns", "add", name);
+            try
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                var result = await chain.AddAsync(name, netns, cancellation);
+                var add = Ms(t0);
+                await chain.DelAsync(name, netns, result, cancellation);
+                var (mount, _) = overlay.MountOnce(sample);
+                var index = sample + options.Warmup;
+                if (sample >= 0)
+                {
+                    adds.Add(add);
+                    report.AddFloor("pod_floor", sandboxes[index] + containers[index] + mount + add);
+                }
+            }
+            finally
+            {
+                await IpAsync("netns", "delete", name);
+            }
+        }
+
+        report.Note("pod_floor_parts", $"p50: sandbox spawn {Stats.Of(sandboxes.Skip(options.Warmup).ToList())!.P50:F2} ms, container spawn "
+            + $"{Stats.Of(containers.Skip(options.Warmup).ToList())!.P50:F2} ms, CNI ADD {Stats.Of(adds)!.P50:F2} ms (the overlay mount is overlay_mount's kind)");
+    }
+
+    private static async Task IpAsync(params string[] arguments)
+    {
+        var (exit, output) = await TestNetwork.CaptureAsync("ip", arguments);
+        if (exit != 0)
+        {
+            throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed ({exit}): {output}");
+        }
+    }
+
+    /// <summary>bench/SpawnFloor's samples (warm-up ones first) of berth-shim's spawn into a <paramref name="kind"/>'s new namespaces.</summary>
+    private async Task<IReadOnlyList<double>> ShimSpawnsAsync(string kind)
+    {
         var shim = Path.Combine(Path.GetDirectoryName(options.Berthd)!, "berth-shim");
-        using var floor = Process.Start(new ProcessStartInfo(options.SpawnFloor, [shim, (options.Warmup + options.Runs).ToString()])
+        using var floor = Process.Start(new ProcessStartInfo(options.SpawnFloor, [shim, (options.Warmup + options.Runs).ToString(), kind])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
         })!;
         var samples = (await floor.StandardOutput.ReadToEndAsync(cancellation))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => double.Parse(line, System.Globalization.CultureInfo.InvariantCulture));
+            .Select(line => double.Parse(line, System.Globalization.CultureInfo.InvariantCulture))
+            .ToList();
         await floor.WaitForExitAsync(cancellation);
-        foreach (var sample in samples.Skip(options.Warmup))
+        return floor.ExitCode == 0 && samples.Count == options.Warmup + options.Runs
+            ? samples
+            : throw new InvalidOperationException($"spawn-floor {kind} exited {floor.ExitCode} after {samples.Count} samples");
+    }
+
+    /// <summary>A bare one-lower overlay under a directory of its own, mounted and unmounted once per sample on fresh upper and work directories.</summary>
+    private sealed class BareOverlay
+    {
+        private readonly string _directory;
+        private readonly string _lower;
+        private readonly string _merged;
+
+        public BareOverlay(string directory)
         {
-            report.AddFloor("shim_spawn_namespaces", sample);
+            _directory = directory;
+            _lower = Path.Combine(directory, "lower");
+            Directory.CreateDirectory(Path.Combine(_lower, "bin"));
+            File.WriteAllText(Path.Combine(_lower, "bin", "file"), "x");
+            _merged = Path.Combine(directory, "merged");
+            Directory.CreateDirectory(_merged);
+        }
+
+        /// <summary>Milliseconds of mount(2) and of umount(2).</summary>
+        public (double Mount, double Umount) MountOnce(int sample)
+        {
+            var upper = Path.Combine(_directory, $"upper{sample}");
+            var work = Path.Combine(_directory, $"work{sample}");
+            Directory.CreateDirectory(upper);
+            Directory.CreateDirectory(work);
+            var t0 = Stopwatch.GetTimestamp();
+            Native.Mount("overlay", _merged, "overlay", $"lowerdir={_lower},upperdir={upper},workdir={work}");
+            var mount = Ms(t0);
+            var t1 = Stopwatch.GetTimestamp();
+            Native.Unmount(_merged);
+            return (mount, Ms(t1));
         }
     }
 }

@@ -29,6 +29,9 @@ public sealed record BenchOptions
 
     public string Results { get; init; } = "";
 
+    /// <summary>--trace: berthd writes its spans to a file and the breakdown of its pod starts is printed.</summary>
+    public bool Trace { get; init; }
+
     public const string Usage = """
         usage: Berth.Bench [options]
           --pods N           density: pods with one sleeping container each (default 200)
@@ -42,6 +45,8 @@ public sealed record BenchOptions
           --big-mb N         MiB of random data in the cold-pull image (default 100)
           --berthd PATH      berthd to run, berth-shim beside it (default out/berthd of the repository)
           --results DIR      where the JSON goes (default bench/results of the repository)
+          --trace            berthd writes its spans (BERTH_TRACE_FILE); print where its pod starts in the
+                             latency rows went, span by span (median ms over the recorded samples)
         """;
 
     public static BenchOptions Parse(string[] args)
@@ -77,6 +82,7 @@ public sealed record BenchOptions
                 "--big-mb" => options with { BigMegabytes = Number(1) },
                 "--berthd" => options with { Berthd = Path.GetFullPath(Value()) },
                 "--results" => options with { Results = Path.GetFullPath(Value()) },
+                "--trace" => options with { Trace = true },
                 "-h" or "--help" => throw new ArgumentException(""),
                 var other => throw new ArgumentException($"unknown option {other}"),
             };

@@ -54,6 +54,9 @@ TestNetwork? network = null;
 BerthRuntime? berth = null;
 ContainerdRuntime? containerd = null;
 var started = DateTime.UtcNow;
+var traceFile = Path.Combine(directory, "berth-trace.jsonl");
+string? breakdown = null;
+(DateTime From, DateTime To)? latencyWindow = null;
 try
 {
     Bench.Log($"work directory {directory}; pods {options.Pods}, runs {options.Runs}");
@@ -71,6 +74,17 @@ try
     network.WriteConfig(new JsonObject { ["type"] = "portmap", ["capabilities"] = new JsonObject { ["portMappings"] = true } });
     string conflist = File.ReadAllText(network.ConfigPath);
     Bench.Log($"CNI network {network.Name}: bridge {network.Bridge}, {network.Subnet}");
+    if (options.Wants("pod_floor"))
+    {
+        await bench.PodFloorAsync(Path.Combine(directory, "pod-floor"), conflist);
+    }
+
+    if (options.Trace)
+    {
+        // berthd inherits it; containerd ignores it.
+        Environment.SetEnvironmentVariable("BERTH_TRACE_FILE", traceFile);
+    }
+
     berth = await BerthRuntime.StartAsync(Path.Combine(directory, "berth"), options.Berthd, BenchImages.Name, registry.Host, conflist);
     containerd = await ContainerdRuntime.StartAsync(Path.Combine(directory, "containerd"), BenchImages.Name, registry.Host, bench.Images.Pause, conflist);
     machine["berth"] = berth.VersionText;
@@ -85,6 +99,7 @@ try
     if (options.Wants("sandbox_start", "sandbox_hostnet", "container_create", "container_start", "pod_to_running", "exec_sync", "exec_session", "stop_remove", "rpc_version"))
     {
         await bench.LatencyAsync(berth, containerd);
+        latencyWindow = (bench.RecordedFrom, DateTime.UtcNow);
     }
 
     if (options.Wants("exec_probe_cpu"))
@@ -97,7 +112,7 @@ try
         await bench.ParallelAsync(berth, containerd);
     }
 
-    if (options.Wants("density_start", "shim_pss", "shim_rss", "pod_overhead_pss", "daemon_rss_idle", "daemon_rss", "list", "list_pod_sandbox",
+    if (options.Wants("density_start", "pod_start_flatness", "shim_pss", "shim_rss", "pod_overhead_pss", "daemon_rss_idle", "daemon_rss", "list", "list_pod_sandbox",
         "list_containers", "list_container_stats", "list_pod_sandbox_stats", "daemon_cpu_idle", "density_teardown"))
     {
         await bench.DensityAsync(berth, containerd);
@@ -106,6 +121,15 @@ try
     if (options.Wants("cold_pull"))
     {
         await bench.ColdPullAsync(berth, containerd);
+    }
+
+    if (options.Trace && latencyWindow is { } window)
+    {
+        // berthd's exporter writes in batches every second
+        await Task.Delay(2500, cancel.Token);
+        breakdown = TraceBreakdown.Describe(traceFile, window, bench.FirstDensityPods, bench.LastDensityPods);
+        Directory.CreateDirectory(options.Results);
+        File.Copy(traceFile, Path.Combine(options.Results, $"trace-{DateTime.UtcNow:yyyyMMdd-HHmmss}.jsonl"));
     }
 }
 catch (Exception e)
@@ -179,11 +203,19 @@ var settings = new JsonObject
     ["wall_seconds"] = Math.Round((DateTime.UtcNow - started).TotalSeconds, 1),
 };
 
+report.NoteOverFloor("pod_to_running", "pod_floor");
 Console.WriteLine();
 Console.WriteLine($"berth vs containerd: {machine["berth"]} / {machine["containerd"]}; {machine["cpu"]}, {machine["cpus"]} cpus; {options.Pods} pods; {options.Runs} runs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 Console.WriteLine($"network: {Bench.NetworkNote}");
 Console.WriteLine();
 Console.Write(report.Table());
+if (breakdown is not null)
+{
+    Console.WriteLine();
+    Console.WriteLine("berthd's trace of the latency rows' pod starts (--trace): median per call, \"at\" = start after the call began;");
+    Console.WriteLine($"first and last p50: the same in the first and last {Bench.FlatnessWindow} density pods (where pod_start_flatness comes from)");
+    Console.Write(breakdown);
+}
 
 var json = report.Json(machine, settings, error);
 Directory.CreateDirectory(options.Results);

@@ -21,6 +21,7 @@ public sealed class Report
         new("rpc_version", "ms", "Version: one gRPC round trip, the floor of every call"),
         new("parallel_start", "ms", "N pods started at once, wall time until all run"),
         new("density_start", "s", "starting the density pods one by one (sum of pod_to_running)"),
+        new("pod_start_flatness", "x", "pod_to_running p50 of the last 20 density pods over that of the first 20 (1 = flat as the node fills)"),
         new("shim_pss", "MiB", "PSS of one shim process (smaps_rollup), with the density pods"),
         new("shim_rss", "MiB", "RSS of one shim process, with the density pods"),
         new("pod_overhead_pss", "MiB", "PSS per pod of everything the runtime runs for it but the workload: shims, pause/reaper"),
@@ -43,6 +44,7 @@ public sealed class Report
         new("overlay_umount", "ms", "umount(2) of it"),
         new("spawn_true", "ms", "Process.Start(/bin/true) until it has exited"),
         new("shim_spawn_namespaces", "ms", "berth-shim's own spawn path into new pid, mount, net, ipc, uts namespaces, no mounts, until reaped"),
+        new("pod_floor", "ms", "what a pod start cannot avoid: spawns into a sandbox's and a container's new namespaces, an overlay mount, CNI ADD of the bench conflist"),
     ];
 
     private readonly Dictionary<string, string> _notes = [];
@@ -59,6 +61,27 @@ public sealed class Report
     public void Note(string key, string text) => _notes[key] = text;
 
     private Row Find(string key) => _rows.Single(r => r.Key == key);
+
+    /// <summary>
+    /// Notes each runtime's p50 of <paramref name="row"/> as a multiple of the floor row <paramref name="floor"/>'s p50
+    /// (the goal for pod_to_running: at most 4 times pod_floor); nothing when either was not measured.
+    /// </summary>
+    public void NoteOverFloor(string row, string floor)
+    {
+        if (Stats.Of(_floor.Single(f => f.Key == floor).Samples) is not { } floorStats)
+        {
+            return;
+        }
+        var measured = Find(row);
+        var parts = new[] { ("berth", measured.Berth), ("containerd", measured.Containerd) }
+            .Where(part => part.Item2.Count > 0)
+            .Select(part => $"{part.Item1} {Stats.Of(part.Item2)!.P50 / floorStats.P50:F2}")
+            .ToList();
+        if (parts.Count > 0)
+        {
+            Note($"{row}_over_{floor}", $"{row} p50 / {floor} p50 ({F(floorStats.P50)} ms): {string.Join(", ", parts)}");
+        }
+    }
 
     public string Table()
     {

@@ -24,6 +24,7 @@ using Berth.RuntimeService.State;
 using Berth.RuntimeService.Stats;
 using Berth.RuntimeService.Streaming;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
@@ -103,9 +104,18 @@ using (daemonLock)
         .WithTracing(tracing =>
         {
             tracing.AddSource(Telemetry.Name);
+            // Every span of ours is recorded. The default, parent-based sampling, follows ASP.NET Core's request
+            // activity, which Kestrel creates unrecorded (for its logs) when nothing listens to its source:
+            // every CRI call's span, and all below it, was then dropped before any exporter saw it.
+            tracing.SetSampler(new AlwaysOnSampler());
             if (Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 })
             {
                 tracing.AddOtlpExporter();
+            }
+            if (Environment.GetEnvironmentVariable("BERTH_TRACE_FILE") is { Length: > 0 } traceFile)
+            {
+                // Batched, off the calls' path: a span costs the call an enqueue, not a write.
+                tracing.AddProcessor(new BatchActivityExportProcessor(new SpanFileExporter(traceFile), scheduledDelayMilliseconds: 1000));
             }
         })
         .WithMetrics(metrics =>

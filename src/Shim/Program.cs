@@ -21,12 +21,13 @@ internal static class Program
 
     public static int Main(string[] args)
     {
+        long started = StageClock.Now();
         string mode = args.Length > 0 ? args[0] : "";
         string bundle = args.Length > 1 ? Path.GetFullPath(args[1]) : "";
         switch (mode)
         {
             case "serve" when bundle.Length > 0:
-                return Serve(bundle);
+                return Serve(bundle, started);
             case "init" when bundle.Length > 0:
                 return ContainerInit.Run(bundle);
             case "exec" when bundle.Length > 0:
@@ -42,7 +43,7 @@ internal static class Program
         }
     }
 
-    private static int Serve(string bundle)
+    private static int Serve(string bundle, long started)
     {
         // Detach: own session, stdio to the bundle's shim.log, nothing held open in the daemon's directories.
         Interop.Sys.SetSid();
@@ -65,7 +66,7 @@ internal static class Program
 
         try
         {
-            using var monitor = new ShimMonitor(bundle);
+            using var monitor = new ShimMonitor(bundle, new StageClock(started));
             return monitor.Run();
         }
         catch (Exception e)

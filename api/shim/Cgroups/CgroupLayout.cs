@@ -27,10 +27,13 @@ public sealed record CgroupLayout
     public static CgroupLayout Detect(string? root) => Detect(root, File.ReadAllText(CgroupMounts.MountInfo));
 
     /// <summary>The layout from statfs of <paramref name="root"/> and a <paramref name="mountinfo"/> text the caller read (the shim reads it itself, so that its errors are in its own words).</summary>
-    public static CgroupLayout Detect(string? root, string mountinfo)
+    public static CgroupLayout Detect(string? root, string mountinfo) => Detect(root, CgroupMounts.Parse(mountinfo));
+
+    /// <summary>The layout from statfs of <paramref name="root"/> and the cgroup <paramref name="mounts"/> of a mount table read before.</summary>
+    public static CgroupLayout Detect(string? root, IReadOnlyList<CgroupMount> mounts)
     {
         root = string.IsNullOrEmpty(root) ? "/sys/fs/cgroup" : root.TrimEnd('/');
-        return Classify(root, Interop.Sys.StatFsType(root), CgroupMounts.Parse(mountinfo));
+        return Classify(root, Interop.Sys.StatFsType(root), mounts);
     }
 
     /// <summary>

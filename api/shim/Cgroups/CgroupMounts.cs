@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Serialization;
 
 namespace Berth.Api.Shim.Cgroups;
 
@@ -8,11 +9,14 @@ namespace Berth.Api.Shim.Cgroups;
 /// </summary>
 public sealed record CgroupMount(string MountPoint, string Type, string Root, string Device, string SuperOptions)
 {
+    [JsonIgnore]
     public bool IsV1 => Type == "cgroup";
 
+    [JsonIgnore]
     public bool IsV2 => Type == "cgroup2";
 
     /// <summary>The v1 controllers (and <c>name=</c> of a named hierarchy) this mount carries, from its super options.</summary>
+    [JsonIgnore]
     public IReadOnlyList<string> Controllers { get; } = ParseControllers(Type, SuperOptions);
 
     private static string[] ParseControllers(string type, string superOptions)

@@ -46,11 +46,19 @@ public sealed class ContainerManager(
         {
             throw BerthException.InvalidArgument("container config needs an image");
         }
-        var image = images.Find(imageName) ?? throw BerthException.NotFound($"image {imageName} is not present; pull it first");
+        ImageForContainer image;
+        using (Telemetry.Source.StartActivity("container.image"))
+        {
+            image = images.Find(imageName) ?? throw BerthException.NotFound($"image {imageName} is not present; pull it first");
+        }
         string id = Identifiers.New();
-        var plan = ContainerPlanner.Plan(new ContainerPlanInput(
-            config, new PodContext(sandbox.Id, sandbox.Config, sandbox.PodCgroup), image.Image, id, paths, blockIo,
-            node.LookUpDevice, security, cdi.Resolve, TargetPidNamespace(config), node.HostDevices, streaming.MaxExecsPerContainer));
+        ContainerPlan plan;
+        using (Telemetry.Source.StartActivity("container.plan"))
+        {
+            plan = ContainerPlanner.Plan(new ContainerPlanInput(
+                config, new PodContext(sandbox.Id, sandbox.Config, sandbox.PodCgroup), image.Image, id, paths, blockIo,
+                node.LookUpDevice, security, cdi.Resolve, TargetPidNamespace(config), node.HostDevices, streaming.MaxExecsPerContainer));
+        }
         var record = new ContainerRecord(id, sandbox.Id, plan.Name, config.ToByteArray(), image.Id, imageName,
             Identifiers.NowNanoseconds(), plan.LogPath, image.ImageRef,
             StopSignals.FromCri(config.StopSignal) ?? StopSignals.Parse(image.Image.Config.StopSignal) ?? StopSignals.Default,
@@ -63,7 +71,10 @@ public sealed class ContainerManager(
         registry.Add(container);
         try
         {
-            images.Hold(id, image.DiffIds);
+            using (Telemetry.Source.StartActivity("state.image_hold"))
+            {
+                images.Hold(id, image.DiffIds);
+            }
             await SetUpAsync(container, plan, daemonStopping);
         }
         catch (Exception error)
@@ -88,26 +99,32 @@ public sealed class ContainerManager(
 
     private async Task SetUpAsync(Container container, ContainerPlan plan, CancellationToken ct)
     {
-        foreach (string hostPath in plan.HostPaths)
+        using (Telemetry.Source.StartActivity("container.bundle"))
         {
-            node.EnsureHostPath(hostPath);
+            foreach (string hostPath in plan.HostPaths)
+            {
+                node.EnsureHostPath(hostPath);
+            }
+            foreach (PropagatedSource source in plan.PropagatedSources)
+            {
+                var (resolved, mount) = node.FindSourceMount(source.HostPath);
+                source.Require(resolved, mount);
+            }
+            if (plan.Spec.Process?.ApparmorProfile == SecurityProfiles.AppArmorDefaultName)
+            {
+                node.EnsureAppArmorDefaultProfile();
+            }
+            Directory.CreateDirectory(plan.Options.Rootfs!.UpperDir);
+            Directory.CreateDirectory(plan.Options.Rootfs.WorkDir);
+            Directory.CreateDirectory(plan.Spec.Root!.Path);
+            OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
+            ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options with { CgroupMounts = node.CgroupMounts });
         }
-        foreach (PropagatedSource source in plan.PropagatedSources)
-        {
-            var (resolved, mount) = node.FindSourceMount(source.HostPath);
-            source.Require(resolved, mount);
-        }
-        if (plan.Spec.Process?.ApparmorProfile == SecurityProfiles.AppArmorDefaultName)
-        {
-            node.EnsureAppArmorDefaultProfile();
-        }
-        Directory.CreateDirectory(plan.Options.Rootfs!.UpperDir);
-        Directory.CreateDirectory(plan.Options.Rootfs.WorkDir);
-        Directory.CreateDirectory(plan.Spec.Root!.Path);
-        OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
-        ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
         var state = await runtime.CreateAsync(container.Shim, ct);
-        await cgroups.AdoptAsync(plan.CgroupPath, state.Pid, plan.Spec.Linux?.Resources, ct);
+        using (Telemetry.Source.StartActivity("cgroup.adopt"))
+        {
+            await cgroups.AdoptAsync(plan.CgroupPath, state.Pid, plan.Spec.Linux?.Resources, ct);
+        }
         container.Advance(state);
         Watch(container);
     }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Berth.Api.Shim;
+using Berth.Core;
 
 namespace Berth.RuntimeService.Network;
 
@@ -47,6 +48,7 @@ public sealed class CniAttachmentStore(string directory)
     /// </summary>
     public void Write(CniAttachment attachment)
     {
+        using var span = Telemetry.Source.StartActivity("state.cni_attachment");
         System.IO.Directory.CreateDirectory(directory);
         AtomicFile.Write(PathOf(attachment.SandboxId), JsonSerializer.SerializeToUtf8Bytes(attachment, AttachmentJsonContext.Default.CniAttachment),
             attachment.Result is null ? AtomicFile.Durability.None : AtomicFile.Durability.Content);

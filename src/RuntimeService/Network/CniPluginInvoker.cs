@@ -47,6 +47,7 @@ public sealed class CniPluginInvoker(IReadOnlyList<string> binDirs, TimeSpan tim
     {
         string path = Require(type);
         byte[] stdin = Encoding.UTF8.GetBytes(request.ToJsonString());
+        using var span = Telemetry.Source.StartActivity($"cni.{invocation.Command} {type}");
         var clock = Stopwatch.StartNew();
         for (int attempt = 0; ; attempt++)
         {

@@ -20,6 +20,13 @@ public interface INodeOperations
     /// <summary>True when the cgroupfs path (e.g. /kubepods/pod1) exists in any hierarchy.</summary>
     bool CgroupExists(string cgroupPath);
 
+    /// <summary>
+    /// The node's cgroup and cgroup2 mounts, read from berthd's mount table once (at first use), for the
+    /// shims (<see cref="Berth.Api.Shim.ShimOptions.CgroupMounts"/>), which would otherwise read a mount table
+    /// that grows with every pod.
+    /// </summary>
+    IReadOnlyList<Berth.Api.Shim.Cgroups.CgroupMount> CgroupMounts { get; }
+
     /// <summary>True when the cgroup holds no process and no child cgroup in any hierarchy (or does not exist).</summary>
     bool CgroupIsEmpty(string cgroupPath);
 

@@ -14,15 +14,19 @@ public sealed class NodeOperations : INodeOperations
     private const ulong TmpfsFlags = Interop.Sys.MS_NOSUID | Interop.Sys.MS_NODEV | Interop.Sys.MS_NOEXEC;
     private const int DrainAttempts = 50;
 
-    private readonly Lazy<CgroupLayout> _cgroups = new(() => CgroupLayout.Detect(null));
+    private readonly Lazy<List<CgroupMount>> _cgroupMounts = new(() => Berth.Api.Shim.Cgroups.CgroupMounts.Parse(File.ReadAllText(Berth.Api.Shim.Cgroups.CgroupMounts.MountInfo)));
+    private readonly Lazy<CgroupLayout> _cgroups;
     private readonly object _appArmorGate = new();
     private bool _appArmorLoaded;
     private readonly Lazy<CgroupUsageReader> _usage;
 
     public NodeOperations()
     {
+        _cgroups = new(() => CgroupLayout.Detect(null, _cgroupMounts.Value));
         _usage = new(() => new CgroupUsageReader(_cgroups.Value));
     }
+
+    public IReadOnlyList<CgroupMount> CgroupMounts => _cgroupMounts.Value;
 
     public void MountTmpfs(string path, string options)
     {

@@ -1,4 +1,5 @@
 using Berth.Api.Shim;
+using Berth.Core;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Network;
@@ -40,7 +41,11 @@ public sealed class SandboxManager(
             throw BerthException.InvalidArgument($"runtime handler '{runtimeHandler}' is not configured; berth has only the default handler");
         }
         string id = Identifiers.New();
-        var plan = SandboxPlanner.Plan(new SandboxPlanInput(config, id, paths, nodeFacts() with { Cgroups = cgroups.Naming }, security));
+        SandboxPlan plan;
+        using (Telemetry.Source.StartActivity("sandbox.plan"))
+        {
+            plan = SandboxPlanner.Plan(new SandboxPlanInput(config, id, paths, nodeFacts() with { Cgroups = cgroups.Naming }, security));
+        }
         var record = new SandboxRecord(id, plan.Name, config.ToByteArray(), Identifiers.NowNanoseconds(), plan.PodCgroup, runtimeHandler);
         var sandbox = new Sandbox(record, config, paths, events);
         await _cgroupLevels.WaitAsync(CancellationToken.None);
@@ -81,20 +86,26 @@ public sealed class SandboxManager(
 
     private async Task SetUpAsync(Sandbox sandbox, SandboxPlan plan, CancellationToken ct)
     {
-        Directory.CreateDirectory(plan.Bundle);
-        Directory.CreateDirectory(plan.NamespaceDir);
-        foreach (var file in plan.Files)
+        using (Telemetry.Source.StartActivity("sandbox.bundle"))
         {
-            File.WriteAllText(file.Path, file.Content);
+            Directory.CreateDirectory(plan.Bundle);
+            Directory.CreateDirectory(plan.NamespaceDir);
+            foreach (var file in plan.Files)
+            {
+                File.WriteAllText(file.Path, file.Content);
+            }
+            Directory.CreateDirectory(plan.ShmPath);
+            if (plan.MountShm)
+            {
+                node.MountTmpfs(plan.ShmPath, SandboxPlanner.ShmOptions);
+            }
+            OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
+            ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options with { CgroupMounts = node.CgroupMounts });
         }
-        Directory.CreateDirectory(plan.ShmPath);
-        if (plan.MountShm)
+        using (Telemetry.Source.StartActivity("cgroup.prepare_pod"))
         {
-            node.MountTmpfs(plan.ShmPath, SandboxPlanner.ShmOptions);
+            await cgroups.PreparePodAsync(plan.PodCgroup, ct);
         }
-        OciJson.WriteSpec(BundleLayout.ConfigPath(plan.Bundle), plan.Spec);
-        ShimJson.WriteOptions(BundleLayout.OptionsPath(plan.Bundle), plan.Options);
-        await cgroups.PreparePodAsync(plan.PodCgroup, ct);
         ProcessState state;
         if (plan.Network is null)
         {
@@ -102,10 +113,13 @@ public sealed class SandboxManager(
         }
         else
         {
-            node.CreateNetworkNamespace(NetnsPin(sandbox));
+            using (Telemetry.Source.StartActivity("netns.create"))
+            {
+                node.CreateNetworkNamespace(NetnsPin(sandbox));
+            }
             // CNI ADD runs while the shim sets the reaper up in the pinned netns: a pod costs the longer
             // of the two, not their sum. Both end before anything is undone.
-            var attaching = network.SetUpAsync(plan.Network, NetnsPin(sandbox), ct);
+            var attaching = Traced("cni.add", () => network.SetUpAsync(plan.Network, NetnsPin(sandbox), ct));
             var creating = runtime.CreateAsync(sandbox.Shim, ct);
             await Task.WhenAll(creating, attaching);
             var attached = await attaching;
@@ -115,9 +129,19 @@ public sealed class SandboxManager(
                 SandboxSpecBuilder.HostsFile(sandbox.Config, sandbox.Config.Hostname, [attached.Ip, .. attached.AdditionalIps]));
             state = await creating;
         }
-        await cgroups.AdoptAsync(plan.ReaperCgroup, state.Pid, plan.Spec.Linux?.Resources, ct);
+        using (Telemetry.Source.StartActivity("cgroup.adopt"))
+        {
+            await cgroups.AdoptAsync(plan.ReaperCgroup, state.Pid, plan.Spec.Linux?.Resources, ct);
+        }
         sandbox.MarkReady(state.Pid);
         Watch(sandbox);
+    }
+
+    /// <summary>Runs <paramref name="work"/> under a span of its own, which ends when the work does (it runs beside the shim's create).</summary>
+    private static async Task<T> Traced<T>(string name, Func<Task<T>> work)
+    {
+        using var span = Telemetry.Source.StartActivity(name);
+        return await work();
     }
 
     private static string NetnsPin(Sandbox sandbox) => NamespacePins.PathOf(sandbox.Files.NamespaceDir, LinuxNamespaceType.Network);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Berth.Api.Shim;
+using Berth.Core;
 using Berth.Core.Errors;
 
 namespace Berth.RuntimeService.Runtime;
@@ -30,6 +31,7 @@ public sealed class ShimRuntime(string shimPath) : IShimRuntime
         Process process;
         try
         {
+            using var starting = Telemetry.Source.StartActivity("shim.process_start");
             process = Process.Start(start) ?? throw BerthException.Internal($"could not start {shimPath}");
         }
         catch (System.ComponentModel.Win32Exception error)
@@ -41,6 +43,7 @@ public sealed class ShimRuntime(string shimPath) : IShimRuntime
         ShimClient client;
         try
         {
+            using var connecting = Telemetry.Source.StartActivity("shim.connect");
             client = await ShimClient.ConnectAsync(target.SocketPath, StartTimeout, cancellationToken);
         }
         catch (ShimUnavailableException error)
@@ -49,7 +52,27 @@ public sealed class ShimRuntime(string shimPath) : IShimRuntime
             throw BerthException.Unavailable($"the shim of {target.Id} did not answer on {target.SocketPath}: {error.Message} {log}".TrimEnd(), error);
         }
         Remember(target, client);
-        return await CallAsync(target, shim => shim.CreateAsync(cancellationToken), "create");
+        StateResponse created;
+        using (var creating = Telemetry.Source.StartActivity("shim.create_call"))
+        {
+            created = await CallAsync<StateResponse>(target, shim => shim.CreateAsync(cancellationToken), "create");
+            AddShimSpans(created.StageTimings);
+        }
+        return ProcessState.FromShim(created);
+    }
+
+    /// <summary>
+    /// The shim's own steps (its report in Create's answer, by the node's real-time clock) as child spans
+    /// of the current one, so a trace shows where a create went inside the shim too.
+    /// </summary>
+    private static void AddShimSpans(IEnumerable<StageTiming> stages)
+    {
+        foreach (var stage in stages)
+        {
+            using var span = Telemetry.Source.StartActivity(stage.Name, ActivityKind.Internal, parentContext: default,
+                startTime: DateTimeOffset.UnixEpoch.AddTicks(stage.StartUnixNanos / 100));
+            span?.SetEndTime(DateTime.UnixEpoch.AddTicks(stage.EndUnixNanos / 100));
+        }
     }
 
     public Task<ProcessState> StartAsync(ShimTarget target, CancellationToken cancellationToken) =>

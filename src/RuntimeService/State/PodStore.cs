@@ -1,3 +1,4 @@
+using Berth.Core;
 using Berth.Core.Storage;
 using Berth.ImageService.Store;
 using Microsoft.Data.Sqlite;
@@ -33,6 +34,9 @@ public sealed record ContainerRecord(
 /// </summary>
 public sealed class PodStore(StateDatabase database)
 {
+    /// <summary>The span of one write transaction (a commit, with its WAL sync), in berthd's trace.</summary>
+    private const string WriteSpan = "state.sqlite_write";
+
     public static SchemaMigration Schema { get; } = new("pods",
     [
         """
@@ -112,6 +116,7 @@ public sealed class PodStore(StateDatabase database)
     /// <summary>Records cgroup levels (cgroupfs paths) that berth made for pods; already recorded ones are kept.</summary>
     public void AddCreatedCgroups(IEnumerable<string> paths)
     {
+        using var span = Telemetry.Source.StartActivity(WriteSpan);
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction();
         foreach (string path in paths)
@@ -136,6 +141,7 @@ public sealed class PodStore(StateDatabase database)
 
     private string? TryInsert(string findSql, string name, string insertSql, params (string Name, object Value)[] parameters)
     {
+        using var span = Telemetry.Source.StartActivity(WriteSpan);
         using var connection = database.Open();
         using var transaction = connection.BeginTransaction();
         using (var find = connection.CreateCommand())
@@ -164,6 +170,7 @@ public sealed class PodStore(StateDatabase database)
 
     private void Execute(string sql, string id)
     {
+        using var span = Telemetry.Source.StartActivity(WriteSpan);
         using var connection = database.Open();
         using var command = connection.CreateCommand();
         command.CommandText = sql;

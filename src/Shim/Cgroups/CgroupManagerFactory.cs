@@ -7,13 +7,19 @@ namespace Berth.Shim.Cgroups;
 /// <summary>Chooses the cgroup implementation for this node from its layout (see <see cref="CgroupLayout.Classify"/>).</summary>
 internal static class CgroupManagerFactory
 {
-    /// <summary>The manager for the layout at <paramref name="root"/>; throws <see cref="CgroupUnsupportedException"/> where no cgroup file system is mounted.</summary>
-    public static ICgroupManager Detect(string? root)
+    /// <summary>
+    /// The manager for the layout at <paramref name="root"/>, from <paramref name="mounts"/> (berthd's, in
+    /// shim.json) or else this process's mount table; throws <see cref="CgroupUnsupportedException"/> where
+    /// no cgroup file system is mounted.
+    /// </summary>
+    public static ICgroupManager Detect(string? root, IReadOnlyList<CgroupMount>? mounts = null)
     {
         CgroupLayout layout;
         try
         {
-            layout = CgroupLayout.Detect(root, ShimFiles.ReadText(CgroupMounts.MountInfo));
+            layout = mounts is null
+                ? CgroupLayout.Detect(root, ShimFiles.ReadText(CgroupMounts.MountInfo))
+                : CgroupLayout.Detect(root, mounts);
         }
         catch (NotSupportedException e)
         {

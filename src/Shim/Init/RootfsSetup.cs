@@ -49,7 +49,7 @@ internal static class RootfsSetup
         {
             foreach (OciMount mount in spec.Mounts ?? [])
             {
-                MountOne(bundle, root, mount, spec.Linux?.CgroupsPath);
+                MountOne(bundle, root, mount, spec.Linux?.CgroupsPath, options.CgroupMounts);
                 devTmpfs = mount.Destination.TrimEnd('/') == "/dev" ? mount.Type == "tmpfs" : devTmpfs;
             }
             uint oldUmask = Interop.Sys.Umask(0);
@@ -159,7 +159,8 @@ internal static class RootfsSetup
     /// (open_tree), given its flags (and "rro": read-only all the way down, mount_setattr AT_RECURSIVE)
     /// while nobody can see it, then attached (move_mount).
     /// </summary>
-    private static void MountOne(string bundle, ContainerRoot root, OciMount mount, string? cgroupsPath)
+    /// <param name="cgroupMounts">The node's cgroup mounts from shim.json; null: read from the mount table.</param>
+    private static void MountOne(string bundle, ContainerRoot root, OciMount mount, string? cgroupsPath, IReadOnlyList<CgroupMount>? cgroupMounts)
     {
         string resolved = PathResolver.MountDestination(root.Path, mount.Destination);
         string containerPath = resolved[root.Path.Length..];
@@ -198,7 +199,7 @@ internal static class RootfsSetup
         }
         if (type == "cgroup" || type == "cgroup2")
         {
-            MountCgroups(root, containerPath, options, cgroupsPath);
+            MountCgroups(root, containerPath, options, cgroupsPath, cgroupMounts ?? CgroupMounts.Parse(ShimFiles.ReadText(CgroupMounts.MountInfo)));
             return;
         }
         using (var target = root.OpenTarget(containerPath, directory: true))
@@ -221,14 +222,13 @@ internal static class RootfsSetup
     /// /sys/fs/cgroup: the container sees its own cgroup. v1: a tmpfs with each host hierarchy's
     /// container directory bound in; v2: the container's directory of the unified tree.
     /// </summary>
-    private static void MountCgroups(ContainerRoot root, string containerPath, MountOptions options, string? cgroupsPath)
+    private static void MountCgroups(ContainerRoot root, string containerPath, MountOptions options, string? cgroupsPath, IReadOnlyList<CgroupMount> mounts)
     {
         var readOnly = (options.Flags & Interop.Sys.MS_RDONLY) != 0 ? Interop.MountAttributes.ReadOnly : 0;
         var flags = Interop.MountAttributes.NoSuid | Interop.MountAttributes.NoDev | Interop.MountAttributes.NoExec | readOnly;
         string path = (cgroupsPath ?? "").Trim('/');
-        var mounts = CgroupMounts.Parse(ShimFiles.ReadText(CgroupMounts.MountInfo));
         using var target = root.OpenTarget(containerPath, directory: true);
-        if (mounts.Exists(m => m.MountPoint == "/sys/fs/cgroup" && m.IsV2))
+        if (mounts.Any(m => m.MountPoint == "/sys/fs/cgroup" && m.IsV2))
         {
             string source = Directory.Exists("/sys/fs/cgroup/" + path) ? "/sys/fs/cgroup/" + path : "/sys/fs/cgroup";
             BindDetached(source, target, flags, containerPath);

@@ -16,6 +16,7 @@ internal sealed partial class ShimMonitor
         {
             throw new ShimRequestException(ErrorCode.FailedPrecondition, $"already created ({_process.Status})");
         }
+        _clock.Mark("shim.await_create");
         OciSpec spec = _spec!;
         ShimOptions options = _options!;
         var joins = new List<NamespaceJoin>();
@@ -55,10 +56,11 @@ internal sealed partial class ShimMonitor
 
             if (!string.IsNullOrEmpty(spec.Linux?.CgroupsPath))
             {
-                var manager = CgroupManagerFactory.Detect(options.CgroupRoot);
+                var manager = CgroupManagerFactory.Detect(options.CgroupRoot, options.CgroupMounts);
                 _cgroup = manager.Create(spec.Linux.CgroupsPath, spec.Linux.Resources);
                 _oomBaseline = _cgroup.OomKillCount();
             }
+            _clock.Mark("shim.cgroup");
 
             int statusWrite = _process.OpenStatusPipe();
             toClose.Add(statusWrite);
@@ -100,6 +102,7 @@ internal sealed partial class ShimMonitor
             toClose.Clear();
             _process.Spawned(pid);
             _cgroup?.AddProcess(pid);
+            _clock.Mark("shim.spawn");
 
             StageResult result = _process.AwaitStage(StageTimeoutMs);
             if (result.Outcome == StageOutcome.HooksDue)
@@ -124,15 +127,19 @@ internal sealed partial class ShimMonitor
                 FailCreate(why);
                 throw new ShimRequestException(ErrorCode.CreateFailed, why);
             }
+            _clock.Mark("shim.stage");
             _output.ReceiveTerminal();
             if (IsSandbox)
             {
                 // Pinned before the sandbox counts as created: a pin that fails fails the Create.
                 _pins.Pin(pid, created);
+                _clock.Mark("shim.pin");
             }
             _process.Created(IsSandbox);
             ShimLog.Write($"created {options.Kind} {Id}: pid {pid}");
-            return new Response { State = _process.State() };
+            var state = _process.State();
+            _clock.MoveTo(state);
+            return new Response { State = state };
         }
         catch (ShimRequestException)
         {

@@ -30,6 +30,7 @@ internal sealed partial class ShimMonitor : IDisposable
     private readonly ContainerOutput _output;
     private readonly ExecSessions _execs;
     private readonly NamespacePinSet _pins;
+    private readonly StageClock _clock;
 
     private ICgroup? _cgroup;
     private ulong _oomBaseline;
@@ -44,9 +45,10 @@ internal sealed partial class ShimMonitor : IDisposable
     private static OciSpec WithoutSeccomp(OciSpec spec) =>
         spec.Linux?.Seccomp is null ? spec : spec with { Linux = spec.Linux with { Seccomp = null } };
 
-    public ShimMonitor(string bundle)
+    public ShimMonitor(string bundle, StageClock clock)
     {
         _bundle = bundle;
+        _clock = clock;
         try
         {
             var spec = BundleFiles.ReadSpec(bundle);
@@ -69,6 +71,7 @@ internal sealed partial class ShimMonitor : IDisposable
         _output = new ContainerOutput(readBuffer);
         _process = new ChildProcess(options.Id, BundleLayout.ExitPath(bundle, options));
         _pins = new NamespacePinSet(options.NamespaceDir);
+        _clock.Mark("shim.load_bundle");
     }
 
     private string Id => _options?.Id ?? "";
@@ -84,7 +87,9 @@ internal sealed partial class ShimMonitor : IDisposable
         // For operators and tools; a shim's pid means nothing after a power cut, so no fsync.
         AtomicFile.Write(BundleLayout.PidPath(_bundle), System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n"), AtomicFile.Durability.None);
         ShimLog.Write($"serving {_options?.Kind} {Id} on {_socketPath}");
-        Footprint.Trim();
+        _clock.Mark("shim.listen");
+        // No trim here: berthd's Create is already on its way and would wait behind it; the trim after
+        // the first burst of requests (Create, Start) returns start-up's garbage with theirs.
         while (!_stopping)
         {
             BuildPollSet();

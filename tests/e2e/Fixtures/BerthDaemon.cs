@@ -19,12 +19,14 @@ public sealed class BerthDaemon : IAsyncDisposable
 
     private readonly DirectoryInfo _directory;
     private readonly IReadOnlyList<string> _launcher;
+    private readonly IReadOnlyDictionary<string, string>? _environment;
     private ChildProcess? _process;
     private GrpcChannel? _channel;
     private GrpcChannel? _adminChannel;
 
-    private BerthDaemon(DirectoryInfo directory, IReadOnlyList<string> launcher)
+    private BerthDaemon(DirectoryInfo directory, IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string>? environment)
     {
+        _environment = environment;
         _directory = directory;
         _launcher = launcher;
     }
@@ -79,9 +81,11 @@ public sealed class BerthDaemon : IAsyncDisposable
     /// A command berthd is run through, e.g. nsenter into another PID namespace (<see cref="TestSystemd.Enter"/>):
     /// it must fork berthd as its only child and exit with it; signals then go to that child.
     /// </param>
-    public static async Task<BerthDaemon> StartAsync(object? config = null, bool dualStack = false, IReadOnlyList<string>? launcher = null)
+    /// <param name="environment">Variables set for berthd beside those it inherits (e.g. BERTH_TRACE_FILE).</param>
+    public static async Task<BerthDaemon> StartAsync(object? config = null, bool dualStack = false, IReadOnlyList<string>? launcher = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
-        var daemon = new BerthDaemon(Directory.CreateTempSubdirectory("berth-e2e-daemon-"), launcher ?? []);
+        var daemon = new BerthDaemon(Directory.CreateTempSubdirectory("berth-e2e-daemon-"), launcher ?? [], environment);
         try
         {
             daemon.Network = await TestNetwork.CreateAsync(Path.Combine(daemon.TemporaryDirectory, "network"), dualStack);
@@ -193,8 +197,8 @@ public sealed class BerthDaemon : IAsyncDisposable
             "--config", ConfigPath,
         ];
         _process = _launcher.Count == 0
-            ? ChildProcess.Start(program, arguments)
-            : ChildProcess.Start(_launcher[0], [.. _launcher.Skip(1), program, .. arguments]);
+            ? ChildProcess.Start(program, arguments, _environment)
+            : ChildProcess.Start(_launcher[0], [.. _launcher.Skip(1), program, .. arguments], _environment);
         if (_launcher.Count > 0)
         {
             await _process.SignalChildAsync(StartTimeout);

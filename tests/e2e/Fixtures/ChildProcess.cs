@@ -37,7 +37,8 @@ internal sealed class ChildProcess : IAsyncDisposable
     /// <summary>The program and its arguments, for messages.</summary>
     public string CommandLine { get; private init; } = "";
 
-    public static ChildProcess Start(string program, IEnumerable<string> arguments)
+    /// <param name="environment">Variables set for the child beside those it inherits.</param>
+    public static ChildProcess Start(string program, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var startInfo = new ProcessStartInfo(program)
         {
@@ -49,6 +50,10 @@ internal sealed class ChildProcess : IAsyncDisposable
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            startInfo.Environment[name] = value;
         }
 
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };

@@ -39,6 +39,9 @@ internal sealed class FakeNodeOperations : INodeOperations
         }
     }
 
+    /// <summary>One v2 tree at /sys/fs/cgroup: what the planners hand the shims, never read here.</summary>
+    public IReadOnlyList<CgroupMount> CgroupMounts { get; } = [new("/sys/fs/cgroup", "cgroup2", "/", "0:26", "rw")];
+
     public bool CgroupExists(string cgroupPath)
     {
         lock (_gate)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Berth.Api.Shim;
+using Berth.Api.Shim.Cgroups;
 using Xunit;
 
 namespace Berth.Shim.Tests.Unit;
@@ -151,6 +152,18 @@ public sealed class OciJsonTests
             ShimOptions read = BundleFiles.ReadOptions(dir);
             Assert.Equal(options.Kind, read.Kind);
             Assert.Equal(["/l2", "/l1"], read.Rootfs!.LowerDirs);
+            Assert.Null(read.CgroupMounts);
+
+            // berthd's cgroup mounts ride along, and come back with their controllers (computed, not written).
+            var mounts = CgroupMounts.Parse("""
+                30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid shared:11 - cgroup cgroup rw,memory
+                31 25 0:27 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:12 - cgroup cgroup rw,cpu,cpuacct
+                """);
+            ShimJson.WriteOptions(path, options with { CgroupMounts = mounts });
+            Assert.DoesNotContain("\"controllers\"", File.ReadAllText(path));
+            read = BundleFiles.ReadOptions(dir);
+            Assert.Equal(mounts, read.CgroupMounts!, (a, b) => a.MountPoint == b.MountPoint && a.Device == b.Device && a.SuperOptions == b.SuperOptions);
+            Assert.Equal(["cpu", "cpuacct"], read.CgroupMounts![1].Controllers);
 
             Assert.Null(ShimJson.TryReadExit(Path.Combine(dir, "missing.json")));
             AtomicFile.Write(Path.Combine(dir, "exit.json"), ShimJson.Serialize(new ExitRecord { Id = "c", ExitCode = 137, Reason = "OOMKilled" }));
