@@ -59,7 +59,7 @@ using (daemonLock)
     File.Delete(config.SocketPath);
     File.Delete(config.AdminSocketPath);
 
-    var builder = WebApplication.CreateSlimBuilder();
+    var builder = KestrelHosts.CreateBuilder();
     builder.Logging.ClearProviders();
     var logLevel = new LogLevelSwitch(Enum.Parse<LogLevel>(config.LogLevel, ignoreCase: true));
     builder.Logging.SetMinimumLevel(LogLevel.Trace);

@@ -5,6 +5,7 @@ using Berth.Api.Streaming.RemoteCommand;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Configuration;
 using Berth.RuntimeService.Containers;
+using Berth.RuntimeService.Hosting;
 using Berth.RuntimeService.Pods;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -75,7 +76,7 @@ public sealed class StreamingServer(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         StreamingConfig streaming = config.Streaming;
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = KestrelHosts.CreateBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
         // Sessions still open at shutdown are cut after this (their processes are killed by their shims).

@@ -185,6 +185,36 @@ public sealed class DaemonTests
             File.GetUnixFileMode(berth.SocketPath));
     }
 
+    /// <summary>
+    /// berthd reads its own configuration file only: no host builder's appsettings.json watcher, which watches the
+    /// working directory and every directory below it (under systemd that is "/", the whole node).
+    /// </summary>
+    [Fact]
+    public async Task WatchesNoDirectory()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.Runtime.VersionAsync(new VersionRequest());
+
+        var watches = new List<string>();
+        foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{berth.ProcessId}/fd"))
+        {
+            string? target = null;
+            try
+            {
+                target = new FileInfo(fd).LinkTarget;
+            }
+            catch (IOException)
+            {
+                // Closed meanwhile.
+            }
+            if (target == "anon_inode:inotify")
+            {
+                watches.AddRange(File.ReadAllLines($"/proc/{berth.ProcessId}/fdinfo/{Path.GetFileName(fd)}").Where(line => line.StartsWith("inotify wd:", StringComparison.Ordinal)));
+            }
+        }
+        Assert.Empty(watches);
+    }
+
     [Fact]
     public async Task SigtermExitsCleanly()
     {
