@@ -182,6 +182,7 @@ using (daemonLock)
     builder.Services.AddSingleton(services => new ImportDirectory(config.ImportDirectoryPath, services.GetRequiredService<ImageManager>(),
         services.GetRequiredService<ImageStore>(), services.GetRequiredService<ILogger<ImportDirectory>>()));
     builder.Services.AddHostedService<ImportDirectoryService>();
+    builder.Services.AddHostedService<MemoryTrim>();
     builder.Services.AddSingleton(TimeProvider.System);
     builder.Services.AddSingleton<StreamingTokens>();
     builder.Services.AddSingleton<RemoteCommandSessions>();
