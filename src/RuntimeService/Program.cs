@@ -60,7 +60,7 @@ using (daemonLock)
     File.Delete(config.SocketPath);
     File.Delete(config.AdminSocketPath);
 
-    var builder = WebApplication.CreateSlimBuilder(DaemonHost.Options);
+    var builder = KestrelHosts.CreateBuilder();
     builder.Logging.ClearProviders();
     var logLevel = new LogLevelSwitch(Enum.Parse<LogLevel>(config.LogLevel, ignoreCase: true));
     builder.Logging.SetMinimumLevel(LogLevel.Trace);
@@ -193,6 +193,7 @@ using (daemonLock)
     builder.Services.AddSingleton(services => new ImportDirectory(config.ImportDirectoryPath, services.GetRequiredService<ImageManager>(),
         services.GetRequiredService<ImageStore>(), services.GetRequiredService<ILogger<ImportDirectory>>()));
     builder.Services.AddHostedService<ImportDirectoryService>();
+    builder.Services.AddHostedService<MemoryTrim>();
     builder.Services.AddSingleton(TimeProvider.System);
     builder.Services.AddSingleton<StreamingTokens>();
     builder.Services.AddSingleton<RemoteCommandSessions>();

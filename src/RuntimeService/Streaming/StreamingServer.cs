@@ -4,8 +4,8 @@ using System.Security.Cryptography.X509Certificates;
 using Berth.Api.Streaming.RemoteCommand;
 using Berth.Core.Errors;
 using Berth.RuntimeService.Configuration;
-using Berth.RuntimeService.Hosting;
 using Berth.RuntimeService.Containers;
+using Berth.RuntimeService.Hosting;
 using Berth.RuntimeService.Pods;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -76,7 +76,7 @@ public sealed class StreamingServer(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         StreamingConfig streaming = config.Streaming;
-        var builder = WebApplication.CreateSlimBuilder(DaemonHost.Options);
+        var builder = KestrelHosts.CreateBuilder();
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
         // Sessions still open at shutdown are cut after this (their processes are killed by their shims).
