@@ -100,36 +100,42 @@ using (daemonLock)
         }
     });
 
-    builder.Services.AddOpenTelemetry()
-        .WithTracing(tracing =>
+    string? otlpEndpoint = Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 } endpoint ? endpoint : null;
+    string? traceFile = Environment.GetEnvironmentVariable("BERTH_TRACE_FILE") is { Length: > 0 } file ? file : null;
+    var openTelemetry = builder.Services.AddOpenTelemetry();
+    if (otlpEndpoint is not null || traceFile is not null)
+    {
+        // Spans only where something takes them: with no listener, StartActivity returns null and a call pays nothing.
+        openTelemetry.WithTracing(tracing =>
         {
             tracing.AddSource(Telemetry.Name);
             // Every span of ours is recorded. The default, parent-based sampling, follows ASP.NET Core's request
             // activity, which Kestrel creates unrecorded (for its logs) when nothing listens to its source:
             // every CRI call's span, and all below it, was then dropped before any exporter saw it.
             tracing.SetSampler(new AlwaysOnSampler());
-            if (Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 })
+            if (otlpEndpoint is not null)
             {
                 tracing.AddOtlpExporter();
             }
-            if (Environment.GetEnvironmentVariable("BERTH_TRACE_FILE") is { Length: > 0 } traceFile)
+            if (traceFile is not null)
             {
                 // Batched, off the calls' path: a span costs the call an enqueue, not a write.
                 tracing.AddProcessor(new BatchActivityExportProcessor(new SpanFileExporter(traceFile), scheduledDelayMilliseconds: 1000));
             }
-        })
-        .WithMetrics(metrics =>
-        {
-            metrics.AddMeter(Telemetry.Name);
-            if (Environment.GetEnvironmentVariable("OTEL_EXPORTER_OTLP_ENDPOINT") is { Length: > 0 })
-            {
-                metrics.AddOtlpExporter();
-            }
-            if (config.MetricsEndPoint is not null)
-            {
-                metrics.AddPrometheusExporter();
-            }
         });
+    }
+    openTelemetry.WithMetrics(metrics =>
+    {
+        metrics.AddMeter(Telemetry.Name);
+        if (otlpEndpoint is not null)
+        {
+            metrics.AddOtlpExporter();
+        }
+        if (config.MetricsEndPoint is not null)
+        {
+            metrics.AddPrometheusExporter();
+        }
+    });
 
     builder.Services.AddSingleton(config);
     builder.Services.AddSingleton(logLevel);
