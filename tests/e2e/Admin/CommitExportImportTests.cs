@@ -107,6 +107,68 @@ public sealed class CommitExportImportTests(SharedRegistry registry) : IClassFix
     }
 
     [Fact]
+    public async Task ACommitOfAContainerThatChangedNothingAddsTheEmptyLayerAsDockerCommitDoes()
+    {
+        var pushed = await registry.Builder.PushAsync(UniqueRepository("unchanged"), "v1", BusyboxImage(DataLayer()));
+        await PodTestSupport.InPodAsync(pushed, async (berth, pod, podId) =>
+        {
+            // Created, never started: its writable layer is empty.
+            var id = await berth.CreateContainerAsync(podId, pod, AsRoot(pushed.Reference, "unchanged", "sleep", "3600"));
+            Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(berth.Root, "containers", id, "upper")));
+
+            var commit = await Berthctl.RunAsync(berth, "commit", id, "local/unchanged:v1");
+
+            Assert.True(commit.ExitCode == 0, commit.ToString());
+            var inspect = await Berthctl.RunAsync(berth, "inspect", "local/unchanged:v1");
+            using (var json = JsonDocument.Parse(inspect.Output))
+            {
+                var diffIds = json.RootElement[0].GetProperty("Config").GetProperty("rootfs").GetProperty("diff_ids").EnumerateArray().Select(item => item.GetString()).ToList();
+                Assert.Equal(3, diffIds.Count);
+                // The two zero blocks of a tar with no entry, as docker commit's layer of an unchanged container.
+                Assert.Equal("sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", diffIds[2]);
+            }
+            var viewer = await StartAsRootAsync(berth, podId, pod, "local/unchanged:v1", "viewer", "sleep", "3600");
+            Assert.Equal("keep.txt\nold.txt\n", await berth.ShellAsync(viewer, "ls /data"));
+        });
+    }
+
+    [Fact]
+    public async Task ACommitThatFailsWhileTheContainerIsFrozenThawsIt()
+    {
+        var pushed = await registry.Builder.PushAsync(UniqueRepository("thawed"), "v1", BusyboxImage());
+        await PodTestSupport.InPodAsync(pushed, async (berth, pod, podId) =>
+        {
+            // 4 MiB that gzip cannot shrink, and a counter that only a running container moves.
+            var id = await StartAsRootAsync(berth, podId, pod, pushed.Reference, "counter",
+                "sh", "-c", "head -c 4194304 /dev/urandom > /big; i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.02; done");
+            var counter = Path.Combine(berth.Root, "containers", id, "upper", "tmp", "counter");
+            await WaitUntilAsync(() => Count(counter) > 2);
+            // The commit writes its layer where the content store stages files: a 1 MiB tmpfs there fills up mid-write.
+            var staging = Path.Combine(berth.Root, "content", ".tmp");
+            LibC.MountTmpfs(staging);
+            BerthctlResult commit;
+            try
+            {
+                commit = await Berthctl.RunAsync(berth, "commit", id, "local/never:v1");
+            }
+            finally
+            {
+                LibC.UnmountDetached(staging);
+            }
+
+            Assert.True(commit.ExitCode == 1, commit.ToString());
+            Assert.StartsWith("berthctl: ", commit.Error);
+            Assert.Single(commit.Error.TrimEnd('\n').Split('\n'));
+            // Thawed: the counter moves again and the freezer says so.
+            var afterFailure = Count(counter);
+            await WaitUntilAsync(() => Count(counter) > afterFailure + 2);
+            Assert.Equal("THAWED", FreezerState(pod, id));
+            Assert.Equal("alive\n", await berth.ShellAsync(id, "echo alive"));
+            Assert.Null(await berth.StatusAsync("local/never:v1"));
+        });
+    }
+
+    [Fact]
     public async Task AnExportImportedAgainRunsWithTheSameFiles()
     {
         var pushed = await registry.Builder.PushAsync(UniqueRepository("export"), "v1", BusyboxImage(DataLayer()));
