@@ -109,6 +109,12 @@ public sealed partial class ImageManager
     /// <summary>Whether this node has the snapshot of the layer blob <paramref name="digest"/> already (through an image that has it).</summary>
     public bool HasLayer(string digest) => _store.HasSnapshotOfBlob(digest) && _content.HasBlob(digest);
 
+    /// <summary>Whether the content store holds every blob of <paramref name="image"/>: config, manifest and layers.</summary>
+    private bool IsWhole(ImageRecord image) => BlobsOf(image).All(_content.HasBlob);
+
+    private static IEnumerable<string> BlobsOf(ImageRecord image) =>
+        new[] { image.Id, image.ManifestDigest }.Concat(image.Layers.Select(layer => layer.Digest));
+
     /// <summary>
     /// Refuses to <paramref name="action"/> an image when the content store lacks one of <paramref name="digests"/> (its
     /// manifest, config or layer blobs), naming what is missing and how to get it back. Every way in stores them now; an
@@ -145,6 +151,12 @@ public sealed partial class ImageManager
         {
             throw new InvalidImageException(
                 $"image config lists {config.DiffIds.Count} layers but the manifest has {resolved.Layers.Count}");
+        }
+        if (_store.FindById(resolved.Config.Digest) is { } existing && IsWhole(existing.Image))
+        {
+            // The image is here with every blob it records (perhaps loaded from an archive, under a manifest of its own,
+            // which the store keeps): the pull only names it. One that lacks a blob goes on, and the fetch fills the gap.
+            return existing.Image;
         }
         var layers = resolved.Layers.Select((layer, index) => new LayerRecord(layer.Digest, layer.MediaType, layer.Size, config.DiffIds[index])).ToList();
         Pin(layers);

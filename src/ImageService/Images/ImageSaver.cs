@@ -31,7 +31,7 @@ public sealed partial class ImageManager
         foreach (var text in names)
         {
             var image = Find(text) ?? throw BerthException.NotFound($"no image {text} on this node");
-            RequireBlobs(image, new[] { image.Image.Id, image.Image.ManifestDigest }.Concat(image.Image.Layers.Select(layer => layer.Digest)), "save");
+            RequireBlobs(image, BlobsOf(image.Image), "save");
             var tag = ImageReference.TryParse(text, out var reference) && reference.Digest is null ? $"{reference.Repository}:{reference.Tag}" : null;
             images.Add((image, tag is not null && image.Names.Any(name => name.Name == tag) ? [tag] : image.RepoTags().ToList()));
         }
