@@ -106,8 +106,10 @@ public sealed class CommitExportImportTests(SharedRegistry registry) : IClassFix
     [Fact]
     public async Task ACommitOfAContainerThatChangedNothingAddsTheEmptyLayerAsDockerCommitDoes()
     {
-        // The files berthd mounts over (hosts, hostname, resolv.conf) are in the image, so it makes none in the writable layer.
-        var mountPoints = new LayerBuilder().File("etc/hosts", "").File("etc/hostname", "").File("etc/resolv.conf", "");
+        // What berthd mounts over (/proc, /dev, /sys, hosts, hostname, resolv.conf) is in the image, so it makes nothing in
+        // the writable layer.
+        var mountPoints = new LayerBuilder().Directory("proc").Directory("dev").Directory("sys")
+            .File("etc/hosts", "").File("etc/hostname", "").File("etc/resolv.conf", "");
         var pushed = await registry.Builder.PushAsync(UniqueRepository("unchanged"), "v1", BusyboxImage(DataLayer(), mountPoints));
         await PodTestSupport.InPodAsync(pushed, async (berth, pod, podId) =>
         {
