@@ -20,6 +20,8 @@ internal sealed partial class ImageArchive
 {
     private const int MaxLinkHops = 8;
     private const long MaxJsonBytes = 8 << 20;
+    // How much is spooled between two checks of the free space left.
+    private const long RoomCheckBytes = 1 << 20;
     private readonly string _directory;
     private readonly Dictionary<string, string> _links = new(StringComparer.Ordinal);
     private readonly HashSet<string> _files = new(StringComparer.Ordinal);
@@ -105,17 +107,24 @@ internal sealed partial class ImageArchive
         var path = Path.Combine(_directory, name);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var stated = name.StartsWith("blobs/sha256/", StringComparison.Ordinal) ? "sha256:" + name["blobs/sha256/".Length..] : null;
+        RequireRoom();
         await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write))
         using (var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256))
         {
             if (entry.DataStream is { } data)
             {
                 var buffer = new byte[128 * 1024];
+                long sinceCheck = 0;
                 int read;
                 while ((read = await data.ReadAsync(buffer, ct)) > 0)
                 {
                     hash.AppendData(buffer, 0, read);
                     await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                    if ((sinceCheck += read) >= RoomCheckBytes)
+                    {
+                        RequireRoom();
+                        sinceCheck = 0;
+                    }
                 }
             }
             var actual = "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -125,6 +134,24 @@ internal sealed partial class ImageArchive
             }
         }
         _files.Add(name);
+    }
+
+    /// <summary>
+    /// Refuses to spool on when the next <see cref="RoomCheckBytes"/> would leave the spool's filesystem under a tenth
+    /// free (kubelet's default nodefs.available eviction threshold): well-formed members nothing references could still
+    /// add up to any size, and the manifest that says what is referenced usually comes last.
+    /// </summary>
+    /// <exception cref="BerthException">ResourceExhausted.</exception>
+    private void RequireRoom()
+    {
+        var filesystem = new DriveInfo(_directory);
+        var floor = filesystem.TotalSize / 10;
+        if (filesystem.AvailableFreeSpace - RoomCheckBytes < floor)
+        {
+            throw BerthException.ResourceExhausted(
+                $"the archive would fill the disk: {filesystem.AvailableFreeSpace} of {filesystem.TotalSize} bytes are left free where berthd unpacks it, " +
+                $"and it keeps a tenth free; refused, nothing was loaded");
+        }
     }
 
     // What docker save (legacy and 25+), podman/skopeo docker-archive and an OCI image layout name their members.

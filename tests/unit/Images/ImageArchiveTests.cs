@@ -51,6 +51,37 @@ public sealed class ImageArchiveTests : IDisposable
         Assert.Contains("'manifest.json' is 8388609 bytes", error.Message);
     }
 
+    [Fact]
+    public async Task SpoolingStopsBeforeTheFilesystemIsUnderATenthFree()
+    {
+        // A 4 MiB tmpfs (this suite runs as root, as berthd does) and a well-formed 8 MiB blob that nothing references.
+        var small = Directory.CreateDirectory(Path.Combine(_directory, "small")).FullName;
+        Mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", small);
+        try
+        {
+            var blob = RandomNumberGenerator.GetBytes(8 << 20);
+            var archive = Tar(("blobs/sha256/" + Convert.ToHexStringLower(SHA256.HashData(blob)), blob), ("index.json", "{}"u8.ToArray()));
+
+            var error = await Assert.ThrowsAsync<BerthException>(() => ImageArchive.ExtractAsync(new MemoryStream(archive), small, default));
+
+            Assert.Equal(ErrorKind.ResourceExhausted, error.Kind);
+            Assert.StartsWith("the archive would fill the disk: ", error.Message);
+        }
+        finally
+        {
+            Mount("-u", small);
+        }
+    }
+
+    /// <summary>mount(8) with <paramref name="arguments"/>, or umount(8) for "-u DIR".</summary>
+    private static void Mount(params string[] arguments)
+    {
+        var start = arguments[0] == "-u" ? new System.Diagnostics.ProcessStartInfo("umount", [arguments[1]]) : new System.Diagnostics.ProcessStartInfo("mount", arguments);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        process.WaitForExit();
+        Assert.Equal(0, process.ExitCode);
+    }
+
     private static byte[] Tar(params (string Name, byte[] Content)[] members)
     {
         using var buffer = new MemoryStream();
