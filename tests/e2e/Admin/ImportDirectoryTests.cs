@@ -40,6 +40,8 @@ public sealed class ImportDirectoryTests
         // The two archives are taken in either order: the broken one's refusal (logged once its load has
         // cleaned up) may come after the other image is listed.
         await WaitForLogAsync(berth, line => line.Contains("Cannot import") && line.Contains("broken.tar"));
+        // An image is listed once committed, before its load has deleted its spool: "Imported" is logged after that.
+        await WaitForLogAsync(berth, line => line.Contains("Imported") && line.Contains("other.tar"));
         Assert.Empty(Leftovers(berth));
     }
 
