@@ -1,6 +1,13 @@
 using System.CommandLine;
 using Berth.Cli;
 using Berth.Cli.Commands;
+using Berth.Cli.Display;
+
+// Names and messages berthctl prints come from archives, registries and containers: nothing reaches the terminal raw.
+var terminal = Console.Out;
+Console.SetOut(new TerminalText.Writer(Console.Out));
+Console.SetError(new TerminalText.Writer(Console.Error));
+PullCommand.RawOutput = terminal;
 
 var address = new Option<string?>("--address")
 {
@@ -28,4 +35,16 @@ foreach (var command in new[]
 {
     root.Subcommands.Add(command);
 }
-return await root.Parse(args).InvokeAsync();
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0)
+{
+    // A command line berthctl cannot act on is exit code 2 (see CommandRunner), with one line per error.
+    foreach (var error in parsed.Errors)
+    {
+        // One line each: some of System.CommandLine's messages list choices on lines of their own.
+        await Console.Error.WriteLineAsync($"berthctl: {string.Join(' ', error.Message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))}");
+    }
+    await Console.Error.WriteLineAsync("See 'berthctl --help' (or 'berthctl COMMAND --help').");
+    return CommandRunner.UsageExit;
+}
+return await parsed.InvokeAsync();

@@ -18,6 +18,7 @@ internal static partial class Interop
         Path = 1 << 5,
         CloseOnExec = 1 << 6,
         Append = 1 << 7,
+        NonBlocking = 1 << 8,
     }
 
     internal static partial class Sys
@@ -61,6 +62,7 @@ internal static partial class Interop
             if ((flags & OpenFlags.Path) != 0) native |= 0x200000;          // O_PATH
             if ((flags & OpenFlags.CloseOnExec) != 0) native |= 0x80000;    // O_CLOEXEC
             if ((flags & OpenFlags.Append) != 0) native |= 0x400;           // O_APPEND
+            if ((flags & OpenFlags.NonBlocking) != 0) native |= 0x800;      // O_NONBLOCK (the same on arm)
             return native;
         }
     }

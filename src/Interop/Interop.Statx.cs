@@ -110,6 +110,10 @@ internal static partial class Interop
             return (st.Mask & STATX_MNT_ID) != 0 ? st.MountId : throw new ErrnoException(Errno.EOPNOTSUPP, "statx STATX_MNT_ID", what);
         }
 
+        /// <summary>fstat(2) through statx AT_EMPTY_PATH: the status of what <paramref name="file"/> has open.</summary>
+        internal static FileStatus FStat(SafeFileHandle file, string what) =>
+            TryStatx(file, "", AT_EMPTY_PATH) ?? throw new ErrnoException(Errno.ENOENT, "statx", what);
+
         /// <summary>lstat by path, relative to the working directory.</summary>
         internal static FileStatus LStat(string path) => LStatAt(AtFdCwd, path);
     }

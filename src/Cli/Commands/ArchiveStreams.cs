@@ -35,9 +35,11 @@ internal static class ArchiveStreams
 
     /// <summary>
     /// Runs <paramref name="write"/> into the file <paramref name="path"/>, or stdout when it is null or "-" (refused on a
-    /// terminal). A file is written beside its name and renamed in at the end, so a failure leaves no partial archive.
+    /// terminal). A file is written beside its name (FILE.partial) and renamed in at the end, so a failure leaves neither a
+    /// partial archive nor the .partial file.
     /// </summary>
     /// <exception cref="UsageException">stdout is a terminal.</exception>
+    /// <exception cref="IOException">The file cannot be made or written, or stdout closed (a broken pipe): the message says which.</exception>
     public static async Task DownloadAsync(string? path, Func<Stream, Task> write)
     {
         if (path == "-")
@@ -51,9 +53,17 @@ internal static class ArchiveStreams
         var partial = path is null ? null : path + ".partial";
         try
         {
-            await using (var target = partial is null ? Console.OpenStandardOutput() : new FileStream(partial, FileMode.Create, FileAccess.Write))
+            await using (var target = partial is null ? StandardOutput() : Create(path!, partial))
             {
-                await write(target);
+                try
+                {
+                    await write(target);
+                    await target.FlushAsync();
+                }
+                catch (IOException error)
+                {
+                    throw new IOException($"cannot write {path ?? "to stdout"}: {error.Message}", error);
+                }
             }
             if (partial is not null)
             {
@@ -62,10 +72,53 @@ internal static class ArchiveStreams
         }
         finally
         {
-            if (partial is not null)
+            // File.Delete fails on a missing directory: the .partial may never have been made.
+            if (partial is not null && File.Exists(partial))
             {
                 File.Delete(partial);
             }
         }
     }
+
+    /// <summary>Opens an archive berthctl sends (load, import).</summary>
+    /// <exception cref="IOException">It cannot be opened; the message names it and says why.</exception>
+    public static FileStream OpenRead(string path)
+    {
+        try
+        {
+            return File.OpenRead(path);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot open {path}: {Reason(error)}", error);
+        }
+    }
+
+    /// <summary>
+    /// stdout as a plain file stream: Console's own stream drops EPIPE silently, so `berthctl save | head -c 10` would
+    /// report success; this one fails the write, and the command with it.
+    /// </summary>
+    private static FileStream StandardOutput() =>
+        new(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
+
+    private static FileStream Create(string path, string partial)
+    {
+        try
+        {
+            return new FileStream(partial, FileMode.Create, FileAccess.Write);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot create {path}: {Reason(error)}", error);
+        }
+    }
+
+    /// <summary>Why a file could not be opened, in a few words (.NET's messages name the path again, and the .partial one).</summary>
+    private static string Reason(Exception error) => error switch
+    {
+        FileNotFoundException => "no such file",
+        DirectoryNotFoundException => "its directory does not exist",
+        UnauthorizedAccessException => "permission denied",
+        _ => error.Message,
+    };
 }

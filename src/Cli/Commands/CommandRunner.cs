@@ -4,11 +4,16 @@ using Grpc.Core;
 namespace Berth.Cli.Commands;
 
 /// <summary>
-/// Runs a command's body against the admin API and turns what can go wrong into one line on stderr and exit
-/// code 1, as docker does: berthd's status message, or why the socket could not be reached.
+/// Runs a command's body against the admin API and turns what can go wrong into one line on stderr and an exit code,
+/// never a stack trace: 1 when the operation failed (berthd refused it or cannot be reached, a file or pipe could not be
+/// read or written), 2 for a command line berthctl cannot act on, 130 when interrupted (README, berthctl).
 /// </summary>
 internal static class CommandRunner
 {
+    public const int FailureExit = 1;
+    public const int UsageExit = 2;
+    public const int InterruptedExit = 130;
+
     public delegate Task<int> Body(ParseResult result, AdminConnection admin, CancellationToken ct);
 
     public static void SetBody(this Command command, Option<string?> address, Body body) =>
@@ -21,23 +26,36 @@ internal static class CommandRunner
             }
             catch (UsageException error)
             {
-                await Console.Error.WriteLineAsync($"berthctl: {error.Message}");
-                return 2;
+                return await FailAsync(error.Message, UsageExit);
             }
             catch (RpcException error) when (error.StatusCode == StatusCode.Unavailable && error.Status.DebugException is { } cause)
             {
-                await Console.Error.WriteLineAsync($"berthctl: cannot reach berthd's admin socket ({cause.Message}); is berthd running, and are you root?");
-                return 1;
+                return await FailAsync($"cannot reach berthd's admin socket ({cause.Message}); is berthd running, and are you root?", FailureExit);
             }
-            catch (RpcException error) when (error.StatusCode == StatusCode.Cancelled && ct.IsCancellationRequested)
+            catch (Exception error) when (ct.IsCancellationRequested && error is RpcException { StatusCode: StatusCode.Cancelled } or OperationCanceledException)
             {
-                await Console.Error.WriteLineAsync("berthctl: interrupted");
-                return 130;
+                return await FailAsync("interrupted", InterruptedExit);
             }
             catch (RpcException error)
             {
-                await Console.Error.WriteLineAsync($"berthctl: {error.Status.Detail}");
-                return 1;
+                return await FailAsync(error.Status.Detail, FailureExit);
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or HttpRequestException)
+            {
+                return await FailAsync(error.Message, FailureExit);
             }
         });
+
+    private static async Task<int> FailAsync(string message, int exitCode)
+    {
+        try
+        {
+            await Console.Error.WriteLineAsync($"berthctl: {message}");
+        }
+        catch (IOException)
+        {
+            // stderr itself is gone: the exit code still says it.
+        }
+        return exitCode;
+    }
 }

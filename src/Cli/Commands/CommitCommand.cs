@@ -29,7 +29,7 @@ internal static class CommitCommand
             var committed = await admin.Containers.CommitAsync(request, cancellationToken: ct);
             foreach (var skipped in committed.Skipped)
             {
-                await Console.Error.WriteLineAsync($"berthctl: left out /{skipped}: a socket or device node, which an image layer cannot carry");
+                await Console.Error.WriteLineAsync($"berthctl: left out /{skipped}: a socket, which an image layer cannot carry");
             }
             Console.WriteLine(committed.Image.Id);
             return 0;

@@ -44,22 +44,15 @@ internal static class ImportCommand
                 var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, ct);
                 if (!response.IsSuccessStatusCode)
                 {
-                    throw new UsageException($"{url} answered {(int)response.StatusCode} {response.ReasonPhrase}");
+                    throw new IOException($"cannot fetch {url}: it answered {(int)response.StatusCode} {response.ReasonPhrase}");
                 }
                 return await response.Content.ReadAsStreamAsync(ct);
             }
             catch (HttpRequestException error)
             {
-                throw new UsageException($"cannot fetch {url}: {error.Message}");
+                throw new IOException($"cannot fetch {url}: {error.Message}", error);
             }
         }
-        try
-        {
-            return File.OpenRead(from);
-        }
-        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException(error.Message);
-        }
+        return ArchiveStreams.OpenRead(from);
     }
 }

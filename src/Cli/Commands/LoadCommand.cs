@@ -13,16 +13,7 @@ internal static class LoadCommand
         var command = new Command("load", "Load images from a docker-archive or OCI image layout tar, plain or gzip") { input, quiet };
         command.SetBody(address, async (result, admin, ct) =>
         {
-            Stream archive;
-            try
-            {
-                archive = result.GetValue(input) is { } path ? File.OpenRead(path) : Console.OpenStandardInput();
-            }
-            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
-            {
-                throw new UsageException(error.Message);
-            }
-            await using (archive)
+            await using (var archive = result.GetValue(input) is { } path ? ArchiveStreams.OpenRead(path) : Console.OpenStandardInput())
             {
                 using var call = admin.Images.Load(cancellationToken: ct);
                 var loaded = await ArchiveStreams.UploadAsync(call, archive, data => new LoadChunk { Data = data }, ct);

@@ -54,6 +54,9 @@ internal static class PullCommand
         return new RegistryAuth { Username = text[..colon], Password = text[(colon + 1)..] };
     }
 
+    /// <summary>stdout as the process got it, for the terminal display's own escapes (Console.Out makes every escape printable).</summary>
+    internal static TextWriter RawOutput { get; set; } = Console.Out;
+
     /// <summary>The display for <paramref name="quiet"/> and where the output goes; push draws with it too.</summary>
     internal static PullDisplay Choose(bool quiet)
     {
@@ -63,6 +66,6 @@ internal static class PullCommand
         }
         // Redrawing needs a terminal that understands cursor movement: not a pipe, a file or TERM=dumb.
         var terminal = !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("TERM") is not (null or "" or "dumb");
-        return terminal ? new TerminalPullDisplay(Console.Out, TimeProvider.System) : new PlainPullDisplay(Console.Out);
+        return terminal ? new TerminalPullDisplay(RawOutput, TimeProvider.System) : new PlainPullDisplay(Console.Out);
     }
 }

@@ -23,15 +23,16 @@ internal abstract class PullDisplay(TextWriter output)
 
     public virtual void Done(PushDone done)
     {
-        Output.WriteLine($"Digest: {done.ManifestDigest} size: {done.ManifestSize}");
-        Output.WriteLine(done.RepoDigest);
+        Output.WriteLine(TerminalText.Safe($"Digest: {done.ManifestDigest} size: {done.ManifestSize}"));
+        Output.WriteLine(TerminalText.Safe(done.RepoDigest));
     }
 
     public virtual void Done(PullDone done)
     {
-        Output.WriteLine($"Digest: {done.RepoDigest}");
-        Output.WriteLine($"Image: {done.ImageId}");
-        Output.WriteLine(done.Name);
+        // Output may be the raw terminal (TerminalPullDisplay): what came from berthd is made safe here.
+        Output.WriteLine(TerminalText.Safe($"Digest: {done.RepoDigest}"));
+        Output.WriteLine(TerminalText.Safe($"Image: {done.ImageId}"));
+        Output.WriteLine(TerminalText.Safe(done.Name));
     }
 
     /// <summary>The short layer name docker shows: 12 hex digits of the blob digest.</summary>
@@ -114,7 +115,8 @@ internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock)
 
     protected override void Begin(string verb, string reference, IReadOnlyList<LayerProgress> layers, string noun)
     {
-        Output.WriteLine($"{verb} {reference}");
+        // Output is the raw terminal here: what came from berthd is made safe before the display's own escapes go round it.
+        Output.WriteLine(TerminalText.Safe($"{verb} {reference}"));
         foreach (var layer in layers)
         {
             _lines.Add(new LayerLine(layer.Digest) { Progress = layer });
@@ -145,7 +147,7 @@ internal sealed class TerminalPullDisplay(TextWriter output, TimeProvider clock)
         foreach (var line in _lines)
         {
             Output.Write("\u001b[2K");
-            Output.WriteLine(Render(line));
+            Output.WriteLine(TerminalText.Safe(Render(line)));
         }
         _drawn = true;
         Output.Flush();

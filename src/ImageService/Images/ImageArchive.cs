@@ -11,13 +11,17 @@ namespace Berth.ImageService.Images;
 /// docker-archive (docker save: manifest.json naming each image's config and layer files) or an OCI image
 /// layout (index.json and blobs/sha256/), either possibly gzip-compressed as a whole. Only regular files,
 /// directories and links between members are accepted; a member whose name is absolute, climbs with "..",
-/// or links outside the archive is refused before anything is read. Every digest the archive states is checked
+/// or links outside the archive is refused before anything is read; a member of a name no archive format uses is passed
+/// over without being written (and a JSON member over 8 MiB refused), so what is spooled is bounded by what an image can
+/// reference. Every digest the archive states is checked
 /// when its member is read (<see cref="ReadVerified"/>; layers by the loader, which reads them through a hash).
 /// </summary>
-internal sealed class ImageArchive
+internal sealed partial class ImageArchive
 {
     private const int MaxLinkHops = 8;
     private const long MaxJsonBytes = 8 << 20;
+    // How much is spooled between two checks of the free space left.
+    private const long RoomCheckBytes = 1 << 20;
     private readonly string _directory;
     private readonly Dictionary<string, string> _links = new(StringComparer.Ordinal);
     private readonly HashSet<string> _files = new(StringComparer.Ordinal);
@@ -63,16 +67,18 @@ internal sealed class ImageArchive
                 {
                     throw Refused(entry.Name, "is not a file name");
                 }
-                var path = Path.Combine(_directory, name);
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write))
+                if (!ArchiveMemberName().IsMatch(name))
                 {
-                    if (entry.DataStream is { } data)
-                    {
-                        await data.CopyToAsync(file, ct);
-                    }
+                    // No archive format names such a member: skipped unread (the reader passes over its data), so a crafted
+                    // archive cannot fill the disk with members nothing references.
+                    SkippedMembers++;
+                    return;
                 }
-                _files.Add(name);
+                if (SmallMemberName().IsMatch(name) && entry.Length > MaxJsonBytes)
+                {
+                    throw Refused(entry.Name, $"is {entry.Length} bytes: no manifest or config is over {MaxJsonBytes}");
+                }
+                await SpoolAsync(entry, name, ct);
                 return;
             case TarEntryType.SymbolicLink:
                 // docker save (25 and later) links the legacy per-layer paths to blobs/sha256/: targets are relative to the link.
@@ -88,6 +94,73 @@ internal sealed class ImageArchive
                 throw Refused(entry.Name, $"is a {entry.EntryType}, which no image archive holds");
         }
     }
+
+    /// <summary>Members of no known shape that were passed over unread.</summary>
+    public int SkippedMembers { get; private set; }
+
+    /// <summary>
+    /// Writes a member into the private directory. A blob of an OCI layout is hashed as it is written and refused at once
+    /// when it is not the digest its name states, so nothing but verified content accumulates whatever the manifest says.
+    /// </summary>
+    private async Task SpoolAsync(TarEntry entry, string name, CancellationToken ct)
+    {
+        var path = Path.Combine(_directory, name);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var stated = name.StartsWith("blobs/sha256/", StringComparison.Ordinal) ? "sha256:" + name["blobs/sha256/".Length..] : null;
+        RequireRoom();
+        await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write))
+        using (var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256))
+        {
+            if (entry.DataStream is { } data)
+            {
+                var buffer = new byte[128 * 1024];
+                long sinceCheck = 0;
+                int read;
+                while ((read = await data.ReadAsync(buffer, ct)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                    if ((sinceCheck += read) >= RoomCheckBytes)
+                    {
+                        RequireRoom();
+                        sinceCheck = 0;
+                    }
+                }
+            }
+            var actual = "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
+            if (stated is not null && actual != stated)
+            {
+                throw new BerthException(ErrorKind.DataLoss, $"the archive's member '{entry.Name}' hashes to {actual}: it was changed or damaged; refused, nothing was loaded");
+            }
+        }
+        _files.Add(name);
+    }
+
+    /// <summary>
+    /// Refuses to spool on when the next <see cref="RoomCheckBytes"/> would leave the spool's filesystem under a tenth
+    /// free (kubelet's default nodefs.available eviction threshold): well-formed members nothing references could still
+    /// add up to any size, and the manifest that says what is referenced usually comes last.
+    /// </summary>
+    /// <exception cref="BerthException">ResourceExhausted.</exception>
+    private void RequireRoom()
+    {
+        var filesystem = new DriveInfo(_directory);
+        var floor = filesystem.TotalSize / 10;
+        if (filesystem.AvailableFreeSpace - RoomCheckBytes < floor)
+        {
+            throw BerthException.ResourceExhausted(
+                $"the archive would fill the disk: {filesystem.AvailableFreeSpace} of {filesystem.TotalSize} bytes are left free where berthd unpacks it, " +
+                $"and it keeps a tenth free; refused, nothing was loaded");
+        }
+    }
+
+    // What docker save (legacy and 25+), podman/skopeo docker-archive and an OCI image layout name their members.
+    [System.Text.RegularExpressions.GeneratedRegex("^(manifest\\.json|index\\.json|oci-layout|repositories|[0-9a-f]{64}(\\.json|\\.tar|/layer\\.tar|/json|/VERSION)|blobs/sha256/[0-9a-f]{64})$")]
+    private static partial System.Text.RegularExpressions.Regex ArchiveMemberName();
+
+    // The members that are JSON (or a version line), never large.
+    [System.Text.RegularExpressions.GeneratedRegex("^(manifest\\.json|index\\.json|oci-layout|repositories|[0-9a-f]{64}(\\.json|/json|/VERSION))$")]
+    private static partial System.Text.RegularExpressions.Regex SmallMemberName();
 
     /// <summary>The normalised member name ("a/b"), refusing one that is absolute or leaves the archive.</summary>
     private static string Member(string name, string? linkOf = null)

@@ -133,35 +133,39 @@ public sealed partial class ImageManager
             : throw BerthException.InvalidArgument($"the archive names an image '{text}', with a digest: only repo:tag names can be loaded");
     }
 
-    /// <summary>Checks one layer member against its digests, unpacking it into a workspace unless the node has its snapshot.</summary>
+    /// <summary>
+    /// Checks one layer member against its digests, unpacking it into a workspace unless the node (or this archive) has
+    /// its snapshot already. Either way the member is decompressed and hashed to the diff ID its config states: a layer the
+    /// store holds proves nothing about the archive's copy, which is kept as the image's blob.
+    /// </summary>
     private async Task<LayerRecord> LoadLayerAsync(ImageArchive contents, ArchivedLayer layer, string diffId,
         Dictionary<string, string> workspaces, CancellationToken ct)
     {
         var mediaType = layer.Digest is null ? await SniffMediaTypeAsync(contents.PathOf(layer.Member), ct) : layer.MediaType;
         await using var file = File.OpenRead(contents.PathOf(layer.Member));
         using var stream = new HashingReadStream(file);
-        if (_store.HasSnapshot(diffId) || workspaces.ContainsKey(diffId))
+        UnpackResult result;
+        try
         {
-            await stream.CopyToAsync(Stream.Null, ct);
-        }
-        else
-        {
-            var workspace = _content.NewSnapshotWorkspace();
-            workspaces[diffId] = workspace;
-            UnpackResult result;
-            try
+            if (_store.HasSnapshot(diffId) || workspaces.ContainsKey(diffId))
             {
+                result = await LayerUnpacker.DiffIdAsync(stream, mediaType, ct);
+            }
+            else
+            {
+                var workspace = _content.NewSnapshotWorkspace();
+                workspaces[diffId] = workspace;
                 result = await LayerUnpacker.UnpackAsync(stream, mediaType, workspace, ct);
             }
-            catch (Exception error) when (error is UnsafeLayerException or InvalidLayerException)
-            {
-                throw BerthException.InvalidArgument($"the archive's layer '{layer.Member}' is refused: {error.Message}");
-            }
-            await stream.CopyToAsync(Stream.Null, ct);
-            if (result.DiffId != diffId)
-            {
-                throw new BerthException(ErrorKind.DataLoss, $"the archive's layer '{layer.Member}' unpacks to {result.DiffId}, but its image's config says {diffId}: it was changed or damaged");
-            }
+        }
+        catch (Exception error) when (error is UnsafeLayerException or InvalidLayerException)
+        {
+            throw BerthException.InvalidArgument($"the archive's layer '{layer.Member}' is refused: {error.Message}");
+        }
+        await stream.CopyToAsync(Stream.Null, ct);
+        if (result.DiffId != diffId)
+        {
+            throw new BerthException(ErrorKind.DataLoss, $"the archive's layer '{layer.Member}' unpacks to {result.DiffId}, but its image's config says {diffId}: it was changed or damaged");
         }
         var digest = stream.CurrentDigest();
         if ((layer.Digest is { } stated && stated != digest) || (layer.Size is { } size && size != stream.BytesRead))

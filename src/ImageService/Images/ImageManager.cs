@@ -27,6 +27,8 @@ public sealed partial class ImageManager
     private readonly SemaphoreSlim _downloadSlots;
     private readonly ConcurrentDictionary<string, Lazy<Task<ImageRecord>>> _imagesInFlight = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _layersInFlight = new(StringComparer.Ordinal);
+    // Blobs fetched for a snapshot the node already has (keyed by blob digest, where _layersInFlight is by diff ID).
+    private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _blobsInFlight = new(StringComparer.Ordinal);
     // Snapshots that a pull in progress needs before its image is committed: garbage collection skips them.
     private readonly ConcurrentDictionary<string, int> _pinnedByPulls = new(StringComparer.Ordinal);
     // Blob writes with their image commit, and garbage collection, take turns.
@@ -105,7 +107,36 @@ public sealed partial class ImageManager
     }
 
     /// <summary>Whether this node has the snapshot of the layer blob <paramref name="digest"/> already (through an image that has it).</summary>
-    public bool HasLayer(string digest) => _store.HasSnapshotOfBlob(digest);
+    public bool HasLayer(string digest) => _store.HasSnapshotOfBlob(digest) && _content.HasBlob(digest);
+
+    /// <summary>Whether the content store holds every blob of <paramref name="image"/>: config, manifest and layers.</summary>
+    private bool IsWhole(ImageRecord image) => BlobsOf(image).All(_content.HasBlob);
+
+    private static IEnumerable<string> BlobsOf(ImageRecord image) =>
+        new[] { image.Id, image.ManifestDigest }.Concat(image.Layers.Select(layer => layer.Digest));
+
+    /// <summary>
+    /// Refuses to <paramref name="action"/> an image when the content store lacks one of <paramref name="digests"/> (its
+    /// manifest, config or layer blobs), naming what is missing and how to get it back. Every way in stores them now; an
+    /// image kept by a berthd that stored only snapshots, or content removed by hand, can still lack one.
+    /// </summary>
+    /// <exception cref="BerthException">FailedPrecondition naming the first missing blob.</exception>
+    private void RequireBlobs(NamedImage image, IEnumerable<string> digests, string action)
+    {
+        var missing = digests.FirstOrDefault(digest => !_content.HasBlob(digest));
+        if (missing is null)
+        {
+            return;
+        }
+        var name = image.Names.Select(item => item.Name).FirstOrDefault() ?? image.Image.Id;
+        var part = missing == image.Image.ManifestDigest ? "manifest"
+            : missing == image.Image.Id ? "config"
+            : image.Image.Layers.FirstOrDefault(layer => layer.Digest == missing) is { } layer ? $"layer blob (diff ID {layer.DiffId})"
+            : "blob";
+        throw BerthException.FailedPrecondition(
+            $"cannot {action} {name}: this node has its files but not its {part} {missing} as stored in a registry or archive; " +
+            $"pull {name} again (berthctl pull fetches the missing blob) or load it again from an archive, then {action} it");
+    }
 
     /// <summary>
     /// Fetches the config and every missing layer and records the image. Shared by every caller pulling
@@ -121,11 +152,17 @@ public sealed partial class ImageManager
             throw new InvalidImageException(
                 $"image config lists {config.DiffIds.Count} layers but the manifest has {resolved.Layers.Count}");
         }
+        if (_store.FindById(resolved.Config.Digest) is { } existing && IsWhole(existing.Image))
+        {
+            // The image is here with every blob it records (perhaps loaded from an archive, under a manifest of its own,
+            // which the store keeps): the pull only names it. One that lacks a blob goes on, and the fetch fills the gap.
+            return existing.Image;
+        }
         var layers = resolved.Layers.Select((layer, index) => new LayerRecord(layer.Digest, layer.MediaType, layer.Size, config.DiffIds[index])).ToList();
         Pin(layers);
         try
         {
-            await Task.WhenAll(layers.Select(layer => EnsureSnapshotAsync(resolved, layer, ct)));
+            await Task.WhenAll(layers.Select(layer => EnsureLayerAsync(resolved, layer, ct)));
             var image = new ImageRecord(
                 Id: resolved.Config.Digest,
                 ManifestDigest: resolved.ManifestDigest,
@@ -180,17 +217,30 @@ public sealed partial class ImageManager
         }
     }
 
-    private async Task EnsureSnapshotAsync(ResolvedImage resolved, LayerRecord layer, CancellationToken ct)
+    /// <summary>
+    /// Makes sure the node has the layer's snapshot (by diff ID) and its blob as this image's manifest names it (by
+    /// digest). The snapshot may be there with another blob of the same diff ID (a docker-archive's plain tar, or the same
+    /// files compressed differently by another image): the blob is then fetched and verified without unpacking again,
+    /// so every image can be saved and pushed as its registry serves it, whatever order its layers arrived in.
+    /// </summary>
+    private async Task EnsureLayerAsync(ResolvedImage resolved, LayerRecord layer, CancellationToken ct)
     {
-        if (_store.HasSnapshot(layer.DiffId))
+        if (!_store.HasSnapshot(layer.DiffId))
         {
-            return;
+            await Shared(_layersInFlight, layer.DiffId, async () =>
+            {
+                await DownloadLayerAsync(resolved, layer, unpack: true, ct);
+                return true;
+            });
         }
-        await Shared(_layersInFlight, layer.DiffId, async () =>
+        if (!_content.HasBlob(layer.Digest))
         {
-            await DownloadAndUnpackAsync(resolved, layer, ct);
-            return true;
-        });
+            await Shared(_blobsInFlight, layer.Digest, async () =>
+            {
+                await DownloadLayerAsync(resolved, layer, unpack: false, ct);
+                return true;
+            });
+        }
     }
 
     /// <summary>Runs <paramref name="work"/> once for all concurrent callers of one key; it forgets the key when done, failed or not.</summary>
@@ -211,7 +261,11 @@ public sealed partial class ImageManager
         }
     }
 
-    private async Task DownloadAndUnpackAsync(ResolvedImage resolved, LayerRecord layer, CancellationToken ct)
+    /// <summary>
+    /// Downloads a layer blob through digest verification into the content store and, when <paramref name="unpack"/> says
+    /// so, into a new snapshot; otherwise (the snapshot is there) only checks that it decompresses to the layer's diff ID.
+    /// </summary>
+    private async Task DownloadLayerAsync(ResolvedImage resolved, LayerRecord layer, bool unpack, CancellationToken ct)
     {
         var transfer = Progress.Begin(layer.Digest, layer.Size);
         try
@@ -224,7 +278,7 @@ public sealed partial class ImageManager
             throw;
         }
         transfer.MoveTo(TransferStage.Downloading);
-        var workspace = _content.NewSnapshotWorkspace();
+        var workspace = unpack ? _content.NewSnapshotWorkspace() : null;
         var blobFile = _content.NewTemporaryFile();
         try
         {
@@ -238,7 +292,9 @@ public sealed partial class ImageManager
                 UnpackResult result;
                 try
                 {
-                    result = await LayerUnpacker.UnpackAsync(blob, layer.MediaType, workspace, ct);
+                    result = workspace is not null
+                        ? await LayerUnpacker.UnpackAsync(blob, layer.MediaType, workspace, ct)
+                        : await LayerUnpacker.DiffIdAsync(blob, layer.MediaType, ct);
                 }
                 catch (UnsafeLayerException error)
                 {
@@ -257,15 +313,21 @@ public sealed partial class ImageManager
                 }
             }
             Telemetry.BytesPulled.Add(layer.Size);
-            var (bytes, inodes) = DiskUsage.Measure(workspace);
             // Verified by the registry stream as it was read: kept so the image can be saved and pushed as it came.
             _content.CommitBlobFile(blobFile, layer.Digest);
-            _content.CommitSnapshot(workspace, layer.DiffId);
-            _store.RecordSnapshot(layer.DiffId, bytes, inodes);
+            if (workspace is not null)
+            {
+                var (bytes, inodes) = DiskUsage.Measure(workspace);
+                _content.CommitSnapshot(workspace, layer.DiffId);
+                _store.RecordSnapshot(layer.DiffId, bytes, inodes);
+            }
         }
         catch
         {
-            ContentStore.DeleteTree(workspace);
+            if (workspace is not null)
+            {
+                ContentStore.DeleteTree(workspace);
+            }
             File.Delete(blobFile);
             throw;
         }

@@ -65,22 +65,14 @@ public sealed partial class ImageManager
         var reference = ImageReference.Parse(text);
         var image = FindByReference(reference) ?? throw BerthException.NotFound($"no image {reference} on this node: tag an image with that name first (berthctl tag)");
         var digest = image.Image.ManifestDigest;
-        if (!_content.HasBlob(digest))
-        {
-            throw BerthException.FailedPrecondition($"image {image.Image.Id} has no stored manifest on this node: remove it and pull it again to push it");
-        }
+        RequireBlobs(image, [digest], "push");
         var manifestBytes = _content.ReadBlob(digest);
         if (ManifestParser.Parse(manifestBytes, image.Image.ManifestMediaType, $"the stored manifest {digest}") is not ImageManifestDocument manifest)
         {
             throw BerthException.FailedPrecondition($"the stored manifest {digest} of image {image.Image.Id} is not an image manifest");
         }
         var blobs = manifest.Layers.Append(manifest.Config).ToList();
-        var missing = blobs.FirstOrDefault(blob => !_content.HasBlob(blob.Digest));
-        if (missing is not null)
-        {
-            throw BerthException.FailedPrecondition(
-                $"image {image.Image.Id} has no blob {missing.Digest} on this node (pulled by an older berthd): remove it and pull it again to push it");
-        }
+        RequireBlobs(image, blobs.Select(blob => blob.Digest), "push");
         return new PushPlan(reference, image, manifestBytes, manifest.MediaType, blobs.Select(blob => new BlobPush(blob)).ToList());
     }
 

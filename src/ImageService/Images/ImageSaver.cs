@@ -23,7 +23,7 @@ public sealed partial class ImageManager
     /// Writes <paramref name="names"/>' images into one archive (docker save, ctr export). An image named by a tag is
     /// saved under that tag; one named by ID or digest under all its tags. Shared layers are written once.
     /// </summary>
-    /// <exception cref="BerthException">NotFound for a name no image has; FailedPrecondition for an image whose layer blobs this node does not keep (pulled by an older berthd).</exception>
+    /// <exception cref="BerthException">NotFound for a name no image has; FailedPrecondition for an image whose blobs this node lacks (the message says which and how to get it back).</exception>
     public async Task SaveAsync(IReadOnlyList<string> names, ArchiveFormat format, Stream output, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("image.save");
@@ -31,12 +31,7 @@ public sealed partial class ImageManager
         foreach (var text in names)
         {
             var image = Find(text) ?? throw BerthException.NotFound($"no image {text} on this node");
-            var missing = image.Image.Layers.FirstOrDefault(layer => !_content.HasBlob(layer.Digest));
-            if (missing is not null)
-            {
-                throw BerthException.FailedPrecondition(
-                    $"image {image.Image.Id} has no blob of its layer {missing.Digest} on this node (pulled by an older berthd): remove it and pull it again to save it");
-            }
+            RequireBlobs(image, BlobsOf(image.Image), "save");
             var tag = ImageReference.TryParse(text, out var reference) && reference.Digest is null ? $"{reference.Repository}:{reference.Tag}" : null;
             images.Add((image, tag is not null && image.Names.Any(name => name.Name == tag) ? [tag] : image.RepoTags().ToList()));
         }

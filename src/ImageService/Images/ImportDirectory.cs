@@ -1,6 +1,7 @@
 using Berth.Core.Errors;
 using Berth.ImageService.Store;
 using Microsoft.Extensions.Logging;
+using static Berth.Interop;
 
 namespace Berth.ImageService.Images;
 
@@ -12,7 +13,9 @@ namespace Berth.ImageService.Images;
 /// while a file is still changing: a file is taken once its size and time held still for one interval, so a copy
 /// in progress is not read half written (a rename into the directory is taken one interval later). With nothing
 /// arriving nothing runs: a one-second poll woke the daemon ten times per stats period on an idle node. An archive
-/// that cannot be loaded is logged and recorded too, so it is not retried until it changes.
+/// that cannot be loaded is logged and recorded too, so it is not retried until it changes. Only regular files are read: a
+/// symbolic link, FIFO, socket or device dropped there is logged and skipped (recorded like a refused archive), never
+/// followed or opened in a way that could wait, so neither the watcher nor berthd's shutdown is held by one.
 /// </summary>
 public sealed class ImportDirectory(string path, ImageManager images, ImageStore store, ILogger<ImportDirectory> logger)
 {
@@ -26,6 +29,8 @@ public sealed class ImportDirectory(string path, ImageManager images, ImageStore
     /// <summary>Loads what is there at start (without waiting for files to hold still: nothing writes them before berthd runs), then watches until <paramref name="ct"/>.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
+        // The host's start goes on while the first scan reads archives.
+        await Task.Yield();
         Directory.CreateDirectory(Path);
         using var changed = new SemaphoreSlim(0, 1);
         void Wake()
@@ -100,11 +105,16 @@ public sealed class ImportDirectory(string path, ImageManager images, ImageStore
         string result;
         try
         {
-            await using var archive = file.OpenRead();
+            await using var archive = OpenRegularFile(file.FullName);
             var loaded = await images.LoadAsync(archive, ct);
             result = "loaded " + string.Join(", ", loaded.Select(image => image.Image.Id));
             logger.LogInformation("Imported {File}: {Images}", file.FullName,
                 string.Join(", ", loaded.Select(image => image.Names.Count == 0 ? image.Image.Id : string.Join(" ", image.Names.Select(name => name.Name)))));
+        }
+        catch (NotAnArchiveFileException error)
+        {
+            result = "skipped: " + error.Message;
+            logger.LogWarning("Skipping {File} in the import directory: {Message}", file.FullName, error.Message);
         }
         catch (Exception error) when (error is BerthException or IOException or UnauthorizedAccessException)
         {
@@ -113,4 +123,55 @@ public sealed class ImportDirectory(string path, ImageManager images, ImageStore
         }
         store.RecordImport(file.Name, state.Size, state.Modified, result);
     }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> only if it is a regular file: checked with lstat first (so no device is ever opened,
+    /// which can have effects), then opened O_NOFOLLOW | O_NONBLOCK (a symlink fails, a FIFO swapped in meanwhile opens
+    /// without waiting for a writer) and checked again with fstat on what was opened.
+    /// </summary>
+    /// <exception cref="NotAnArchiveFileException">It is a symbolic link, directory, FIFO, socket or device.</exception>
+    private static FileStream OpenRegularFile(string path)
+    {
+        try
+        {
+            RequireRegular(Sys.LStat(path));
+            var handle = Sys.Open(path, OpenFlags.ReadOnly | OpenFlags.NoFollow | OpenFlags.NonBlocking | OpenFlags.CloseOnExec);
+            try
+            {
+                RequireRegular(Sys.FStat(handle, path));
+                return new FileStream(handle, FileAccess.Read);
+            }
+            catch
+            {
+                handle.Dispose();
+                throw;
+            }
+        }
+        catch (ErrnoException error) when (error.Error == Errno.ELOOP)
+        {
+            throw new NotAnArchiveFileException("it is a symbolic link, which the import directory does not follow");
+        }
+        catch (ErrnoException error)
+        {
+            throw new IOException($"cannot open it: {error.Message}", error);
+        }
+    }
+
+    private static void RequireRegular(FileStatus status)
+    {
+        if (status.Type != FileType.RegularFile)
+        {
+            throw new NotAnArchiveFileException(status.Type switch
+            {
+                FileType.SymbolicLink => "it is a symbolic link, which the import directory does not follow",
+                FileType.Fifo => "it is a FIFO, not a regular file",
+                FileType.Socket => "it is a socket, not a regular file",
+                FileType.CharacterDevice or FileType.BlockDevice => "it is a device, not a regular file",
+                _ => $"it is not a regular file ({status.Type})",
+            });
+        }
+    }
+
+    /// <summary>Something in the import directory that is not a regular file, and so is not read.</summary>
+    private sealed class NotAnArchiveFileException(string message) : Exception(message);
 }

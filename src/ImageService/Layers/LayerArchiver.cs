@@ -5,7 +5,7 @@ using static Berth.Interop;
 namespace Berth.ImageService.Layers;
 
 /// <summary>What an archive left out, for the caller to tell the operator.</summary>
-/// <param name="Skipped">Paths (relative, no leading slash) of sockets, and of devices a diff cannot carry.</param>
+/// <param name="Skipped">Paths (relative, no leading slash) of sockets, which a tar cannot carry.</param>
 public sealed record ArchiveSummary(long Entries, IReadOnlyList<string> Skipped);
 
 /// <summary>
@@ -13,8 +13,9 @@ public sealed record ArchiveSummary(long Entries, IReadOnlyList<string> Skipped)
 /// <list type="bullet">
 /// <item><see cref="WriteDiffAsync"/>: a container's writable layer (its overlay upper dir) as an OCI layer, as containerd's
 /// archive.Diff writes one over an overlay snapshot: a whiteout (a 0/0 character device) becomes an empty ".wh.NAME" file,
-/// a directory marked trusted.overlay.opaque=y is followed by ".wh..wh..opq", sockets are skipped (a tar cannot hold them)
-/// and so are other device nodes (a layer keeps devices only as whiteouts: a pod's devices come from its spec);</item>
+/// a directory marked trusted.overlay.opaque=y is followed by ".wh..wh..opq", other device nodes and FIFOs are archived as
+/// they are (the rule of every way a layer comes in: the unpacker makes them again, as containerd's and docker's do; the
+/// devices cgroup, not the layer, decides what a container may open), and sockets are skipped (a tar cannot hold them);</item>
 /// <item><see cref="WriteMergedAsync"/>: the union of a container's layers as the container sees its root (docker export),
 /// merged here rather than read through the container's mount namespace: a walk of directories berthd owns needs no
 /// process, works for a stopped container and sees no volume mounted over the root, and it cannot be led out of them
@@ -42,6 +43,7 @@ public static class LayerArchiver
     private sealed class Walker(bool diff)
     {
         private const string OverlayOpaqueXattr = "trusted.overlay.opaque";
+        private const int EndOfArchiveBytes = 2 * 512;
         private const ResolveFlags Confined = ResolveFlags.Beneath | ResolveFlags.NoSymlinks | ResolveFlags.NoMagicLinks;
         private const OpenFlags DirectoryRead = OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow | OpenFlags.CloseOnExec;
         private const OpenFlags FileRead = OpenFlags.ReadOnly | OpenFlags.NoFollow | OpenFlags.CloseOnExec;
@@ -65,6 +67,12 @@ public static class LayerArchiver
                 await using (_tar)
                 {
                     await WalkAsync("", roots, ct);
+                }
+                if (_entries == 0)
+                {
+                    // TarWriter ends an archive only after an entry: an empty one is still a tar, its two zero blocks (the
+                    // empty layer docker commit makes of a container that changed nothing, diff ID sha256:5f70bf18...).
+                    await output.WriteAsync(new byte[EndOfArchiveBytes], ct);
                 }
                 return new ArchiveSummary(_entries, _skipped);
             }
@@ -190,7 +198,7 @@ public static class LayerArchiver
                 case FileType.Fifo:
                     await AddAsync(Entry(TarEntryType.Fifo, path, status), ct);
                     break;
-                case FileType.CharacterDevice or FileType.BlockDevice when !diff:
+                case FileType.CharacterDevice or FileType.BlockDevice:
                     var device = Entry(status.Type == FileType.CharacterDevice ? TarEntryType.CharacterDevice : TarEntryType.BlockDevice, path, status);
                     device.DeviceMajor = (int)status.RDeviceMajor;
                     device.DeviceMinor = (int)status.RDeviceMinor;

@@ -101,6 +101,35 @@ public static class LayerUnpacker
         }
     }
 
+    /// <summary>
+    /// The diff ID of <paramref name="blob"/> without applying it: for a layer whose snapshot the node already has (same
+    /// diff ID) but whose blob, as this image or archive states it, must still be verified before it is kept or trusted.
+    /// The blob is decompressed as <see cref="UnpackAsync"/> does and hashed to its end.
+    /// </summary>
+    /// <param name="blob">The layer blob; read to its end, not disposed.</param>
+    /// <param name="mediaType">The descriptor's media type (a hint, used in messages).</param>
+    /// <param name="cancellationToken">Checked during reads.</param>
+    /// <returns>The diff ID (sha256 of the uncompressed stream) and that stream's length.</returns>
+    /// <exception cref="InvalidLayerException">The blob does not decompress (corrupt, truncated, or an unsupported compression).</exception>
+    public static async Task<UnpackResult> DiffIdAsync(Stream blob, string mediaType, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(blob);
+        Stream tar = await LayerCompression.OpenAsync(blob, mediaType, cancellationToken).ConfigureAwait(false);
+        await using (tar.ConfigureAwait(false))
+        {
+            using var hashing = new HashingReadStream(tar);
+            try
+            {
+                await hashing.DrainAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsCorruption(e))
+            {
+                throw Corrupt(mediaType, hashing.BytesRead, e);
+            }
+            return new UnpackResult(hashing.CurrentDigest(), hashing.BytesRead);
+        }
+    }
+
     /// <summary>What System.Formats.Tar, GZipStream and ZstdSharp throw for a malformed or truncated stream.</summary>
     private static bool IsCorruption(Exception e) =>
         e is InvalidDataException or FormatException or EndOfStreamException or ZstdException;

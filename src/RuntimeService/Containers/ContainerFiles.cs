@@ -15,7 +15,7 @@ namespace Berth.RuntimeService.Containers;
 /// <param name="Pause">Whether a running container is frozen while its writable layer is read (docker commit --pause).</param>
 public sealed record ContainerCommit(string Container, string Reference, string? Message, string? Author, IReadOnlyList<string> Changes, bool Pause);
 
-/// <summary>A committed image, and what its layer left out (sockets, device nodes).</summary>
+/// <summary>A committed image, and what its layer left out (sockets).</summary>
 public sealed record CommittedImage(NamedImage Image, IReadOnlyList<string> Skipped);
 
 /// <summary>
@@ -60,7 +60,7 @@ public sealed class ContainerFiles(RuntimeRegistry registry, IShimRuntime runtim
         }
         foreach (var skipped in summary.Skipped)
         {
-            logger.LogWarning("Commit of {ContainerId}: {Path} is a socket or device node, which a layer cannot carry; left out", container.Id, skipped);
+            logger.LogWarning("Commit of {ContainerId}: {Path} is a socket, which a layer cannot carry; left out", container.Id, skipped);
         }
         var command = container.Config.Command.Concat(container.Config.Args).ToList();
         var image = await images.CreateImageAsync(new NewImage(

@@ -71,6 +71,80 @@ public sealed class BerthctlTests(SharedRegistry registry) : IClassFixture<Share
         Assert.Equal($"berthctl: {message}\n", result.Error);
     }
 
+    [Theory]
+    [InlineData(new[] { "save" }, "Required argument missing for command: 'save'.")]
+    [InlineData(new[] { "bogus" }, "Unrecognized command or argument 'bogus'.")]
+    [InlineData(new[] { "save", "--format", "zip", "x" }, "Argument 'zip' not recognized. Must be one of:")]
+    [InlineData(new[] { "pull", "x", "--user", "nopassword" }, "--user must be USER:PASSWORD")]
+    public async Task ACommandLineBerthctlCannotActOnIsExitCodeTwo(string[] arguments, string message)
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+
+        var result = await Berthctl.RunAsync(berth, arguments);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Equal("", result.Output);
+        Assert.Contains($"berthctl: {message}", result.Error);
+        Assert.All(result.Error.TrimEnd('\n').Split('\n'), line => Assert.True(line.StartsWith("berthctl: ") || line.StartsWith("See 'berthctl"), line));
+        Assert.DoesNotContain("   at ", result.Error);
+    }
+
+    [Fact]
+    public async Task FilesAndPipesThatFailAreOneLineAndExitCodeOneWithNoPartialFileLeft()
+    {
+        var pushed = await registry.Builder.PushAsync(UniqueRepository("io"), "v1", BusyboxImage());
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(pushed.Reference);
+
+        var unwritable = await Berthctl.RunAsync(berth, "save", "-o", "/nonexistent/x.tar", pushed.Reference);
+        Assert.Equal((1, "", "berthctl: cannot create /nonexistent/x.tar: its directory does not exist\n"), (unwritable.ExitCode, unwritable.Output, unwritable.Error));
+        var missing = await Berthctl.RunAsync(berth, "load", "-i", "/nonexistent/x.tar");
+        Assert.Equal((1, "berthctl: cannot open /nonexistent/x.tar: its directory does not exist\n"), (missing.ExitCode, missing.Error));
+
+        // The reader goes away after 10 bytes: the save fails on the broken pipe instead of reporting success.
+        var command = $"set -o pipefail; '{Berthctl.ProgramPath()}' save {pushed.Reference} | head -c 10 > /dev/null";
+        var piped = await RunShellAsync(berth, command);
+        Assert.True(piped.ExitCode == 1, piped.ToString());
+        Assert.StartsWith("berthctl: cannot write to stdout: ", piped.Error);
+        Assert.DoesNotContain("   at ", piped.Error);
+
+        // A save that fails half way leaves neither the archive nor its .partial file.
+        var archive = Path.Combine(berth.TemporaryDirectory, "half.tar");
+        var failed = await Berthctl.RunAsync(berth, "save", "-o", archive, pushed.Reference, "absent:v1");
+        Assert.Equal(1, failed.ExitCode);
+        Assert.Empty(Directory.EnumerateFiles(berth.TemporaryDirectory, "half.tar*"));
+    }
+
+    [Fact]
+    public async Task TerminalEscapesInNamesFromAnArchiveArePrintedEscaped()
+    {
+        var (archive, _) = ImageBuilder.DockerArchive([(BusyboxImage(), ["evil\u001b]0;owned\u0007/x\u001b[2J:v1"])]);
+        await using var berth = await BerthDaemon.StartAsync();
+        var file = Path.Combine(berth.TemporaryDirectory, "evil.tar");
+        await File.WriteAllBytesAsync(file, archive);
+
+        var load = await Berthctl.RunAsync(berth, "load", "-i", file);
+
+        Assert.Equal(1, load.ExitCode);
+        Assert.DoesNotContain('\u001b', load.Error);
+        Assert.DoesNotContain('\u0007', load.Error);
+        Assert.Contains(@"evil\x1b]0;owned\x07/x\x1b[2J:v1", load.Error);
+        Assert.Empty(await berth.ListAsync());
+    }
+
+    private static async Task<BerthctlResult> RunShellAsync(BerthDaemon berth, string command)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(command);
+        start.Environment["BERTH_ADDRESS"] = $"unix://{berth.AdminSocketPath}";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        return new BerthctlResult(process.ExitCode, await output, await error);
+    }
+
     [Fact]
     public async Task QuietPrintsOnlyTheNameAndUserGivesCredentialsToATlsRegistryWithAuth()
     {

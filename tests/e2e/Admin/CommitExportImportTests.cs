@@ -34,10 +34,7 @@ public sealed class CommitExportImportTests(SharedRegistry registry) : IClassFix
         var pushed = await registry.Builder.PushAsync(UniqueRepository("freeze"), "v1", BusyboxImage());
         await PodTestSupport.InPodAsync(pushed, async (berth, pod, podId) =>
         {
-            var id = await StartAsRootAsync(berth, podId, pod, pushed.Reference, "counter",
-                "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.02; done");
-            var counter = Path.Combine(berth.Root, "containers", id, "upper", "tmp", "counter");
-            await WaitUntilAsync(() => Count(counter) > 2);
+            var (id, counter) = await StartCounterAsync(berth, podId, pod, pushed.Reference, prelude: "");
             using var shim = await ShimClient.ConnectAsync(Path.Combine(berth.State, "s", id[..24] + ".sock"), TimeSpan.FromSeconds(5));
 
             await shim.FreezeAsync(true);
@@ -103,6 +100,70 @@ public sealed class CommitExportImportTests(SharedRegistry registry) : IClassFix
             Assert.Equal("keep.txt\nnew.txt\n", await berth.ShellAsync(viewer, "ls /data"));
             Assert.Equal("b.txt\n", await berth.ShellAsync(viewer, "ls /replaced"));
             Assert.Equal("committed\n", await berth.ShellAsync(viewer, "echo $MODE"));
+        });
+    }
+
+    [Fact]
+    public async Task ACommitOfAContainerThatChangedNothingAddsTheEmptyLayerAsDockerCommitDoes()
+    {
+        // What berthd mounts over (/proc, /dev, /sys, hosts, hostname, resolv.conf) is in the image, so it makes nothing in
+        // the writable layer.
+        var mountPoints = new LayerBuilder().Directory("proc").Directory("dev").Directory("sys")
+            .File("etc/hosts", "").File("etc/hostname", "").File("etc/resolv.conf", "");
+        var pushed = await registry.Builder.PushAsync(UniqueRepository("unchanged"), "v1", BusyboxImage(DataLayer(), mountPoints));
+        await PodTestSupport.InPodAsync(pushed, async (berth, pod, podId) =>
+        {
+            // Created, never started: its writable layer is empty.
+            var id = await berth.CreateContainerAsync(podId, pod, AsRoot(pushed.Reference, "unchanged", "sleep", "3600"));
+            var upper = Path.Combine(berth.Root, "containers", id, "upper");
+            Assert.Empty(Directory.EnumerateFileSystemEntries(upper, "*", SearchOption.AllDirectories).Select(path => Path.GetRelativePath(upper, path)));
+
+            var commit = await Berthctl.RunAsync(berth, "commit", id, "local/unchanged:v1");
+
+            Assert.True(commit.ExitCode == 0, commit.ToString());
+            var inspect = await Berthctl.RunAsync(berth, "inspect", "local/unchanged:v1");
+            using (var json = JsonDocument.Parse(inspect.Output))
+            {
+                var diffIds = json.RootElement[0].GetProperty("Config").GetProperty("rootfs").GetProperty("diff_ids").EnumerateArray().Select(item => item.GetString()).ToList();
+                Assert.Equal(4, diffIds.Count);
+                // The two zero blocks of a tar with no entry, as docker commit's layer of an unchanged container.
+                Assert.Equal("sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", diffIds[3]);
+            }
+            var viewer = await StartAsRootAsync(berth, podId, pod, "local/unchanged:v1", "viewer", "sleep", "3600");
+            Assert.Equal("keep.txt\nold.txt\n", await berth.ShellAsync(viewer, "ls /data"));
+        });
+    }
+
+    [Fact]
+    public async Task ACommitThatFailsWhileTheContainerIsFrozenThawsIt()
+    {
+        var pushed = await registry.Builder.PushAsync(UniqueRepository("thawed"), "v1", BusyboxImage());
+        await PodTestSupport.InPodAsync(pushed, async (berth, pod, podId) =>
+        {
+            // 4 MiB that gzip cannot shrink, and a counter that only a running container moves.
+            var (id, counter) = await StartCounterAsync(berth, podId, pod, pushed.Reference, prelude: "head -c 4194304 /dev/urandom > /big; ");
+            // The commit writes its layer where the content store stages files: a 1 MiB tmpfs there fills up mid-write.
+            var staging = Path.Combine(berth.Root, "content", ".tmp");
+            LibC.MountTmpfs(staging);
+            BerthctlResult commit;
+            try
+            {
+                commit = await Berthctl.RunAsync(berth, "commit", id, "local/never:v1");
+            }
+            finally
+            {
+                LibC.UnmountDetached(staging);
+            }
+
+            Assert.True(commit.ExitCode == 1, commit.ToString());
+            Assert.StartsWith("berthctl: ", commit.Error);
+            Assert.Single(commit.Error.TrimEnd('\n').Split('\n'));
+            // Thawed: the counter moves again and the freezer says so.
+            var afterFailure = Count(counter);
+            await WaitUntilAsync(() => Count(counter) > afterFailure + 2);
+            Assert.Equal("THAWED", FreezerState(pod, id));
+            Assert.Equal("alive\n", await berth.ShellAsync(id, "echo alive"));
+            Assert.Null(await berth.StatusAsync("local/never:v1"));
         });
     }
 
@@ -263,6 +324,17 @@ public sealed class CommitExportImportTests(SharedRegistry registry) : IClassFix
         var id = await berth.CreateContainerAsync(podId, pod, config);
         await berth.StartContainerAsync(id);
         return id;
+    }
+
+    /// <summary>A root container that runs <paramref name="prelude"/>, then counts in /tmp/counter every 20 ms; returns once it counts.</summary>
+    /// <returns>Its ID, and the counter file in its writable layer, which moves only while it runs.</returns>
+    private static async Task<(string Id, string Counter)> StartCounterAsync(BerthDaemon berth, string podId, PodSandboxConfig pod, string image, string prelude)
+    {
+        var id = await StartAsRootAsync(berth, podId, pod, image, "counter",
+            "sh", "-c", prelude + "i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.02; done");
+        var counter = Path.Combine(berth.Root, "containers", id, "upper", "tmp", "counter");
+        await WaitUntilAsync(() => Count(counter) > 2);
+        return (id, counter);
     }
 
     private static long Count(string file)

@@ -40,6 +40,38 @@ public sealed class ImportDirectoryTests
         // The two archives are taken in either order: the broken one's refusal (logged once its load has
         // cleaned up) may come after the other image is listed.
         await WaitForLogAsync(berth, line => line.Contains("Cannot import") && line.Contains("broken.tar"));
+        // An image is listed once committed, before its load has deleted its spool: "Imported" is logged after that.
+        await WaitForLogAsync(berth, line => line.Contains("Imported") && line.Contains("other.tar"));
+        Assert.Empty(Leftovers(berth));
+    }
+
+    [Fact]
+    public async Task OnlyRegularFilesAreImportedAFifoNeitherStallsTheWatcherNorShutdownAndSymlinksAreNotFollowed()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        var import = Path.Combine(berth.Root, "import");
+        // A FIFO with no writer: opening it to read would wait forever.
+        var fifo = Path.Combine(import, "a-pipe.tar");
+        Assert.Equal(0, LibC.MakeFifo(fifo));
+        // A link to a good archive outside the directory: an operator's file elsewhere is not taken through it.
+        var (linked, linkedIds) = ImageBuilder.DockerArchive([(BusyboxImage(new LayerBuilder().File("l.txt", "l")), ["airgap/linked:v1"])]);
+        var outside = Path.Combine(berth.TemporaryDirectory, "outside.tar");
+        await File.WriteAllBytesAsync(outside, linked);
+        File.CreateSymbolicLink(Path.Combine(import, "b-link.tar"), outside);
+
+        // Dropped after both (and named after them, so scanned after them): still taken.
+        var (archive, ids) = ImageBuilder.DockerArchive([(BusyboxImage(), ["airgap/after-fifo:v1"])]);
+        await File.WriteAllBytesAsync(Path.Combine(import, ".c.partial"), archive);
+        File.Move(Path.Combine(import, ".c.partial"), Path.Combine(import, "c-archive.tar"));
+
+        Assert.Equal(["docker.io/airgap/after-fifo:v1"], (await WaitForImageAsync(berth, ids[0])).RepoTags);
+        await WaitForLogAsync(berth, line => line.Contains("a-pipe.tar") && line.Contains("FIFO"));
+        await WaitForLogAsync(berth, line => line.Contains("b-link.tar") && line.Contains("symbolic link"));
+        Assert.DoesNotContain(await berth.ListAsync(), image => image.Id == linkedIds[0]);
+
+        // Shutdown does not wait on the FIFO: berthd ends on SIGTERM, before the fixture's SIGKILL.
+        await berth.StopAsync();
+        Assert.True(berth.ExitCode is 0, $"berthd ended with {berth.ExitCode} (137: killed after its stop grace)\n{berth.OutputTail()}");
         Assert.Empty(Leftovers(berth));
     }
 

@@ -108,6 +108,34 @@ public sealed class PushTests(SharedRegistry source, PrivateRegistry target) : I
     }
 
     [Fact]
+    public async Task AnImagePulledThroughAnIndexIsPushedAsItsOnePlatformManifest()
+    {
+        var pushed = await source.Builder.PushIndexAsync(UniqueRepository("multi"), "v1",
+        [
+            BusyboxImage() with { Platform = ImagePlatform.LinuxArm64 },
+            BusyboxImage(new LayerBuilder().File("host.txt", "host")) with { Platform = ImagePlatform.Host },
+        ]);
+        await using var berth = await BerthDaemon.StartAsync(new { registries = target.RegistriesConfig(withCredentials: true) });
+        await berth.PullAsync(pushed.Reference);
+        var name = $"{target.Server.Host}/{UniqueRepository("multi-pushed")}:v1";
+        Assert.Equal(0, (await Berthctl.RunAsync(berth, "tag", pushed.Reference, name)).ExitCode);
+
+        var push = await Berthctl.RunAsync(berth, "push", name);
+
+        // berthd keeps this node's platform manifest, not the index: that manifest is what goes, its digest unchanged.
+        Assert.True(push.ExitCode == 0, push.ToString());
+        Assert.Contains($"Digest: {pushed.ManifestDigest}", push.Output);
+        Assert.DoesNotContain(pushed.IndexDigest!, push.Output);
+        var repository = name[(target.Server.Host.Length + 1)..^3];
+        using var client = new RegistryClient(target.Server);
+        var (mediaType, _) = await client.GetManifestAsync(repository, "v1");
+        Assert.Equal(Fixtures.MediaTypes.OciManifest, mediaType);
+        await using var fresh = await BerthDaemon.StartAsync(new { registries = target.RegistriesConfig(withCredentials: true) });
+        await fresh.PullAsync(name);
+        Assert.Equal(pushed.ConfigDigest, Assert.Single(await fresh.ListAsync()).Id);
+    }
+
+    [Fact]
     public async Task ABlobTheRegistryHasInAnotherRepositoryIsMountedNotUploaded()
     {
         var image = await source.Builder.PushAsync(UniqueRepository("mount-src"), "v1", BusyboxImage(new LayerBuilder().File("mount.txt", "mount")));

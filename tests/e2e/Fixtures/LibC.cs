@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Berth.Tests.E2e.Fixtures;
 
-/// <summary>The kernel calls the fixtures need that .NET does not offer: a chosen signal, a tmpfs mount and a lazy unmount, an atomic exchange of two names.</summary>
+/// <summary>The kernel calls the fixtures need that .NET does not offer: a chosen signal, a tmpfs mount and a lazy unmount, an atomic exchange of two names, a FIFO.</summary>
 internal static partial class LibC
 {
     public const int SIGHUP = 1;
@@ -53,6 +53,12 @@ internal static partial class LibC
             throw new IOException($"renameat2({first}, {second}, RENAME_EXCHANGE): {new Win32Exception(Marshal.GetLastPInvokeError()).Message}");
         }
     }
+
+    /// <summary>mkfifo(3) with mode 0600: 0, or -1 with errno set.</summary>
+    public static int MakeFifo(string path) => mkfifo(path, 0b110_000_000);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mkfifo(string path, uint mode);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int kill(int pid, int signal);

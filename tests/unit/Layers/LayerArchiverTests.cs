@@ -54,6 +54,39 @@ public sealed class LayerArchiverTests
     }
 
     [Fact]
+    public async Task A_diff_of_an_unchanged_container_is_the_empty_layer_docker_commit_makes()
+    {
+        using var upper = new TempLayout();
+
+        var tar = await ArchiveBytesAsync(stream => LayerArchiver.WriteDiffAsync(upper.Target, stream, default));
+
+        // Two zero blocks: a tar with no entry, whose diff ID is Docker's well-known empty layer.
+        Assert.Equal(new byte[1024], tar);
+        Assert.Equal("sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+            "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(tar)));
+        using var again = new TempLayout();
+        await UnpackAsync(tar, again.Target);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(again.Target));
+    }
+
+    [Fact]
+    public async Task A_diff_carries_device_nodes_as_every_layer_path_makes_them()
+    {
+        using var upper = new TempLayout();
+        await UnpackAsync(new TarBuilder()
+            .Device("dev/null", TarEntryType.CharacterDevice, 1, 3)
+            .Device("dev/loop0", TarEntryType.BlockDevice, 7, 0)
+            .ToArray(), upper.Target);
+
+        var (entries, summary) = await ArchiveAsync(stream => LayerArchiver.WriteDiffAsync(upper.Target, stream, default));
+
+        Assert.Empty(summary.Skipped);
+        var nul = (PaxTarEntry)entries.Single(entry => entry.Name == "dev/null");
+        Assert.Equal((TarEntryType.CharacterDevice, 1, 3), (nul.EntryType, nul.DeviceMajor, nul.DeviceMinor));
+        Assert.Equal(TarEntryType.BlockDevice, entries.Single(entry => entry.Name == "dev/loop0").EntryType);
+    }
+
+    [Fact]
     public async Task The_merged_view_hides_whiteouts_and_what_opaque_directories_cover()
     {
         using var lower = new TempLayout();
