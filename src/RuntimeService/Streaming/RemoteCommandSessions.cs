@@ -63,7 +63,7 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
             }
             catch (Exception error) when (error is BerthException or OperationCanceledException)
             {
-                await EndAsync(channels, error is BerthException { Kind: ErrorKind.ResourceExhausted }
+                await channels.EndAsync(error is BerthException { Kind: ErrorKind.ResourceExhausted }
                     ? ExecStatus.TooManyRequests($"error executing command in container: {error.Message}")
                     : ExecStatus.Internal($"error executing command in container: {error.Message}"));
                 return;
@@ -82,7 +82,7 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
             }
             if (status is not null)
             {
-                await EndAsync(channels, status);
+                await channels.EndAsync(status);
             }
         }
     }
@@ -115,7 +115,7 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
             }
             catch (Exception error) when (error is BerthException or OperationCanceledException)
             {
-                await EndAsync(channels, ExecStatus.Internal($"error attaching to container: {error.Message}"));
+                await channels.EndAsync(ExecStatus.Internal($"error attaching to container: {error.Message}"));
                 return;
             }
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(channels.ClientGone);
@@ -148,7 +148,7 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
             }
             if (!channels.ClientGone.IsCancellationRequested)
             {
-                await EndAsync(channels, ExecStatus.Succeeded);
+                await channels.EndAsync(ExecStatus.Succeeded);
             }
         }
     }
@@ -174,12 +174,6 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
         {
             return ExecStatus.Internal($"error executing command in container: {error.Message}");
         }
-    }
-
-    private static async Task EndAsync(RemoteCommandChannels channels, ExecStatus status)
-    {
-        await channels.WriteStatusAsync(status);
-        await channels.FinishAsync();
     }
 
     /// <summary>One copy per output stream both sides have: process to client, then the client's stream is closed.</summary>

@@ -142,8 +142,9 @@ internal static class StreamingUpgrade
             Stderr = streams.GetValueOrDefault(StreamTypes.Stderr),
             Resize = streams.GetValueOrDefault(StreamTypes.Resize),
         };
-        // An idle close tells the client why, where containerd's ends the session as if it succeeded.
-        connection.IdleNoticeAsync = () => channels.WriteStatusAsync(ExecStatus.IdleClosed(connection.IdleTimeout));
+        // An idle close tells the client why, where containerd's ends the session as if it succeeded; the
+        // session then ends as any does (FIN on every stream, GOAWAY), so that the status is read, not cut off.
+        connection.IdleNoticeAsync = () => channels.EndAsync(ExecStatus.IdleClosed(connection.IdleTimeout));
         if (protocol == StreamProtocols.V1 && channels.Stdin is SpdyStream stdin)
         {
             // v1 closes (half-closes) the stdin stream at once, as kubelet's v1ProtocolHandler does.
@@ -185,7 +186,7 @@ internal static class StreamingUpgrade
             Stderr = options.Stderr ? channels.Channel(ChannelNumbers.Stderr) : null,
             Resize = options.Tty ? channels.Channel(ChannelNumbers.Resize) : null,
         };
-        channels.IdleNoticeAsync = () => session.WriteStatusAsync(ExecStatus.IdleClosed(idleTimeout));
+        channels.IdleNoticeAsync = () => session.EndAsync(ExecStatus.IdleClosed(idleTimeout));
         return session;
     }
 
