@@ -49,6 +49,12 @@ public sealed class WebSocketChannels : IAsyncDisposable
     /// <summary>Cancelled when the connection ends.</summary>
     public CancellationToken Closed => _closed.Token;
 
+    /// <summary>
+    /// What the owner sends before an idle connection is closed (an exec session's status saying why), given at
+    /// most <see cref="IdleNotice.Bound"/>; none by default.
+    /// </summary>
+    public Func<Task>? IdleNoticeAsync { get; set; }
+
     /// <summary>Completes when the read loop has ended (the peer closed, or the connection broke); never faults.</summary>
     public Task Completion => _readLoop;
 
@@ -195,23 +201,10 @@ public sealed class WebSocketChannels : IAsyncDisposable
 
     private async Task WatchIdleAsync()
     {
-        long idle = (long)_idleTimeout.TotalMilliseconds;
-        while (!_closed.IsCancellationRequested)
+        if (await IdleNotice.WaitForIdleAsync(() => Volatile.Read(ref _lastActivity), _idleTimeout, _closed.Token).ConfigureAwait(false))
         {
-            long left = Volatile.Read(ref _lastActivity) + idle - Environment.TickCount64;
-            if (left <= 0)
-            {
-                Abort();
-                return;
-            }
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(left), _closed.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await IdleNotice.SendAsync(IdleNoticeAsync).ConfigureAwait(false);
+            Abort();
         }
     }
 

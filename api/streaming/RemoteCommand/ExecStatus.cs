@@ -12,8 +12,12 @@ namespace Berth.Api.Streaming.RemoteCommand;
 /// <list type="bullet">
 /// <item>Success: <c>{"metadata":{},"status":"Success"}</c></item>
 /// <item>A non-zero exit: status Failure, reason NonZeroExitCode, a cause of reason ExitCode whose message is the code.</item>
+/// <item>Too many sessions at once: status Failure, reason TooManyRequests, code 429 (apimachinery NewTooManyRequests).</item>
+/// <item>A session closed for idleness: status Failure, reason Timeout, code 504 (apimachinery StatusReasonTimeout).</item>
 /// <item>Anything else: status Failure, reason InternalError, code 500, message "Internal error occurred: ..." and the error as the cause.</item>
 /// </list>
+/// client-go's v4 decoder turns every Failure but NonZeroExitCode into "error executing remote command: MESSAGE",
+/// so the message is what a kubectl or crictl user reads.
 /// </summary>
 public sealed record ExecStatus(string Status, string? Reason, string? Message, int? ExitCode, int? Code, string? CauseMessage)
 {
@@ -22,6 +26,8 @@ public sealed record ExecStatus(string Status, string? Reason, string? Message, 
     public const string NonZeroExitCodeReason = "NonZeroExitCode";
     public const string ExitCodeCauseType = "ExitCode";
     public const string InternalErrorReason = "InternalError";
+    public const string TooManyRequestsReason = "TooManyRequests";
+    public const string TimeoutReason = "Timeout";
 
     public static ExecStatus Succeeded { get; } = new(Success, null, null, null, null, null);
 
@@ -33,6 +39,26 @@ public sealed record ExecStatus(string Status, string? Reason, string? Message, 
 
     /// <summary>An internal error: <paramref name="error"/> becomes the cause, and the message says "Internal error occurred: " before it.</summary>
     public static ExecStatus Internal(string error) => new(Failure, InternalErrorReason, $"Internal error occurred: {error}", null, 500, error);
+
+    /// <summary>
+    /// A bound on concurrent work refused the session (apimachinery NewTooManyRequests, without a retry time:
+    /// when a slot frees is not known). kubelet itself sends only InternalError; this lets a client tell a
+    /// limit, worth retrying later, from a fault.
+    /// </summary>
+    public static ExecStatus TooManyRequests(string message) => new(Failure, TooManyRequestsReason, message, null, 429, null);
+
+    /// <summary>The server closed a session that had no traffic for <paramref name="idleTimeout"/> (containerd and kubelet close it without a word).</summary>
+    public static ExecStatus IdleClosed(TimeSpan idleTimeout) =>
+        new(Failure, TimeoutReason, $"the session was closed after {GoDuration(idleTimeout)} without traffic (the idle timeout of the streaming server)", null, 504, null);
+
+    /// <summary>A whole-second duration as Go prints one (1h0m0s, 4m30s, 45s).</summary>
+    private static string GoDuration(TimeSpan duration)
+    {
+        long seconds = (long)duration.TotalSeconds;
+        return seconds >= 3600 ? $"{seconds / 3600}h{seconds % 3600 / 60}m{seconds % 60}s"
+            : seconds >= 60 ? $"{seconds / 60}m{seconds % 60}s"
+            : $"{seconds}s";
+    }
 
     /// <summary>The error stream's bytes for <paramref name="protocol"/>: JSON for v4 and v5, the message (or nothing) before.</summary>
     public byte[] Encode(string protocol) =>

@@ -86,6 +86,15 @@ public sealed class SpdyConnection : IAsyncDisposable
     /// <summary>Completes when the read loop has ended; never faults.</summary>
     public Task Completion => _readLoop;
 
+    /// <summary>No frame in either direction for this long closes the connection (<see cref="SpdyConnectionOptions.IdleTimeout"/>).</summary>
+    public TimeSpan IdleTimeout => _options.IdleTimeout;
+
+    /// <summary>
+    /// What the owner sends before an idle connection is closed (an exec session's status saying why), given at
+    /// most <see cref="IdleNotice.Bound"/>; none by default.
+    /// </summary>
+    public Func<Task>? IdleNoticeAsync { get; set; }
+
     /// <summary>Why the connection ended, when it ended for a reason other than the peer closing it.</summary>
     public string? Failure { get; private set; }
 
@@ -570,23 +579,10 @@ public sealed class SpdyConnection : IAsyncDisposable
 
     private async Task WatchIdleAsync()
     {
-        long idle = (long)_options.IdleTimeout.TotalMilliseconds;
-        while (!_closed.IsCancellationRequested)
+        if (await IdleNotice.WaitForIdleAsync(() => Volatile.Read(ref _lastActivity), _options.IdleTimeout, _closed.Token).ConfigureAwait(false))
         {
-            long left = Volatile.Read(ref _lastActivity) + idle - Environment.TickCount64;
-            if (left <= 0)
-            {
-                Abort($"no frame for {_options.IdleTimeout}: the idle connection is closed");
-                return;
-            }
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(left), _closed.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            await IdleNotice.SendAsync(IdleNoticeAsync).ConfigureAwait(false);
+            Abort($"no frame for {_options.IdleTimeout}: the idle connection is closed");
         }
     }
 

@@ -1,5 +1,7 @@
+using Berth.Core.Errors;
 using Berth.RuntimeService.Events;
 using Berth.RuntimeService.Runtime;
+using Berth.RuntimeService.Specs;
 using Berth.RuntimeService.State;
 using Cri = Berth.Api.Cri;
 
@@ -71,6 +73,21 @@ public sealed class Container(ContainerRecord record, Cri.ContainerConfig config
         ProcessStatus.Exited => Cri.ContainerState.ContainerExited,
         _ => Cri.ContainerState.ContainerUnknown,
     };
+
+    /// <summary>
+    /// The one refusal of work that needs the process running (exec, attach, ExecSync, reopen the log):
+    /// FailedPrecondition "cannot WHAT container ID: it is CONTAINER_EXITED, not running", the state in
+    /// the CRI's own spelling, as crictl prints it.
+    /// </summary>
+    /// <param name="what">The verb phrase, e.g. "run a command in".</param>
+    /// <exception cref="BerthException">FailedPrecondition unless the process runs.</exception>
+    public void RequireRunning(string what)
+    {
+        if (State.Status != ProcessStatus.Running)
+        {
+            throw BerthException.FailedPrecondition($"cannot {what} container {Id}: it is {CriNames.Of(CriState)}, not running");
+        }
+    }
 
     /// <summary>
     /// Applies a reported state when it moves the container forward (see <see cref="Transitions.IsForward"/>);

@@ -271,10 +271,16 @@ public sealed class ContainerManager(
         logger.LogInformation("Container {Id} removed", container.Id);
     }
 
+    /// <summary>How a refused exec (ExecSync, or Exec and its session) names what it could not do (<see cref="Container.RequireRunning"/>).</summary>
+    public const string ExecVerb = "run a command in";
+
+    /// <summary>How a refused attach names what it could not do.</summary>
+    public const string AttachVerb = "attach to";
+
     /// <summary>Runs a command in a running container. DeadlineExceeded when it outlives its timeout (it is killed), as kubelet's exec probes expect.</summary>
     public async Task<ExecSyncResult> ExecSyncAsync(Container container, IReadOnlyList<string> command, long timeoutSeconds, CancellationToken ct)
     {
-        RequireRunning(container, "run a command in");
+        container.RequireRunning(ExecVerb);
         var result = await runtime.ExecSyncAsync(container.Shim,
             new ExecSyncCommand(command, ExecTimeout(timeoutSeconds), ExecOutputLimit), ct);
         return result.TimedOut
@@ -289,14 +295,14 @@ public sealed class ContainerManager(
     /// <summary>Starts a command for a streaming exec session (CRI Exec, through its URL). FailedPrecondition unless the container runs.</summary>
     public Task<ExecProcess> ExecAsync(Container container, ExecCommand command, CancellationToken ct)
     {
-        RequireRunning(container, "run a command in");
+        container.RequireRunning(ExecVerb);
         return runtime.ExecAsync(container.Shim, command, ct);
     }
 
     /// <summary>Attaches to the container's own stdio (CRI Attach, through its URL). FailedPrecondition unless it runs.</summary>
     public Task<Attachment> AttachAsync(Container container, AttachStreams streams, CancellationToken ct)
     {
-        RequireRunning(container, "attach to");
+        container.RequireRunning(AttachVerb);
         return runtime.AttachAsync(container.Shim, streams, ct);
     }
 
@@ -323,7 +329,7 @@ public sealed class ContainerManager(
     /// <summary>kubelet renamed the log file to rotate it: the shim opens a new one at the same path.</summary>
     public async Task ReopenLogAsync(Container container, CancellationToken ct)
     {
-        RequireRunning(container, "reopen the log of");
+        container.RequireRunning("reopen the log of");
         await runtime.ReopenLogAsync(container.Shim, ct);
     }
 
@@ -343,14 +349,6 @@ public sealed class ContainerManager(
             return;
         }
         await MarkGoneAsync(container);
-    }
-
-    private static void RequireRunning(Container container, string what)
-    {
-        if (container.State.Status != ProcessStatus.Running)
-        {
-            throw BerthException.FailedPrecondition($"cannot {what} container {container.Id}: it is {CriNames.Of(container.CriState)}, not running");
-        }
     }
 
     private static void DeleteDirectory(string path)

@@ -279,6 +279,7 @@ public sealed class ShimRuntime(string shimPath) : IShimRuntime
         {
             ErrorCode.InvalidArgument => ErrorKind.InvalidArgument,
             ErrorCode.FailedPrecondition or ErrorCode.CreateFailed or ErrorCode.ExecFailed => ErrorKind.FailedPrecondition,
+            ErrorCode.ResourceExhausted => ErrorKind.ResourceExhausted,
             _ => ErrorKind.Internal,
         }, error.Message, error),
     };

@@ -39,6 +39,13 @@ public abstract class RemoteCommandChannels : IAsyncDisposable
     /// <summary>Ends the session: every stream closed, then the connection, after the client closed its side or <see cref="FinishDrain"/>.</summary>
     public abstract Task FinishAsync();
 
+    /// <summary>Ends the session with <paramref name="status"/>: the status, then <see cref="FinishAsync"/>.</summary>
+    public async Task EndAsync(ExecStatus status)
+    {
+        await WriteStatusAsync(status);
+        await FinishAsync();
+    }
+
     public abstract ValueTask DisposeAsync();
 }
 

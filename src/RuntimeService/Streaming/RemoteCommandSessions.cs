@@ -22,20 +22,50 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
 
     private const int CopyBuffer = 32 * 1024;
 
-    /// <summary>Runs <paramref name="command"/> in <paramref name="container"/> for a session on <paramref name="channels"/>.</summary>
-    public async Task ExecAsync(Container container, IReadOnlyList<string> command, RemoteCommandOptions options, RemoteCommandChannels channels)
+    /// <summary>
+    /// Runs <paramref name="command"/> in <paramref name="container"/> for a session that <paramref name="open"/> sets up.
+    /// The command starts as soon as the upgrade is agreed (<paramref name="open"/> calls its argument before the 101
+    /// answer), not once the client's streams are all open as kubelet's server does: its start (a process spawned into
+    /// the container, a few milliseconds) then overlaps the client's stream round trips. Its output waits in its
+    /// sockets meanwhile; a client that never opens its streams gets the command killed.
+    /// </summary>
+    /// <param name="open">Sets the transport up (null: refused, or the streams never came), calling its argument once the upgrade is agreed.</param>
+    public async Task ExecAsync(Container container, IReadOnlyList<string> command, RemoteCommandOptions options,
+        Func<Action, Task<RemoteCommandChannels?>> open)
     {
+        var exec = new ExecCommand(command, options.Tty, options.Stdin, options.Stdout, options.Stderr && !options.Tty);
+        using var abandoned = new CancellationTokenSource();
+        Task<ExecProcess>? starting = null;
+        RemoteCommandChannels? channels = null;
+        try
+        {
+            channels = await open(() => starting = StartAsync(container, exec, abandoned.Token));
+        }
+        finally
+        {
+            if (channels is null && starting is not null)
+            {
+                await abandoned.CancelAsync();
+                await DiscardAsync(starting);
+            }
+        }
+        if (channels is null)
+        {
+            return;
+        }
         await using (channels)
         {
+            using var clientGone = channels.ClientGone.Register(abandoned.Cancel);
             ExecProcess process;
             try
             {
-                process = await containers.ExecAsync(container,
-                    new ExecCommand(command, options.Tty, options.Stdin, options.Stdout, options.Stderr && !options.Tty), channels.ClientGone);
+                process = await (starting ?? StartAsync(container, exec, abandoned.Token));
             }
             catch (Exception error) when (error is BerthException or OperationCanceledException)
             {
-                await EndAsync(channels, ExecStatus.Internal($"error executing command in container: {error.Message}"));
+                await channels.EndAsync(error is BerthException { Kind: ErrorKind.ResourceExhausted }
+                    ? ExecStatus.TooManyRequests($"error executing command in container: {error.Message}")
+                    : ExecStatus.Internal($"error executing command in container: {error.Message}"));
                 return;
             }
             ExecStatus? status;
@@ -52,8 +82,24 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
             }
             if (status is not null)
             {
-                await EndAsync(channels, status);
+                await channels.EndAsync(status);
             }
+        }
+    }
+
+    /// <summary>The exec's start as a task: a refusal (not running, too many) faults it rather than throwing at the caller.</summary>
+    private async Task<ExecProcess> StartAsync(Container container, ExecCommand exec, CancellationToken cancellationToken) =>
+        await containers.ExecAsync(container, exec, cancellationToken);
+
+    /// <summary>A command started for a session that never came: disposing it kills it.</summary>
+    private static async Task DiscardAsync(Task<ExecProcess> starting)
+    {
+        try
+        {
+            await using ExecProcess process = await starting;
+        }
+        catch (Exception error) when (error is BerthException or OperationCanceledException)
+        {
         }
     }
 
@@ -69,7 +115,7 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
             }
             catch (Exception error) when (error is BerthException or OperationCanceledException)
             {
-                await EndAsync(channels, ExecStatus.Internal($"error attaching to container: {error.Message}"));
+                await channels.EndAsync(ExecStatus.Internal($"error attaching to container: {error.Message}"));
                 return;
             }
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(channels.ClientGone);
@@ -102,7 +148,7 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
             }
             if (!channels.ClientGone.IsCancellationRequested)
             {
-                await EndAsync(channels, ExecStatus.Succeeded);
+                await channels.EndAsync(ExecStatus.Succeeded);
             }
         }
     }
@@ -128,12 +174,6 @@ public sealed class RemoteCommandSessions(ContainerManager containers, ILogger<R
         {
             return ExecStatus.Internal($"error executing command in container: {error.Message}");
         }
-    }
-
-    private static async Task EndAsync(RemoteCommandChannels channels, ExecStatus status)
-    {
-        await channels.WriteStatusAsync(status);
-        await channels.FinishAsync();
     }
 
     /// <summary>One copy per output stream both sides have: process to client, then the client's stream is closed.</summary>

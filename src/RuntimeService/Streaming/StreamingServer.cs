@@ -43,7 +43,7 @@ public sealed class StreamingServer(
             throw BerthException.InvalidArgument("cmd must name a command");
         }
         RequireStreams(request.Stdin, request.Stdout, request.Stderr, request.Tty, "stdin, stdout, or stderr");
-        RequireRunning(request.ContainerId, "exec in");
+        registry.RequireContainer(request.ContainerId).RequireRunning(ContainerManager.ExecVerb);
         return UrlFor("exec", request);
     }
 
@@ -51,7 +51,7 @@ public sealed class StreamingServer(
     public string AttachUrl(Cri.AttachRequest request)
     {
         RequireStreams(request.Stdin, request.Stdout, request.Stderr, request.Tty, "stdin, stdout, and stderr");
-        RequireRunning(request.ContainerId, "attach to");
+        registry.RequireContainer(request.ContainerId).RequireRunning(ContainerManager.AttachVerb);
         return UrlFor("attach", request);
     }
 
@@ -137,15 +137,6 @@ public sealed class StreamingServer(
         }
     }
 
-    private void RequireRunning(string containerId, string what)
-    {
-        Container container = registry.RequireContainer(containerId);
-        if (container.State.Status != Runtime.ProcessStatus.Running)
-        {
-            throw BerthException.FailedPrecondition($"cannot {what} container {container.Id}: it is {container.CriState}, not running");
-        }
-    }
-
     /// <summary>GET or POST /exec/TOKEN, /attach/TOKEN, /portforward/TOKEN; anything else, or a token not in flight, is 404.</summary>
     private async Task ServeAsync(HttpContext context)
     {
@@ -190,10 +181,7 @@ public sealed class StreamingServer(
     {
         Container container = registry.RequireContainer(request.ContainerId);
         var options = new RemoteCommandOptions(request.Stdin, request.Stdout, request.Stderr, request.Tty);
-        if (await OpenRemoteCommandAsync(context, options) is { } channels)
-        {
-            await remoteCommands.ExecAsync(container, request.Cmd, options, channels);
-        }
+        await remoteCommands.ExecAsync(container, request.Cmd, options, accepted => OpenRemoteCommandAsync(context, options, accepted));
     }
 
     private async Task ServeAttachAsync(HttpContext context, Cri.AttachRequest request)
@@ -206,16 +194,19 @@ public sealed class StreamingServer(
         }
     }
 
-    /// <summary>The session's streams over WebSocket or SPDY; null when the upgrade was refused or the client never opened them.</summary>
-    private async Task<RemoteCommandChannels?> OpenRemoteCommandAsync(HttpContext context, RemoteCommandOptions options)
+    /// <summary>
+    /// The session's streams over WebSocket or SPDY; null when the upgrade was refused or the client never opened them.
+    /// <paramref name="accepted"/> runs once the upgrade is agreed, before its answer.
+    /// </summary>
+    private async Task<RemoteCommandChannels?> OpenRemoteCommandAsync(HttpContext context, RemoteCommandOptions options, Action? accepted = null)
     {
         if (context.WebSockets.IsWebSocketRequest)
         {
-            return await StreamingUpgrade.AcceptWebSocketAsync(context, StreamProtocols.RemoteCommandWebSocket) is var (socket, protocol)
+            return await StreamingUpgrade.AcceptWebSocketAsync(context, StreamProtocols.RemoteCommandWebSocket, accepted) is var (socket, protocol)
                 ? await StreamingUpgrade.OpenChannelsAsync(socket, protocol, options, IdleTimeout)
                 : null;
         }
-        return await StreamingUpgrade.UpgradeSpdyAsync(context, StreamProtocols.RemoteCommandSpdy, IdleTimeout) is var (spdy, spdyProtocol)
+        return await StreamingUpgrade.UpgradeSpdyAsync(context, StreamProtocols.RemoteCommandSpdy, IdleTimeout, accepted) is var (spdy, spdyProtocol)
             ? await StreamingUpgrade.EstablishAsync(spdy, spdyProtocol, options, _logger)
             : null;
     }

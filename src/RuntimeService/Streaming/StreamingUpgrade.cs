@@ -20,9 +20,10 @@ internal static class StreamingUpgrade
     /// <summary>
     /// Negotiates a protocol among <paramref name="serverProtocols"/> and upgrades to SPDY/3.1; null when it
     /// answered a refusal instead (400 without the protocol header or upgrade headers, 403 with no common protocol).
+    /// <paramref name="accepted"/> runs once every check passed, just before the 101 answer.
     /// </summary>
     public static async Task<(SpdyConnection Connection, string Protocol)?> UpgradeSpdyAsync(
-        HttpContext context, IReadOnlyCollection<string> serverProtocols, TimeSpan idleTimeout)
+        HttpContext context, IReadOnlyCollection<string> serverProtocols, TimeSpan idleTimeout, Action? accepted = null)
     {
         var clientProtocols = StreamProtocols.SplitHeaderValues(context.Request.Headers[StreamProtocols.ProtocolHeader]);
         if (clientProtocols.Count == 0)
@@ -33,9 +34,9 @@ internal static class StreamingUpgrade
         string? protocol = StreamProtocols.Negotiate(clientProtocols, serverProtocols);
         if (protocol is null)
         {
-            foreach (string accepted in serverProtocols)
+            foreach (string offered in serverProtocols)
             {
-                context.Response.Headers.Append(StreamProtocols.AcceptedProtocolsHeader, accepted);
+                context.Response.Headers.Append(StreamProtocols.AcceptedProtocolsHeader, offered);
             }
             await RefuseAsync(context, StatusCodes.Status403Forbidden,
                 $"unable to upgrade: unable to negotiate protocol: client supports {GoList(clientProtocols)}, server accepts {GoList(serverProtocols)}");
@@ -53,6 +54,7 @@ internal static class StreamingUpgrade
         context.Response.Headers[StreamProtocols.ProtocolHeader] = protocol;
         context.Response.Headers.Connection = "Upgrade";
         context.Response.Headers.Upgrade = StreamProtocols.Spdy31;
+        accepted?.Invoke();
         Stream transport = await upgradeFeature.UpgradeAsync();
         var spdy = new SpdyConnection(transport, isServer: true, new SpdyConnectionOptions { IdleTimeout = idleTimeout });
         await spdy.StartAsync();
@@ -62,9 +64,10 @@ internal static class StreamingUpgrade
     /// <summary>
     /// Accepts the WebSocket with the first of the client's subprotocols that <paramref name="serverProtocols"/>
     /// has ("" when the client names none, which upstream treats as binary channel.k8s.io); null when it
-    /// answered 403 instead.
+    /// answered 403 instead. <paramref name="accepted"/> runs once the protocol is agreed, just before the 101 answer.
     /// </summary>
-    public static async Task<(WebSocket Socket, string Protocol)?> AcceptWebSocketAsync(HttpContext context, IReadOnlyCollection<string> serverProtocols)
+    public static async Task<(WebSocket Socket, string Protocol)?> AcceptWebSocketAsync(HttpContext context, IReadOnlyCollection<string> serverProtocols,
+        Action? accepted = null)
     {
         IList<string> requested = context.WebSockets.WebSocketRequestedProtocols;
         string? protocol = requested.Count == 0 ? "" : requested.FirstOrDefault(serverProtocols.Contains);
@@ -74,6 +77,7 @@ internal static class StreamingUpgrade
                 $"requested protocol(s) are not supported: {GoList(requested)}; supports {GoList(serverProtocols)}");
             return null;
         }
+        accepted?.Invoke();
         WebSocket socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = protocol.Length > 0 ? protocol : null });
         return (socket, protocol);
     }
@@ -138,6 +142,9 @@ internal static class StreamingUpgrade
             Stderr = streams.GetValueOrDefault(StreamTypes.Stderr),
             Resize = streams.GetValueOrDefault(StreamTypes.Resize),
         };
+        // An idle close tells the client why, where containerd's ends the session as if it succeeded; the
+        // session then ends as any does (FIN on every stream, GOAWAY), so that the status is read, not cut off.
+        connection.IdleNoticeAsync = () => channels.EndAsync(ExecStatus.IdleClosed(connection.IdleTimeout));
         if (protocol == StreamProtocols.V1 && channels.Stdin is SpdyStream stdin)
         {
             // v1 closes (half-closes) the stdin stream at once, as kubelet's v1ProtocolHandler does.
@@ -170,7 +177,7 @@ internal static class StreamingUpgrade
         {
             // Gone at once: the session ends when it notices.
         }
-        return new WebSocketRemoteCommandChannels
+        var session = new WebSocketRemoteCommandChannels
         {
             Protocol = protocol,
             Channels = channels,
@@ -179,6 +186,8 @@ internal static class StreamingUpgrade
             Stderr = options.Stderr ? channels.Channel(ChannelNumbers.Stderr) : null,
             Resize = options.Tty ? channels.Channel(ChannelNumbers.Resize) : null,
         };
+        channels.IdleNoticeAsync = () => session.EndAsync(ExecStatus.IdleClosed(idleTimeout));
+        return session;
     }
 
     /// <summary>An error answer in Go's http.Error form: text/plain, the message and a newline.</summary>

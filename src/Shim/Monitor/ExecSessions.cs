@@ -42,7 +42,7 @@ internal sealed class ExecSessions
     /// spawned into the namespaces of the container's first process (<paramref name="containerPid"/>,
     /// through /proc/&lt;pid&gt;/ns) and into <paramref name="cgroup"/>; the answer waits for its exit.
     /// </summary>
-    /// <exception cref="ShimRequestException">InvalidArgument without args, FailedPrecondition when
+    /// <exception cref="ShimRequestException">InvalidArgument without args, ResourceExhausted when
     /// the limit run already (streaming sessions: all but <see cref="ExecLimits.KeptForExecSync"/>), ExecFailed when the stage cannot be started.</exception>
     public void Start(int client, ExecSyncRequest request, int containerPid, string bundle, ICgroup? cgroup)
     {
@@ -175,12 +175,12 @@ internal sealed class ExecSessions
         }
         if (Count(streamingOnly: false) >= _limit)
         {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition, $"too many commands run in the container at once ({_limit})");
+            throw new ShimRequestException(ErrorCode.ResourceExhausted, $"too many commands run in the container at once ({_limit})");
         }
         int sessions = _limit - ExecLimits.KeptForExecSync;
         if (streaming && Count(streamingOnly: true) >= sessions)
         {
-            throw new ShimRequestException(ErrorCode.FailedPrecondition,
+            throw new ShimRequestException(ErrorCode.ResourceExhausted,
                 $"too many exec sessions open in the container at once ({sessions}; {ExecLimits.KeptForExecSync} more are kept for ExecSync)");
         }
         return Array.IndexOf(_sessions, null);

@@ -123,6 +123,39 @@ public sealed class ExecStreamingTests(BusyboxRegistry registry) : IClassFixture
             var ended = await session.WaitAsync(TimeSpan.FromSeconds(20));
             Assert.Equal(137, ended.Result.ExitCode);
         }
+
+        // Exec, Attach and ExecSync refuse the stopped container in one wording, its state spelled as crictl shows it.
+        var exec = await Assert.ThrowsAsync<RpcException>(() =>
+            berth.Runtime.ExecAsync(new ExecRequest { ContainerId = pod.ContainerId, Cmd = { "true" }, Stdout = true }).ResponseAsync);
+        var execSync = await Assert.ThrowsAsync<RpcException>(() => berth.ExecAsync(pod.ContainerId, 10, "true"));
+        var attach = await Assert.ThrowsAsync<RpcException>(() =>
+            berth.Runtime.AttachAsync(new AttachRequest { ContainerId = pod.ContainerId, Stdout = true }).ResponseAsync);
+        Assert.All(new[] { exec, execSync, attach }, refused => Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode));
+        Assert.Contains($"cannot run a command in container {pod.ContainerId}: it is CONTAINER_EXITED, not running", exec.Status.Detail);
+        Assert.Equal(exec.Status.Detail, execSync.Status.Detail);
+        Assert.Contains($"cannot attach to container {pod.ContainerId}: it is CONTAINER_EXITED, not running", attach.Status.Detail);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllTransports))]
+    public async Task AnIdleSessionIsClosedAtItsTimeoutWithAStatusThatSaysSo(StreamingTransport transport)
+    {
+        const int IdleSeconds = 3;
+        await using var berth = await BerthDaemon.StartAsync(new { streaming = new { idleTimeoutSeconds = IdleSeconds } });
+        await using var pod = await berth.RunContainerAsync(registry.Busybox, "target", null, "sleep", "300");
+        var url = await berth.ExecUrlAsync(pod.ContainerId, stdin: false, tty: false, "sleep", "1000");
+
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var ended = await RunSessionAsync(url, transport, null, tty: false);
+        TimeSpan closedAfter = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+
+        // client-go prints it as "error executing remote command: " and the message; containerd's session would end as a success.
+        Assert.Equal((ExecStatus.TimeoutReason, 504), (ended.Result.Status?.Reason, ended.Result.Status?.Code));
+        Assert.Equal($"the session was closed after {IdleSeconds}s without traffic (the idle timeout of the streaming server)", ended.Result.Status!.Message);
+        // The timer restarts at each frame and the close follows its end, not up to a whole period later.
+        Assert.InRange(closedAfter, TimeSpan.FromSeconds(IdleSeconds), TimeSpan.FromSeconds(IdleSeconds + 1) + Berth.Api.Streaming.IdleNotice.Bound);
+        Assert.True(await EventuallyAsync(async () => await berth.CountProcessesAsync(pod.ContainerId, "sleep 1000") == 0, TimeSpan.FromSeconds(10)),
+            "the idle session's command still runs");
     }
 
     [Fact]

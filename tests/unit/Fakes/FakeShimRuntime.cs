@@ -24,6 +24,9 @@ internal sealed class FakeShimRuntime(FakeNodeOperations node) : IShimRuntime
     /// <summary>Awaited by StartAsync after the process started and before the reply returns (to let the exit overtake it).</summary>
     public Func<ShimTarget, Task>? BeforeStartReply { get; set; }
 
+    /// <summary>Thrown by the next streaming ExecAsync, when set (a shim refusing the command).</summary>
+    public Exception? ExecFailure { get; set; }
+
     /// <summary>The answer of the next ExecSyncAsync.</summary>
     public ExecSyncResult ExecResult { get; set; } = new(0, "out"u8.ToArray(), default, false);
 
@@ -106,6 +109,11 @@ internal sealed class FakeShimRuntime(FakeNodeOperations node) : IShimRuntime
     public Task<ExecProcess> ExecAsync(ShimTarget target, ExecCommand command, CancellationToken cancellationToken)
     {
         Live(target);
+        if (ExecFailure is { } failure)
+        {
+            ExecFailure = null;
+            return Task.FromException<ExecProcess>(failure);
+        }
         var process = new FakeStdio(command.Tty, command.Stdin || command.Tty, command.Stdout || command.Tty, command.Stderr && !command.Tty, stdinOnce: false);
         Execs.Enqueue(process);
         return Task.FromResult<ExecProcess>(process.AsExec());

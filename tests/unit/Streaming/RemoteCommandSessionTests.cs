@@ -21,7 +21,7 @@ public sealed class RemoteCommandSessionTests : IDisposable
         await using var client = await ChannelPair.OpenAsync(new RemoteCommandOptions(Stdin: true, Stdout: true, Stderr: false, Tty: true));
         var sessions = new RemoteCommandSessions(_layer.Containers, NullLogger<RemoteCommandSessions>.Instance);
 
-        Task session = sessions.ExecAsync(container, ["sh"], client.Options, client.Server);
+        Task session = sessions.ExecAsync(container, ["sh"], client.Options, client.OpenAsync);
         FakeStdio process = await FirstAsync(_layer.Runtime.Execs);
         await client.Client.SendAsync(ChannelNumbers.Resize, new TerminalSize(90, 20).ToJson(), default);
         await client.Client.SendAsync(ChannelNumbers.Stdin, "ls\n"u8.ToArray(), default);
@@ -72,12 +72,68 @@ public sealed class RemoteCommandSessionTests : IDisposable
         var client = await ChannelPair.OpenAsync(new RemoteCommandOptions(Stdin: false, Stdout: true, Stderr: true, Tty: false));
         var sessions = new RemoteCommandSessions(_layer.Containers, NullLogger<RemoteCommandSessions>.Instance);
 
-        Task session = sessions.ExecAsync(container, ["sleep", "1000"], client.Options, client.Server);
+        Task session = sessions.ExecAsync(container, ["sleep", "1000"], client.Options, client.OpenAsync);
         FakeStdio process = await FirstAsync(_layer.Runtime.Execs);
         await client.DisposeAsync();
 
         await session.WaitAsync(Quick);
         Assert.True(process.Disposed.Task.IsCompleted, "the process was not disposed (killed) when its client went away");
+    }
+
+    [Fact]
+    public async Task TheCommandStartsOnceTheUpgradeIsAgreedAndIsKilledWhenTheStreamsNeverCome()
+    {
+        var container = await RunningContainerAsync();
+        var sessions = new RemoteCommandSessions(_layer.Containers, NullLogger<RemoteCommandSessions>.Instance);
+        var streamsCome = new TaskCompletionSource<RemoteCommandChannels?>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        Task session = sessions.ExecAsync(container, ["true"], new RemoteCommandOptions(false, true, true, false), accepted =>
+        {
+            accepted();
+            return streamsCome.Task;
+        });
+        FakeStdio process = await FirstAsync(_layer.Runtime.Execs);
+        Assert.False(session.IsCompleted);
+        streamsCome.SetResult(null);
+
+        await session.WaitAsync(Quick);
+        Assert.True(process.Disposed.Task.IsCompleted, "a command whose client never opened its streams was not killed");
+    }
+
+    [Fact]
+    public async Task AnExecBeyondTheLimitEndsWithTooManyRequests()
+    {
+        var container = await RunningContainerAsync();
+        await using var client = await ChannelPair.OpenAsync(new RemoteCommandOptions(Stdin: false, Stdout: true, Stderr: true, Tty: false));
+        var sessions = new RemoteCommandSessions(_layer.Containers, NullLogger<RemoteCommandSessions>.Instance);
+        _layer.Runtime.ExecFailure = new Berth.Core.Errors.BerthException(Berth.Core.Errors.ErrorKind.ResourceExhausted, "too many exec sessions open in the container at once (1)");
+
+        Task session = sessions.ExecAsync(container, ["true"], client.Options, client.OpenAsync);
+        string error = await client.ReadAsync(ChannelNumbers.Error);
+        await client.Client.CloseAsync(Quick);
+        await session.WaitAsync(Quick);
+
+        var status = ExecStatus.Decode(Encoding.UTF8.GetBytes(error), StreamProtocols.V5)!;
+        Assert.Equal((ExecStatus.TooManyRequestsReason, 429), (status.Reason, status.Code));
+        Assert.Equal("error executing command in container: too many exec sessions open in the container at once (1)", status.Message);
+    }
+
+    [Fact]
+    public async Task AnIdleSessionIsClosedWithAStatusThatSaysSo()
+    {
+        var container = await RunningContainerAsync();
+        await using var client = await ChannelPair.OpenAsync(new RemoteCommandOptions(Stdin: false, Stdout: true, Stderr: true, Tty: false), TimeSpan.FromSeconds(1));
+        var sessions = new RemoteCommandSessions(_layer.Containers, NullLogger<RemoteCommandSessions>.Instance);
+
+        Task session = sessions.ExecAsync(container, ["sleep", "1000"], client.Options, client.OpenAsync);
+        FakeStdio process = await FirstAsync(_layer.Runtime.Execs);
+        string error = await client.ReadAsync(ChannelNumbers.Error);
+        await session.WaitAsync(Quick);
+
+        var status = ExecStatus.Decode(Encoding.UTF8.GetBytes(error), StreamProtocols.V5)!;
+        Assert.Equal((ExecStatus.TimeoutReason, 504), (status.Reason, status.Code));
+        Assert.Equal("the session was closed after 1s without traffic (the idle timeout of the streaming server)", status.Message);
+        Assert.True(process.Disposed.Task.IsCompleted, "the command of an idle session was not killed");
     }
 
     public void Dispose() => _layer.Dispose();
@@ -113,15 +169,22 @@ public sealed class RemoteCommandSessionTests : IDisposable
         public WebSocketRemoteCommandChannels Server { get; }
         public RemoteCommandOptions Options { get; }
 
-        public static async Task<ChannelPair> OpenAsync(RemoteCommandOptions options)
+        public static async Task<ChannelPair> OpenAsync(RemoteCommandOptions options, TimeSpan? idleTimeout = null)
         {
             var sockets = await SpdyConnectionTests.SocketPair.OpenAsync();
             var server = await StreamingUpgrade.OpenChannelsAsync(
-                WebSocket.CreateFromStream(sockets.Server, isServer: true, StreamProtocols.V5, TimeSpan.Zero), StreamProtocols.V5, options, Timeout.InfiniteTimeSpan);
+                WebSocket.CreateFromStream(sockets.Server, isServer: true, StreamProtocols.V5, TimeSpan.Zero), StreamProtocols.V5, options, idleTimeout ?? Timeout.InfiniteTimeSpan);
             var client = new WebSocketChannels(WebSocket.CreateFromStream(sockets.Client, isServer: false, StreamProtocols.V5, TimeSpan.Zero),
                 StreamProtocols.V5, [ChannelNumbers.Stdout, ChannelNumbers.Stderr, ChannelNumbers.Error], Timeout.InfiniteTimeSpan);
             client.Start();
             return new ChannelPair(sockets, client, server, options);
+        }
+
+        /// <summary>How the server's session gets its channels: at once, after starting what the upgrade starts.</summary>
+        public Task<RemoteCommandChannels?> OpenAsync(Action accepted)
+        {
+            accepted();
+            return Task.FromResult<RemoteCommandChannels?>(Server);
         }
 
         /// <summary>All that arrived on a channel until the connection ended.</summary>

@@ -120,6 +120,31 @@ public sealed class SpdyConnectionTests
     }
 
     [Fact]
+    public async Task AnIdleConnectionIsClosedOneTimeoutAfterItsLastFrameWithTheOwnersNotice()
+    {
+        var idle = TimeSpan.FromMilliseconds(800);
+        await using var pair = await ConnectedPair.OpenAsync(announce: false, idle: idle);
+        var (client, server) = await pair.StreamAsync([]);
+        pair.Server.IdleNoticeAsync = async () =>
+        {
+            await server.WriteAsync("closed for idleness"u8.ToArray());
+            await server.CloseWriteAsync();
+        };
+        await Task.Delay(idle / 2);
+        long lastFrame = System.Diagnostics.Stopwatch.GetTimestamp();
+        await client.WriteAsync("still here"u8.ToArray());
+        using var notice = new MemoryStream();
+        await client.CopyToAsync(notice).WaitAsync(Quick);
+        await pair.Server.Completion.WaitAsync(Quick);
+        TimeSpan closedAfter = System.Diagnostics.Stopwatch.GetElapsedTime(lastFrame);
+
+        Assert.Equal("closed for idleness", System.Text.Encoding.ASCII.GetString(notice.ToArray()));
+        Assert.Contains("idle", pair.Server.Failure);
+        // The timer restarts at the last frame, and the close follows its end (not a second period later).
+        Assert.InRange(closedAfter, idle, idle + Berth.Api.Streaming.IdleNotice.Bound);
+    }
+
+    [Fact]
     public async Task APingIsEchoed()
     {
         await using var sockets = await SocketPair.OpenAsync();

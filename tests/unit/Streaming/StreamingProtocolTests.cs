@@ -73,6 +73,12 @@ public sealed class StreamingProtocolTests
         Assert.Equal("""{"metadata":{},"status":"Failure","message":"Internal error occurred: boom","reason":"InternalError","details":{"causes":[{"message":"boom"}]},"code":500}""",
             Encoding.UTF8.GetString(failed.ToJson()));
 
+        Assert.Equal("""{"metadata":{},"status":"Failure","message":"too many","reason":"TooManyRequests","code":429}""",
+            Encoding.UTF8.GetString(ExecStatus.TooManyRequests("too many").ToJson()));
+        Assert.Equal("""{"metadata":{},"status":"Failure","message":"the session was closed after 4h0m0s without traffic (the idle timeout of the streaming server)","reason":"Timeout","code":504}""",
+            Encoding.UTF8.GetString(ExecStatus.IdleClosed(TimeSpan.FromHours(4)).ToJson()));
+        Assert.Contains("after 1m30s without", ExecStatus.IdleClosed(TimeSpan.FromSeconds(90)).Message);
+
         Assert.Null(ExecStatus.Decode(ExecStatus.Succeeded.Encode(StreamProtocols.V4), StreamProtocols.V4));
         Assert.Equal(3, ExecStatus.Decode(exited.Encode(StreamProtocols.V4), StreamProtocols.V4)!.ExitCode);
         // Before v4 the error stream carries the message alone, and nothing on success.
