@@ -108,9 +108,9 @@ internal sealed partial class ShimMonitor
             if (result.Outcome == StageOutcome.HooksDue)
             {
                 // The container's mounts are made, its root not yet pivoted: runc's point for these, in our namespaces.
-                var state = HookRunner.State(spec, Id, _bundle, "creating", pid);
-                HookRunner.RunAll("prestart", spec.Hooks?.Prestart, state);
-                HookRunner.RunAll("createRuntime", spec.Hooks?.CreateRuntime, state);
+                var hookState = HookRunner.State(spec, Id, _bundle, "creating", pid);
+                HookRunner.RunAll("prestart", spec.Hooks?.Prestart, hookState);
+                HookRunner.RunAll("createRuntime", spec.Hooks?.CreateRuntime, hookState);
                 _process.ContinueAfterHooks();
                 result = _process.AwaitStage(StageTimeoutMs);
             }
