@@ -55,7 +55,16 @@ catch (InvalidOperationException error)
 
 using (daemonLock)
 {
-    Directory.CreateDirectory(config.State);
+    string databasePath = Path.Combine(config.Root, "berth.db");
+    try
+    {
+        PrivateDirectories.Apply(config.Root, config.State, databasePath);
+    }
+    catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"berthd: cannot prepare the root and state directories ({config.Root}, {config.State}): {error.Message}");
+        return 1;
+    }
     // The lock is ours, so any socket file left at the path belongs to a berthd that died: replace it.
     File.Delete(config.SocketPath);
     File.Delete(config.AdminSocketPath);
@@ -141,7 +150,7 @@ using (daemonLock)
     builder.Services.AddSingleton(logLevel);
     builder.Services.AddSingleton(services => new ConfigReload(args, config, services.GetRequiredService<RegistryClient>(),
         services.GetRequiredService<CniPodNetwork>(), logLevel, services.GetRequiredService<ILogger<ConfigReload>>()));
-    builder.Services.AddSingleton(_ => new StateDatabase(Path.Combine(config.Root, "berth.db"), [ImageStore.Schema, PodStore.Schema]));
+    builder.Services.AddSingleton(_ => new StateDatabase(databasePath, [ImageStore.Schema, PodStore.Schema]));
     builder.Services.AddSingleton<PodStore>();
     builder.Services.AddSingleton(new RuntimePaths(config.Root, config.State));
     builder.Services.AddSingleton<IShimRuntime>(new ShimRuntime(config.ShimPath));

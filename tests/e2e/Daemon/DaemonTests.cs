@@ -171,6 +171,30 @@ public sealed class DaemonTests
         await berth.RemovePodAsync(podId);
     }
 
+    /// <summary>
+    /// Layers, bundles (every container's environment) and the state database are root's alone; the root and state
+    /// directories may be passed through, not listed, as containerd keeps its own (0711, plugin directories 0700).
+    /// </summary>
+    [Fact]
+    public async Task ItsFilesAreRootsAlone()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.Runtime.VersionAsync(new VersionRequest());
+
+        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Assert.Equal(owner | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute, File.GetUnixFileMode(berth.Root));
+        Assert.Equal(owner | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute, File.GetUnixFileMode(berth.State));
+        foreach (string directory in new[] { "content", "snapshots", "containers", "network" })
+        {
+            Assert.Equal(owner, File.GetUnixFileMode(Path.Combine(berth.Root, directory)));
+        }
+        foreach (string directory in new[] { "sandboxes", "containers", "ns", "s" })
+        {
+            Assert.Equal(owner, File.GetUnixFileMode(Path.Combine(berth.State, directory)));
+        }
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(berth.Root, "berth.db")));
+    }
+
     [Fact]
     public async Task AStaleSocketFromACrashedDaemonIsReplaced()
     {
