@@ -50,10 +50,13 @@ internal static class ArchiveStreams
         {
             throw new UsageException("refusing to write an archive to a terminal: use -o FILE or redirect stdout");
         }
-        var partial = path is null ? null : path + ".partial";
+        // A regular file (or nothing yet) is written beside its name and renamed in; anything else the user named (a
+        // symbolic link such as /dev/stdout, a FIFO, a device) is written through, as docker save -o does: renaming over
+        // it would replace the link or FIFO itself.
+        var partial = path is null || !IsRegularOrMissing(path) ? null : path + ".partial";
         try
         {
-            await using (var target = partial is null ? StandardOutput() : Create(path!, partial))
+            await using (var target = path is null ? StandardOutput() : partial is null ? Create(path, path) : Create(path, partial))
             {
                 try
                 {
@@ -101,11 +104,26 @@ internal static class ArchiveStreams
     private static FileStream StandardOutput() =>
         new(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, bufferSize: 0);
 
-    private static FileStream Create(string path, string partial)
+    /// <summary>Whether <paramref name="path"/> is a regular file, not a symbolic link, or nothing at all (lstat).</summary>
+    private static bool IsRegularOrMissing(string path)
     {
         try
         {
-            return new FileStream(partial, FileMode.Create, FileAccess.Write);
+            return Interop.Sys.TryLStatAt(Interop.Sys.AtFdCwd, path) is not { } status || status.Type == Interop.FileType.RegularFile;
+        }
+        catch (ErrnoException)
+        {
+            // A path that cannot be looked at (a missing or unreadable directory): the create below says why.
+            return true;
+        }
+    }
+
+    /// <summary>Opens <paramref name="file"/> for writing, truncated; errors name <paramref name="path"/>, the name the user gave.</summary>
+    private static FileStream Create(string path, string file)
+    {
+        try
+        {
+            return new FileStream(file, FileMode.Create, FileAccess.Write);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {

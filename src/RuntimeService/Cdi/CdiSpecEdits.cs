@@ -117,6 +117,13 @@ public static class CdiSpecEdits
     }
 
     /// <summary>
+    /// The longest timeout a CDI hook may ask for, seconds: kubelet's runtime request timeout (2 min) bounds the
+    /// CreateContainer it runs in, and a create stuck in a hook holds RemoveContainer and StopPodSandbox of its pod
+    /// until the hook ends.
+    /// </summary>
+    public const int MaxHookTimeoutSeconds = 120;
+
+    /// <summary>
     /// A CDI hook as an OCI hook. Its path must be absolute and, but for a startContainer hook (which runs in the
     /// container's root), exist on the node: checked here, INVALID_ARGUMENT naming the device and the path, rather
     /// than met by the shim as a failed create.
@@ -130,9 +137,9 @@ public static class CdiSpecEdits
         {
             throw new SpecException($"{origin}: {hook.HookName} hook {path} does not exist on this node");
         }
-        if (hook.Timeout is <= 0)
+        if (hook.Timeout is <= 0 or > MaxHookTimeoutSeconds)
         {
-            throw new SpecException($"{origin}: {hook.HookName} hook {path} has timeout {hook.Timeout}; it must be a positive number of seconds");
+            throw new SpecException($"{origin}: {hook.HookName} hook {path} has timeout {hook.Timeout}; it must be 1 to {MaxHookTimeoutSeconds} seconds");
         }
         return new OciHook { Path = path, Args = hook.Args, Env = hook.Env, Timeout = hook.Timeout };
     }

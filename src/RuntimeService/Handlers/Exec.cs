@@ -5,6 +5,9 @@ namespace Berth.RuntimeService.Handlers;
 
 public sealed partial class CriRuntimeService
 {
-    public override Task<Cri.ExecResponse> Exec(Cri.ExecRequest request, ServerCallContext context) =>
-        Task.FromResult(new Cri.ExecResponse { Url = streaming.ExecUrl(request) });
+    public override Task<Cri.ExecResponse> Exec(Cri.ExecRequest request, ServerCallContext context)
+    {
+        ExecCommand.Require(request.Cmd);
+        return Task.FromResult(new Cri.ExecResponse { Url = streaming.ExecUrl(request) });
+    }
 }

@@ -1,4 +1,3 @@
-using Berth.Core.Errors;
 using Google.Protobuf;
 using Grpc.Core;
 using Cri = Berth.Api.Cri;
@@ -10,10 +9,7 @@ public sealed partial class CriRuntimeService
     public override async Task<Cri.ExecSyncResponse> ExecSync(Cri.ExecSyncRequest request, ServerCallContext context)
     {
         var container = registry.RequireContainer(request.ContainerId);
-        if (request.Cmd.Count == 0)
-        {
-            throw BerthException.InvalidArgument("cmd must name a command");
-        }
+        ExecCommand.Require(request.Cmd);
         var result = await containers.ExecSyncAsync(container, request.Cmd, request.Timeout, context.CancellationToken);
         return new Cri.ExecSyncResponse
         {

@@ -30,7 +30,7 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         }
         catch (Exception error)
         {
-            var mapped = ErrorTable.ToRpcException(error, context.Method);
+            var mapped = Map(error, context);
             code = mapped.StatusCode;
             activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
             Log(context.Method, mapped, error);
@@ -56,7 +56,7 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         }
         catch (Exception error)
         {
-            var mapped = ErrorTable.ToRpcException(error, context.Method);
+            var mapped = Map(error, context);
             activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
             Log(context.Method, mapped, error);
             throw mapped;
@@ -73,12 +73,21 @@ public sealed class CallInterceptor(ILogger<CallInterceptor> logger) : Intercept
         }
         catch (Exception error)
         {
-            var mapped = ErrorTable.ToRpcException(error, context.Method);
+            var mapped = Map(error, context);
             activity?.SetStatus(ActivityStatusCode.Error, mapped.Status.Detail);
             Log(context.Method, mapped, error);
             throw mapped;
         }
     }
+
+    /// <summary>
+    /// The status for <paramref name="error"/>; CANCELLED when the client went away meanwhile, whatever broke because
+    /// it did (its request stream aborted mid-read is an IOException, not an internal error of ours).
+    /// </summary>
+    private static RpcException Map(Exception error, ServerCallContext context) =>
+        context.CancellationToken.IsCancellationRequested && error is not RpcException
+            ? ErrorTable.ToRpcException(new OperationCanceledException("the client went away", error, context.CancellationToken), context.Method)
+            : ErrorTable.ToRpcException(error, context.Method);
 
     private static void Validate<TRequest>(TRequest request, ServerCallContext context)
     {

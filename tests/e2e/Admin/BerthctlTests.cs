@@ -115,6 +115,32 @@ public sealed class BerthctlTests(SharedRegistry registry) : IClassFixture<Share
         Assert.Empty(Directory.EnumerateFiles(berth.TemporaryDirectory, "half.tar*"));
     }
 
+    /// <summary>
+    /// `-o` naming a symbolic link (such as /dev/stdout) or a FIFO writes through it, as docker save -o does: renaming a
+    /// FILE.partial over it replaced the link or FIFO itself (a trial's `save -o /dev/stdout` replaced the node's /dev/stdout).
+    /// </summary>
+    [Fact]
+    public async Task AnOutputThatIsALinkOrAFifoIsWrittenThroughNotReplaced()
+    {
+        var pushed = await registry.Builder.PushAsync(UniqueRepository("through"), "v1", BusyboxImage());
+        await using var berth = await BerthDaemon.StartAsync();
+        await berth.PullAsync(pushed.Reference);
+
+        var target = Path.Combine(berth.TemporaryDirectory, "target.tar");
+        var link = Path.Combine(berth.TemporaryDirectory, "link.tar");
+        File.CreateSymbolicLink(link, target);
+        var viaLink = await Berthctl.RunAsync(berth, "save", "-o", link, pushed.Reference);
+        Assert.Equal(0, viaLink.ExitCode);
+        Assert.Equal(target, new FileInfo(link).LinkTarget);
+        Assert.True(new FileInfo(target).Length > 1024);
+
+        var fifo = Path.Combine(berth.TemporaryDirectory, "fifo.tar");
+        var command = $"mkfifo '{fifo}' && {{ wc -c < '{fifo}' & }} && '{Berthctl.ProgramPath()}' save -o '{fifo}' {pushed.Reference} && wait && test -p '{fifo}'";
+        var viaFifo = await RunShellAsync(berth, command);
+        Assert.True(viaFifo.ExitCode == 0, viaFifo.ToString());
+        Assert.Equal(new FileInfo(target).Length, long.Parse(viaFifo.Output.Trim()));
+    }
+
     [Fact]
     public async Task TerminalEscapesInNamesFromAnArchiveArePrintedEscaped()
     {

@@ -106,6 +106,24 @@ public sealed class ExecStreamingTests(BusyboxRegistry registry) : IClassFixture
             "the exec'd command still runs after its client went away");
     }
 
+    /// <summary>A command naming no program is refused up front, by Exec as by ExecSync (Exec handed out a URL whose session then failed as an internal error).</summary>
+    [Fact]
+    public async Task ACommandNamingNoProgramIsRefusedByExecAndExecSyncAlike()
+    {
+        await using var berth = await BerthDaemon.StartAsync();
+        await using var pod = await berth.RunContainerAsync(registry.Busybox, "target", null, "sleep", "300");
+
+        foreach (string[] cmd in new[] { Array.Empty<string>(), new[] { "" }, new[] { "", "x" } })
+        {
+            var exec = await Assert.ThrowsAsync<RpcException>(() =>
+                berth.Runtime.ExecAsync(new ExecRequest { ContainerId = pod.ContainerId, Cmd = { cmd }, Stdout = true }).ResponseAsync);
+            var execSync = await Assert.ThrowsAsync<RpcException>(() => berth.ExecAsync(pod.ContainerId, 10, cmd));
+            Assert.Equal(StatusCode.InvalidArgument, exec.StatusCode);
+            Assert.Equal((exec.StatusCode, exec.Status.Detail), (execSync.StatusCode, execSync.Status.Detail));
+            Assert.StartsWith("cmd must name a command", exec.Status.Detail);
+        }
+    }
+
     [Fact]
     public async Task StoppingTheContainerEndsItsSessions()
     {

@@ -145,7 +145,8 @@ public sealed class CdiSpecEditsTests
     [Theory]
     [InlineData("/missing/hook", null, "createContainer hook /missing/hook does not exist on this node")]
     [InlineData("hook", null, "createContainer hook path \"hook\" is not an absolute host path")]
-    [InlineData("/usr/bin/vendor-hook", 0, "has timeout 0; it must be a positive number of seconds")]
+    [InlineData("/usr/bin/vendor-hook", 0, "has timeout 0; it must be 1 to 120 seconds")]
+    [InlineData("/usr/bin/vendor-hook", 2147483647, "has timeout 2147483647; it must be 1 to 120 seconds")]
     public void AHookThatCannotRunIsRefusedNamingTheDeviceAndThePath(string path, int? timeout, string expected)
     {
         var error = Assert.Throws<SpecException>(() => Apply(Base(), new CdiContainerEdits
