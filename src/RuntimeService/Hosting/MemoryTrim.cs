@@ -1,5 +1,3 @@
-using System.Runtime;
-
 namespace Berth.RuntimeService.Hosting;
 
 /// <summary>
@@ -34,23 +32,15 @@ public sealed class MemoryTrim(ILogger<MemoryTrim> logger) : BackgroundService
                 long allocated = GC.GetTotalAllocatedBytes();
                 if (allocated - _allocatedAtTrim >= AllocationThreshold)
                 {
-                    Trim();
+                    Interop.Sys.ReturnFreeMemory();
                     _allocatedAtTrim = GC.GetTotalAllocatedBytes();
-                    logger.LogDebug("memory trimmed: {Heap} bytes of managed heap, {Committed} committed",
-                        GC.GetGCMemoryInfo().HeapSizeBytes, GC.GetGCMemoryInfo().TotalCommittedBytes);
+                    var memory = GC.GetGCMemoryInfo();
+                    logger.LogDebug("memory trimmed: {Heap} bytes of managed heap, {Committed} committed", memory.HeapSizeBytes, memory.TotalCommittedBytes);
                 }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-    }
-
-    /// <summary>A compacting, decommitting collection of every generation (the large object heap too), then malloc_trim.</summary>
-    public static void Trim()
-    {
-        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        Interop.Sys.MallocTrim();
     }
 }

@@ -1,5 +1,3 @@
-using System.Runtime;
-
 namespace Berth.Shim.Monitor;
 
 /// <summary>
@@ -9,10 +7,5 @@ namespace Berth.Shim.Monitor;
 /// </summary>
 internal static class Footprint
 {
-    public static void Trim()
-    {
-        GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        Interop.Sys.MallocTrim();
-    }
+    public static void Trim() => Interop.Sys.ReturnFreeMemory();
 }
